@@ -1,0 +1,32 @@
+"""The small base every dynamic provider here shares: one diff rule for all of them.
+
+A provider lists the inputs that force a replacement and the ones that never matter
+(credentials that may rotate); everything else that changed is an in-place update.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pulumi.dynamic import DiffResult, ResourceProvider
+
+
+def changed_keys(olds: dict[str, Any], news: dict[str, Any], ignore: frozenset[str] = frozenset()) -> list[str]:
+    keys = (set(olds) | set(news)) - ignore
+    return sorted(k for k in keys if not k.startswith("__") and olds.get(k) != news.get(k))
+
+
+class BaseProvider(ResourceProvider):
+    REPLACE_ON: ClassVar[frozenset[str]] = frozenset()
+    IGNORE: ClassVar[frozenset[str]] = frozenset()
+    # Outputs that are credentials: Pulumi must keep them encrypted in state.
+    serialize_as_secret_always = False
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changes = changed_keys(olds, news, self.IGNORE)
+        replaces = [k for k in changes if k in self.REPLACE_ON]
+        return DiffResult(
+            changes=bool(changes),
+            replaces=replaces,
+            stables=sorted(self.REPLACE_ON - set(replaces)),
+            delete_before_replace=bool(replaces),
+        )

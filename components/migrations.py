@@ -1,0 +1,213 @@
+"""Ordered, checksummed SQL migrations over psycopg: the code path `pulumi up` runs.
+
+Each step (create, update, archive, drop) is one transaction under one advisory lock:
+it applies completely or not at all, and parallel project updates never interleave DDL.
+The dynamic provider in `sql_migrations.py` only wraps these functions, so the tests
+exercise exactly what a deployment does.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Optional
+
+import psycopg
+
+from components.naming import AUTHENTICATOR, ProjectNames
+from components.sql_templates import render_named, render_text
+
+MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql\.j2$")
+STACK_SCOPE = "_stack"
+LOCK_KEY = 0x5B3A_0001  # one lock for all registry/project DDL of this program
+MAX_IDENTIFIER = 63
+ARCHIVE_PREFIX = "_archived_"
+POSTGREST_BASE_SCHEMAS = "public,storage,graphql_public"
+
+
+class MigrationError(Exception):
+    """A step failed and was rolled back; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    filename: str
+    checksum: str
+    source: str
+
+
+def discover(template_dir: Path) -> list[Migration]:
+    """The template's migrations in order; refuses ambiguous or misnamed files."""
+    migrations: dict[int, Migration] = {}
+    for path in sorted(Path(template_dir).iterdir()):
+        if path.name.startswith(("_", ".")) or not path.name.endswith(".sql.j2"):
+            continue
+        match = MIGRATION_FILE.match(path.name)
+        if not match:
+            raise MigrationError(f"{path}: migration files are named NNNN_lowercase_name.sql.j2")
+        version = int(match.group(1))
+        if version in migrations:
+            raise MigrationError(f"{path}: version {version:04d} is also {migrations[version].filename}")
+        source = path.read_text()
+        migrations[version] = Migration(version, path.name, checksum(source), source)
+    if not migrations:
+        raise MigrationError(f"{template_dir}: the template has no NNNN_name.sql.j2 migration")
+    return [migrations[v] for v in sorted(migrations)]
+
+
+def checksum(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def _connect(dsn: str) -> psycopg.Connection:
+    return psycopg.connect(dsn, autocommit=True, connect_timeout=10, application_name="supabase-multi-instance")
+
+
+def _begin_locked(conn: psycopg.Connection) -> None:
+    conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+    conn.execute(render_named("registry/registry.sql.j2"))
+
+
+def _applied(conn: psycopg.Connection, scope: str) -> dict[int, tuple[str, str]]:
+    rows = conn.execute(
+        "select version, filename, checksum from supabase_multi.migrations where scope = %s", (scope,)
+    ).fetchall()
+    return {v: (f, c) for v, f, c in rows}
+
+
+def pending(applied: dict[int, tuple[str, str]], migrations: list[Migration], where: str) -> list[Migration]:
+    """New migrations only; an edited or vanished applied one is an error, never re-run."""
+    by_version = {m.version: m for m in migrations}
+    for version, (filename, digest) in sorted(applied.items()):
+        current = by_version.get(version)
+        if current is None:
+            raise MigrationError(f"{where}/{filename} was applied but is no longer in the template; restore it")
+        if current.checksum != digest:
+            raise MigrationError(
+                f"{where}/{current.filename} was changed after it was applied (checksum {digest[:12]} -> "
+                f"{current.checksum[:12]}); revert it and put the change in a new NNNN_*.sql.j2 file"
+            )
+    return [m for m in migrations if m.version not in applied]
+
+
+def _run(conn: psycopg.Connection, label: str, text: str) -> None:
+    try:
+        conn.execute(text)
+    except psycopg.Error as err:
+        raise MigrationError(f"{label}: {_explain(err, text)}; nothing was applied") from err
+
+
+def _explain(err: psycopg.Error, text: str) -> str:
+    diag = err.diag
+    where = ""
+    if diag.statement_position:
+        line = text[: int(diag.statement_position)].count("\n") + 1
+        where = f" (line {line})"
+    return f"{diag.message_primary or err}{where}"
+
+
+def _apply(conn: psycopg.Connection, scope: str, where: str, migrations: list[Migration], context: dict) -> list[str]:
+    done = []
+    for m in pending(_applied(conn, scope), migrations, where):
+        _run(conn, f"{where}/{m.filename}", render_text(m.source, **context))
+        conn.execute(
+            "insert into supabase_multi.migrations (scope, version, filename, checksum) values (%s, %s, %s, %s)",
+            (scope, m.version, m.filename, m.checksum),
+        )
+        done.append(m.filename)
+    return done
+
+
+def apply_bootstrap(dsn: str, migrations: list[Migration], where: str = "sql/bootstrap") -> list[str]:
+    """The stack's own schema objects: registry and PostgREST pre-config function."""
+    context = {"authenticator": AUTHENTICATOR, "base_schemas": POSTGREST_BASE_SCHEMAS}
+    with _connect(dsn) as conn, conn.transaction():
+        _begin_locked(conn)
+        return _apply(conn, STACK_SCOPE, where, migrations, context)
+
+
+def apply_project(
+    dsn: str, names: ProjectNames, template: str, migrations: list[Migration], where: Optional[str] = None
+) -> list[str]:
+    """Create or update a project: new migrations, then ownership, grants, registry, NOTIFY."""
+    where = where or f"sql/projects/{template}"
+    context = names.context() | {"template": template}
+    with _connect(dsn) as conn, conn.transaction():
+        _begin_locked(conn)
+        _refuse_template_change(conn, names, template)
+        done = _apply(conn, names.schema, where, migrations, context)
+        _run(conn, "sql/projects/_finalize.sql.j2", render_named("projects/_finalize.sql.j2", **context))
+        return done
+
+
+def _refuse_template_change(conn: psycopg.Connection, names: ProjectNames, template: str) -> None:
+    row = conn.execute(
+        "select template from supabase_multi.projects where schema_name = %s", (names.schema,)
+    ).fetchone()
+    if row and row[0] != template:
+        raise MigrationError(
+            f"project {names.project!r} was created from template {row[0]!r} and cannot switch to {template!r}; "
+            "add a new project instead, or put the change in a new migration of its template"
+        )
+
+
+def archived_schema_name(project: str, when: datetime) -> str:
+    """`_archived_<name>_<UTC timestamp>`, the name shortened if it would pass Postgres's 63 bytes."""
+    stamp = when.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+    room = MAX_IDENTIFIER - len(ARCHIVE_PREFIX) - len(stamp) - 1
+    return f"{ARCHIVE_PREFIX}{project[:room]}_{stamp}"
+
+
+def archive_project(dsn: str, names: ProjectNames, when: Optional[datetime] = None) -> str:
+    """Unexpose and rename the schema; returns the archived schema's name. Data stays."""
+    archived = archived_schema_name(names.project, when or datetime.now(timezone.utc))
+    context = names.context() | {"archived_schema": archived}
+    with _connect(dsn) as conn, conn.transaction():
+        _begin_locked(conn)
+        if not _schema_exists(conn, names.schema):
+            return ""
+        _run(conn, "sql/projects/_archive.sql.j2", render_named("projects/_archive.sql.j2", **context))
+    return archived
+
+
+def drop_project(dsn: str, names: ProjectNames) -> None:
+    """onDelete: drop. Schema, public views and registry rows go; roles go with their resources."""
+    with _connect(dsn) as conn, conn.transaction():
+        _begin_locked(conn)
+        if _schema_exists(conn, names.schema):
+            _run(conn, "sql/projects/_drop.sql.j2", render_named("projects/_drop.sql.j2", **names.context()))
+
+
+def _schema_exists(conn: psycopg.Connection, schema: str) -> bool:
+    return conn.execute("select 1 from pg_namespace where nspname = %s", (schema,)).fetchone() is not None
+
+
+def describe(dsn: str, schema: str) -> dict[str, list[dict]]:
+    """Tables and views (with columns) that the project exposes, for outputs and the dashboard."""
+    query = """
+        select c.relname, c.relkind in ('v', 'm') as is_view, n.nspname,
+               coalesce(json_agg(json_build_object('name', a.attname,
+                        'type', format_type(a.atttypid, a.atttypmod)) order by a.attnum)
+                        filter (where a.attnum > 0), '[]')
+          from pg_class c
+          join pg_namespace n on n.oid = c.relnamespace
+          left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+         where c.relkind in ('r', 'p', 'v', 'm')
+           and (n.nspname = %(schema)s
+                or c.oid in (select oid from supabase_multi.public_views_of(%(schema)s)))
+         group by c.relname, c.relkind, n.nspname
+         order by n.nspname <> %(schema)s, c.relname"""
+    with _connect(dsn) as conn:
+        rows = conn.execute(query, {"schema": schema}).fetchall()
+    tables = [{"name": name, "columns": cols} for name, is_view, ns, cols in rows if not is_view]
+    views = [{"name": name if ns == schema else f"{ns}.{name}", "columns": cols}
+             for name, is_view, ns, cols in rows if is_view]
+    return {"tables": tables, "views": views}
+
+
+def plan_names(migrations: Iterable[Migration]) -> list[dict]:
+    """What the resource records in its inputs: enough to diff, no SQL text in state."""
+    return [{"version": m.version, "filename": m.filename, "checksum": m.checksum} for m in migrations]

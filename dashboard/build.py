@@ -1,0 +1,525 @@
+"""Turn `pulumi stack output --json` into a static dashboard and status page.
+
+The site is plain files (HTML, one CSS file, two small scripts) so nginx, a file share or
+a double click on index.html can show it. Everything printed passes through `Sanitizer`,
+which drops service keys: the outputs we read are meant to be public, but one mistake in
+the stack program must not put a key that bypasses RLS on a web page.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import jinja2
+import jwt
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+STATIC_DIR = PACKAGE_DIR / "static"
+TEMPLATES_DIR = PACKAGE_DIR.parent / "templates" / "dashboard"
+
+PROJECT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+# Runs of base64url characters and dots: every JWT inside any string lies in one of them.
+TOKENISH_RE = re.compile(r"[A-Za-z0-9_\-.]+")
+SECRET_PLACEHOLDER = "[secret]"
+# Secret outputs by contract: never read, whatever they hold.
+IGNORED_OUTPUTS = ("serviceRoleKey", "projectServiceKeys")
+TEXT_TYPES = ("text", "character varying", "varchar", "citext")
+SKIP_INSERT_COLUMNS = ("id", "created_at", "updated_at")
+PLACEHOLDER_API_URL = "https://YOUR-API-HOST"
+
+
+class InputError(ValueError):
+    """The outputs cannot be used at all (not an object, ...): the CLI exits with 2."""
+
+
+# --------------------------------------------------------------------------- safety
+
+
+def _b64url_json(segment: str) -> Any:
+    """Decode one JWT segment, or None: used only to tell a JWT from a hostname."""
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        return json.loads(raw)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def find_jwts(text: str) -> list[str]:
+    """Every JWT-looking substring: three dot-separated segments whose first is a JSON header.
+
+    All consecutive segment triples are tried, so a token glued to other dotted text
+    (`x.<jwt>`, a URL) is still found.
+    """
+    found = []
+    for run in TOKENISH_RE.findall(text):
+        parts = run.split(".")
+        for i in range(len(parts) - 2):
+            header = _b64url_json(parts[i]) if len(parts[i]) >= 4 else None
+            if isinstance(header, dict) and "alg" in header:
+                found.append(".".join(parts[i : i + 3]))
+    return found
+
+
+def is_service_role(role: Any) -> bool:
+    """The roles that bypass RLS: Supabase's `service_role` and our per-project `<p>_service`."""
+    return isinstance(role, str) and (role == "service_role" or role.endswith("_service"))
+
+
+def token_problem(token: str) -> str | None:
+    """Why `token` must not be printed, or None when it is a non-service JWT."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return "an unreadable JWT (it cannot be shown to be a non-service key)"
+    role = claims.get("role")
+    if is_service_role(role):
+        return f"a JWT with role {role!r} (service keys never go into the dashboard)"
+    if role is not None and not isinstance(role, str):
+        return "a JWT with a non-string role claim"
+    return None
+
+
+@dataclass
+class Sanitizer:
+    """Vets every string bound for a page and collects warnings on the way."""
+
+    warnings: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def text(self, value: Any, where: str) -> str | None:
+        """`value` as printable text, or None when it is missing, secret or a service key."""
+        if value is None or value == SECRET_PLACEHOLDER:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            self.warn(f"{where}: ignored a {type(value).__name__} where text was expected")
+            return None
+        text = str(value)
+        for token in find_jwts(text):
+            problem = token_problem(token)
+            if problem:
+                self.warn(f"{where}: dropped {problem}")
+                self.dropped.append(token)
+                return None
+        return text
+
+
+def check_pages(pages: dict[str, str], dropped: list[str]) -> None:
+    """Last line of defence: refuse to write a page that holds a service key.
+
+    `Sanitizer` should already have removed them; this catches a template that prints
+    something the sanitizer never saw.
+    """
+    for name, html in pages.items():
+        for token in dropped:
+            if token in html:
+                raise RuntimeError(f"refusing to write {name}: it contains a dropped key")
+        for token in find_jwts(html):
+            if token_problem(token):
+                raise RuntimeError(f"refusing to write {name}: it contains {token_problem(token)}")
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass
+class Column:
+    name: str
+    type: str
+
+
+@dataclass
+class Relation:
+    name: str
+    columns: list[Column]
+
+
+@dataclass
+class Example:
+    id: str
+    title: str
+    language: str
+    code: str
+    note: str = ""
+
+
+@dataclass
+class Project:
+    name: str
+    schema: str
+    template: str
+    rest_url: str
+    api_url: str
+    anon_key: str | None
+    anon_key_note: str
+    hostname: str | None
+    tables: list[Relation]
+    views: list[Relation]
+    examples: list[Example] = field(default_factory=list)
+
+
+@dataclass
+class Service:
+    name: str
+    image: str | None
+    health_url: str | None
+
+
+@dataclass
+class Site:
+    stack: str
+    built_at: datetime
+    api_url: str | None
+    studio_url: str | None
+    dashboard_url: str | None
+    anon_key: str | None
+    projects: list[Project]
+    services: list[Service]
+
+    @property
+    def built_at_iso(self) -> str:
+        return self.built_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @property
+    def built_at_text(self) -> str:
+        return self.built_at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _relations(value: Any, where: str, s: Sanitizer) -> list[Relation]:
+    """Tables or views as `Relation`s; accepts bare names so older outputs still render."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        s.warn(f"{where}: expected a list, ignored")
+        return []
+    relations = []
+    for i, item in enumerate(value):
+        spot = f"{where}[{i}]"
+        raw_name = item.get("name") if isinstance(item, dict) else item
+        name = s.text(raw_name, f"{spot}.name")
+        if not name:
+            s.warn(f"{spot}: no name, ignored")
+            continue
+        raw_columns = item.get("columns") if isinstance(item, dict) else None
+        relations.append(Relation(name, _columns(raw_columns, f"{spot}.columns", s)))
+    return relations
+
+
+def _columns(value: Any, where: str, s: Sanitizer) -> list[Column]:
+    """Columns as `Column`s; a column without a type still shows its name."""
+    if not isinstance(value, list):
+        return []
+    columns = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            item = {"name": item}
+        name = s.text(item.get("name"), f"{where}[{i}].name")
+        if name:
+            columns.append(Column(name, s.text(item.get("type"), f"{where}[{i}].type") or "?"))
+    return columns
+
+
+def _strip_rest(url: str | None) -> str | None:
+    """The API base of a `.../rest/v1` URL: supabase clients want the base, not the REST path."""
+    if url and url.rstrip("/").endswith("/rest/v1"):
+        return url.rstrip("/")[: -len("/rest/v1")]
+    return None
+
+
+def _hostname(value: Any, where: str, s: Sanitizer) -> str | None:
+    """A valid DNS name or None: it goes into URLs, so anything odd is refused."""
+    text = s.text(value, where)
+    if text is None:
+        return None
+    if not HOSTNAME_RE.match(text.lower()):
+        s.warn(f"{where}: {text!r} is not a hostname, ignored")
+        return None
+    return text.lower()
+
+
+def _anon_key(value: Any, name: str, where: str, s: Sanitizer) -> tuple[str | None, str]:
+    """The project's anon key and, when there is none to show, the reason."""
+    if value == SECRET_PLACEHOLDER:
+        return None, "secret output: not shown (anon keys should be plain outputs)"
+    key = s.text(value, where)
+    if key is None:
+        return None, "not available"
+    tokens = find_jwts(key)
+    if tokens:
+        role = jwt.decode(tokens[0], options={"verify_signature": False}).get("role")
+        if role not in (f"{name}_anon", "anon"):
+            s.warn(f"{where}: role {role!r} is not {name}_anon; check the stack program")
+    return key, ""
+
+
+def _project(name: str, raw: dict, site_api: str | None, s: Sanitizer) -> Project | None:
+    """One project from its output entry, or None (with a warning) when it cannot be shown."""
+    where = f"projects.{name}"
+    schema = s.text(raw.get("schema"), f"{where}.schema") or name
+    if not SCHEMA_RE.match(schema):
+        s.warn(f"{where}.schema: {schema!r} is not a plain schema name, project skipped")
+        return None
+    hostname = _hostname(raw.get("hostname"), f"{where}.hostname", s)
+    rest_url = s.text(raw.get("restUrl"), f"{where}.restUrl")
+    if hostname:
+        api_url = _strip_rest(rest_url) or f"https://{hostname}"
+    else:
+        api_url = site_api or _strip_rest(rest_url) or PLACEHOLDER_API_URL
+    if api_url == PLACEHOLDER_API_URL:
+        s.warn(f"{where}: no apiUrl or restUrl in the outputs; examples use a placeholder")
+    anon_key, anon_note = _anon_key(raw.get("anonKey"), name, f"{where}.anonKey", s)
+    project = Project(
+        name=name,
+        schema=schema,
+        template=s.text(raw.get("template"), f"{where}.template") or "unknown",
+        rest_url=rest_url or f"{api_url}/rest/v1",
+        api_url=api_url,
+        anon_key=anon_key,
+        anon_key_note=anon_note,
+        hostname=hostname,
+        tables=_relations(raw.get("tables"), f"{where}.tables", s),
+        views=_relations(raw.get("views"), f"{where}.views", s),
+    )
+    project.examples = examples_for(project)
+    return project
+
+
+def _project_entries(value: Any, s: Sanitizer) -> list[tuple[str, Any]]:
+    """(name, entry) pairs from the `projects` map; a list of objects with `name` also works."""
+    if value is None:
+        return []
+    if value == SECRET_PLACEHOLDER:
+        s.warn("projects: the output is secret, so no project can be shown; keep it plain")
+        return []
+    if isinstance(value, dict):
+        return list(value.items())
+    if isinstance(value, list):
+        return [(item.get("name") if isinstance(item, dict) else item, item) for item in value]
+    s.warn(f"projects: expected a map of projects, got {type(value).__name__}; ignored")
+    return []
+
+
+def _projects(value: Any, site_api: str | None, s: Sanitizer) -> list[Project]:
+    """Valid projects in output order; bad names are skipped because they become file names."""
+    projects = []
+    for name, raw in _project_entries(value, s):
+        if not isinstance(name, str) or not PROJECT_NAME_RE.match(name):
+            s.warn(f"projects: skipped {str(name)[:60]!r}: names must match {PROJECT_NAME_RE.pattern}")
+            continue
+        if not isinstance(raw, dict):
+            s.warn(f"projects.{name}: expected an object, skipped")
+            continue
+        project = _project(name, raw, site_api, s)
+        if project:
+            projects.append(project)
+    if not projects:
+        s.warn("the stack has no projects yet; the page says how to add one")
+    return projects
+
+
+def _services(value: Any, s: Sanitizer) -> list[Service]:
+    """Services for the status page; a health URL that is not http(s) becomes unknown."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        s.warn("services: expected a list, ignored")
+        return []
+    services = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            s.warn(f"services[{i}]: expected an object, ignored")
+            continue
+        name = s.text(item.get("name"), f"services[{i}].name") or f"service {i + 1}"
+        url = s.text(item.get("healthUrl"), f"services[{i}].healthUrl")
+        if url and not is_http_url(url):
+            s.warn(f"services[{i}].healthUrl: {url!r} is not an http(s) URL, shown as unknown")
+            url = None
+        services.append(Service(name, s.text(item.get("image"), f"services[{i}].image"), url))
+    return services
+
+
+def stack_name(outputs: dict, stack: str | None) -> str:
+    """The stack's name: from the outputs, else the caller, else $PULUMI_STACK."""
+    for candidate in (outputs.get("stack"), stack, os.environ.get("PULUMI_STACK")):
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate.strip()
+    return "unknown"
+
+
+def build_model(outputs: dict, s: Sanitizer, stack: str | None, now: datetime | None) -> Site:
+    """Everything the templates print, already vetted by `s`."""
+    outputs = {k: v for k, v in outputs.items() if k not in IGNORED_OUTPUTS}
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    api_url = s.text(outputs.get("apiUrl"), "apiUrl")
+    return Site(
+        stack=s.text(stack_name(outputs, stack), "stack") or "unknown",
+        built_at=now.astimezone(timezone.utc),
+        api_url=api_url,
+        studio_url=s.text(outputs.get("studioUrl"), "studioUrl"),
+        dashboard_url=s.text(outputs.get("dashboardUrl"), "dashboardUrl"),
+        anon_key=s.text(outputs.get("anonKey"), "anonKey"),
+        projects=_projects(outputs.get("projects"), api_url, s),
+        services=_services(outputs.get("services"), s),
+    )
+
+
+# --------------------------------------------------------------------------- examples
+
+
+def _insert_body(table: Relation | None) -> str:
+    """A one-column JSON body for the insert example, from the first plain text column."""
+    for column in table.columns if table else []:
+        if column.name not in SKIP_INSERT_COLUMNS and column.type.lower() in TEXT_TYPES:
+            return json.dumps({column.name: "example"})
+    return '{"column": "value"}'
+
+
+def curl_example(p: Project) -> Example:
+    """GET and POST with curl; the profile headers only where no hostname forces the schema."""
+    table = p.tables[0] if p.tables else None
+    path = quote(table.name if table else "your_table", safe="")
+    url = f"{p.rest_url.rstrip('/')}/{path}"
+    auth = [f'-H "apikey: {p.anon_key or "ANON_KEY"}"', f'-H "Authorization: Bearer {p.anon_key or "ANON_KEY"}"']
+    read = [f"curl '{url}?select=*'", *auth]
+    write = [f"curl -X POST '{url}'", *auth, '-H "Content-Type: application/json"',
+             '-H "Prefer: return=representation"']
+    if not p.hostname:
+        read.append(f'-H "Accept-Profile: {p.schema}"')
+        write.append(f'-H "Content-Profile: {p.schema}"')
+    write.append(f"-d '{_insert_body(table)}'")
+    code = "# read\n" + " \\\n  ".join(read) + "\n\n# insert (RLS decides; a signed-in user's\n# access token goes in Authorization)\n" + " \\\n  ".join(write)
+    if p.hostname:
+        note = f"{p.hostname} forces schema {p.schema}: no profile header needed."
+    else:
+        note = (f"Accept-Profile: {p.schema} selects the schema for reads; "
+                f"Content-Profile: {p.schema} for POST, PATCH and DELETE.")
+    return Example("curl", "curl", "shell", code, note)
+
+
+def js_example(p: Project) -> Example:
+    """supabase-js v2: the client takes the API base URL and picks the schema with `db.schema`."""
+    table = p.tables[0].name if p.tables else "your_table"
+    code = (
+        "import { createClient } from '@supabase/supabase-js'\n\n"
+        f"const supabase = createClient('{p.api_url}', '{p.anon_key or 'ANON_KEY'}', {{\n"
+        f"  db: {{ schema: '{p.schema}' }},\n"
+        "})\n\n"
+        f"const {{ data, error }} = await supabase.from('{table}').select('*')"
+    )
+    return Example("js", "supabase-js", "javascript", code)
+
+
+def py_example(p: Project) -> Example:
+    """supabase-py v2: same base URL, the schema goes in ClientOptions."""
+    table = p.tables[0].name if p.tables else "your_table"
+    code = (
+        "from supabase import ClientOptions, create_client\n\n"
+        "supabase = create_client(\n"
+        f'    "{p.api_url}",\n'
+        f'    "{p.anon_key or "ANON_KEY"}",\n'
+        f'    options=ClientOptions(schema="{p.schema}"),\n'
+        ")\n"
+        f'response = supabase.table("{table}").select("*").execute()'
+    )
+    return Example("py", "supabase-py", "python", code)
+
+
+def examples_for(p: Project) -> list[Example]:
+    """The three client examples; a project without tables gets a placeholder table name."""
+    examples = [curl_example(p), js_example(p), py_example(p)]
+    if not p.tables:
+        for example in examples:
+            example.note = (example.note + " " if example.note else "") + \
+                "This project has no tables yet: replace your_table."
+    return examples
+
+
+# --------------------------------------------------------------------------- render
+
+
+def is_http_url(value: Any) -> bool:
+    """Only http(s) URLs become links: a `javascript:` URL in outputs must not be clickable."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def environment() -> jinja2.Environment:
+    """Jinja2 with autoescape always on (the templates end in .j2, not .html)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.tests["http_url"] = is_http_url
+    env.filters["slug"] = lambda value: re.sub(r"[^A-Za-z0-9_-]+", "-", str(value))
+    return env
+
+
+def render_pages(site: Site) -> dict[str, str]:
+    """Relative path -> HTML for every page of the site."""
+    env = environment()
+    pages = {
+        "index.html": env.get_template("index.html.j2").render(site=site, root="", page="index"),
+        "status.html": env.get_template("status.html.j2").render(site=site, root="", page="status"),
+    }
+    project_template = env.get_template("project.html.j2")
+    for project in site.projects:
+        pages[f"projects/{project.name}.html"] = project_template.render(
+            site=site, project=project, root="../", page="project"
+        )
+    return pages
+
+
+def write_site(pages: dict[str, str], out_dir: Path) -> None:
+    """Write pages and static files; remove pages of projects that no longer exist."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    projects_dir = out_dir / "projects"
+    projects_dir.mkdir(exist_ok=True)
+    for stale in projects_dir.glob("*.html"):
+        if f"projects/{stale.name}" not in pages:
+            stale.unlink()
+    for name, html in pages.items():
+        (out_dir / name).write_text(html, encoding="utf-8")
+    static_out = out_dir / "static"
+    static_out.mkdir(exist_ok=True)
+    for asset in STATIC_DIR.iterdir():
+        if asset.is_file() and asset.suffix in (".css", ".js"):
+            shutil.copyfile(asset, static_out / asset.name)
+
+
+def build_site(outputs: dict, out_dir: Path, stack: str | None = None,
+               now: datetime | None = None) -> list[str]:
+    """Build the site into `out_dir` and return the warnings (dropped keys, skipped projects)."""
+    if not isinstance(outputs, dict):
+        raise InputError(f"stack outputs must be a JSON object, got {type(outputs).__name__}")
+    sanitizer = Sanitizer()
+    site = build_model(outputs, sanitizer, stack, now)
+    pages = render_pages(site)
+    check_pages(pages, sanitizer.dropped)
+    write_site(pages, Path(out_dir))
+    return sanitizer.warnings

@@ -1,0 +1,26 @@
+"""External tools the tests drive (deck, chromium).
+
+Outside CI a missing tool skips the test with the reason; under CI=true it fails,
+because a green CI must mean every check ran.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_executable(name: str, install_hint: str) -> str:
+    """Return the path of `name`, or skip (outside CI) / fail (in CI) saying how to install it."""
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} is not installed ({install_hint})"
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)

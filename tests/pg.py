@@ -1,0 +1,106 @@
+"""A real PostgreSQL for the SQL tests, set up as the Supabase image sets it up.
+
+`provider_create`/`provider_delete` run the statements that the pulumi-postgresql
+resources of components/project.py run (the provider binary needs the Pulumi engine,
+which these tests do not have); they read the same specs from components/naming.py.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from components.naming import AUTHENTICATOR, ProjectNames
+
+HERE = Path(__file__).parent
+
+
+def with_database(dsn: str, dbname: str, user: Optional[str] = None) -> str:
+    params = conninfo_to_dict(dsn) | {"dbname": dbname}
+    if user:
+        params["user"] = user
+    return make_conninfo(**params)
+
+
+def run(dsn: str, statement) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def setup_cluster(server_dsn: str) -> None:
+    run(server_dsn, (HERE / "sql" / "supabase_cluster.sql").read_text())
+
+
+def setup_database(dsn: str) -> None:
+    run(dsn, (HERE / "sql" / "supabase_database.sql").read_text())
+
+
+def provider_create(dsn: str, names: ProjectNames) -> None:
+    """Roles and schema: what postgresql.Role/Schema run before the migrations."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for role in names.roles():
+            conn.execute(sql.SQL("create role {} nologin {}").format(
+                sql.Identifier(role.name), sql.SQL("bypassrls" if role.bypass_rls else "nobypassrls")))
+        conn.execute(sql.SQL("create schema {} authorization {}").format(
+            sql.Identifier(names.schema), sql.Identifier(names.owner)))
+
+
+def provider_grant(dsn: str, names: ProjectNames) -> None:
+    """GrantRole, Grant(schema USAGE) and DefaultPrivileges: declared after the migrations."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for role in names.api_roles():
+            conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(role), sql.Identifier(AUTHENTICATOR)))
+            conn.execute(sql.SQL("grant usage on schema {} to {}").format(
+                sql.Identifier(names.schema), sql.Identifier(role)))
+        for d in names.default_privileges():
+            conn.execute(sql.SQL("alter default privileges for role {} in schema {} grant {} on tables to {}").format(
+                sql.Identifier(d.owner), sql.Identifier(d.schema), sql.SQL(", ").join(map(sql.SQL, d.privileges)),
+                sql.Identifier(d.role)))
+
+
+def provider_revoke(dsn: str, names: ProjectNames) -> None:
+    """The grant resources' deletes: they depend on the migrations, so they run first."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for d in names.default_privileges():
+            conn.execute(sql.SQL("alter default privileges for role {} in schema {} revoke all on tables from {}").format(
+                sql.Identifier(d.owner), sql.Identifier(d.schema), sql.Identifier(d.role)))
+        for role in names.api_roles():
+            conn.execute(sql.SQL("revoke all on schema {} from {}").format(
+                sql.Identifier(names.schema), sql.Identifier(role)))
+            conn.execute(sql.SQL("revoke {} from {}").format(sql.Identifier(role), sql.Identifier(AUTHENTICATOR)))
+
+
+def provider_delete(dsn: str, names: ProjectNames) -> None:
+    """Schema and roles, after the migrations resource archived or dropped the schema.
+
+    postgresql.Schema skips a schema that no longer exists; postgresql.Role reassigns what
+    the role owns to the admin, drops its privileges, then drops it.
+    """
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop schema if exists {} restrict").format(sql.Identifier(names.schema)))
+        for role in reversed(names.roles()):
+            ident = sql.Identifier(role.name)
+            conn.execute(sql.SQL("reassign owned by {} to current_user").format(ident))
+            conn.execute(sql.SQL("drop owned by {}").format(ident))
+            conn.execute(sql.SQL("drop role {}").format(ident))
+
+
+@contextmanager
+def request(dsn: str, role: str, schema: str, claims: Optional[dict] = None) -> Iterator[psycopg.Connection]:
+    """One PostgREST request: log in as authenticator, switch role, claims and search_path locally."""
+    claims = {"role": role, **(claims or {})}
+    with psycopg.connect(with_database(dsn, conninfo_to_dict(dsn)["dbname"], user=AUTHENTICATOR)) as conn:
+        with conn.transaction():
+            conn.execute("select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
+                         " set_config('search_path', %s, true)", (role, json.dumps(claims), schema))
+            yield conn
+
+
+def new_user_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,169 @@
+"""Run the real __main__.py under Pulumi mocks with a real stack config, and record it all.
+
+`run_program` returns every registered resource (type, name, inputs, parent) and the
+resolved stack outputs with their secretness, so tests assert on what `pulumi up` would
+declare. A run that registered nothing fails loudly instead of passing silently.
+"""
+from __future__ import annotations
+
+import json
+import runpy
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMESPACE = "supabase-multi-instance"
+FAKE_SECRET_PREFIX = "FAKESECRET"
+
+
+def fake_secret(name: str, length: int) -> str:
+    """Recognisable generated secrets, so tests can search for them in plain inputs."""
+    text = f"{FAKE_SECRET_PREFIX}{name.replace('-', '')}0123456789abcdefghijklmnopqrstuvwxyz" * 4
+    return text[: max(length, 32)]
+
+
+@dataclass
+class Registered:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    provider: Optional[str]
+    custom: bool
+    urn: str = ""
+    parent: str = ""
+    dependencies: list[str] = field(default_factory=list)
+    protect: bool = False
+    retain_on_delete: bool = False
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[Registered] = []
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        outputs = dict(args.inputs)
+        outputs.update(self._computed(args))
+        self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider, bool(args.custom)))
+        return [f"{args.name}-id", outputs]
+
+    @staticmethod
+    def _computed(args) -> dict[str, Any]:
+        """What providers compute on create, for the types whose outputs the program reads."""
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            return {"result": fake_secret(args.name, int(args.inputs.get("length", 32)))}
+        if args.typ == "random:index/randomBytes:RandomBytes":
+            return {"base64": "RkFLRVNFQ1JFVGJ5dGVzMDEyMzQ1Njc4OWFiY2RlZmdoaWo=", "hex": "00" * 32}
+        if args.typ == "docker:index/remoteImage:RemoteImage":
+            return {"imageId": f"sha256:{args.name}", "repoDigest": f"{args.inputs.get('name')}@sha256:0"}
+        if args.typ.startswith("cloudflare:index/zeroTrustTunnelCloudflared:"):
+            return {"id": "f70ff985-a4ef-4643-bbbc-4a0ed4fc8415"}
+        return {}
+
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        if args.token.startswith("cloudflare:index/getZeroTrustTunnelCloudflaredToken"):
+            return {"token": f"{FAKE_SECRET_PREFIX}tunneltoken0123456789abcdef", "id": args.args.get("tunnelId")}
+        return {}
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Adds what MockResourceArgs leaves out: URN, parent, dependencies, protect."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request):
+        with self._lock:
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                record = self.mocks.resources[-1]
+                record.urn, record.parent = response.urn, request.parent
+                record.dependencies = list(request.dependencies)
+                record.protect = bool(request.protect)
+                record.retain_on_delete = bool(request.retainOnDelete)
+            return response
+
+
+@dataclass
+class ProgramRun:
+    resources: list[Registered]
+    outputs: dict[str, Any]
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def of_type(self, typ: str) -> list[Registered]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def named(self, name: str) -> Registered:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"{len(matches)} resources named {name!r}"
+        return matches[0]
+
+    def by_urn(self, urn: str) -> Optional[Registered]:
+        return next((r for r in self.resources if r.urn == urn), None)
+
+    def parent_of(self, resource: Registered) -> Optional[Registered]:
+        return self.by_urn(resource.parent)
+
+    def descendants(self, component: Registered) -> list[Registered]:
+        found, frontier = [], {component.urn}
+        while frontier:
+            children = [r for r in self.resources if r.parent in frontier]
+            found += children
+            frontier = {c.urn for c in children}
+        return found
+
+
+def dev_config() -> dict[str, Any]:
+    """Pulumi.dev.yaml's config block: the local default stack, as the CLI would pass it."""
+    return yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+
+
+def _flatten(config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    flat: dict[str, str] = {}
+    secret: list[str] = []
+    for key, value in config.items():
+        full = key if ":" in key else f"{NAMESPACE}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret.append(full)
+            value = value["secure"]
+        flat[full] = value if isinstance(value, str) else json.dumps(value)
+    return flat, secret
+
+
+def run_program(config: Optional[dict[str, Any]] = None, *, preview: bool = False, stack: str = "dev") -> ProgramRun:
+    flat, secret_keys = _flatten(dev_config() if config is None else config)
+    pulumi_settings.reset_options(project=NAMESPACE, stack=stack, preview=preview)
+    pulumi.runtime.set_all_config(flat, secret_keys)
+    recorder = RecordingMocks()
+    pulumi.runtime.set_mocks(recorder, project=NAMESPACE, stack=stack, preview=preview,
+                             monitor=RecordingMonitor(recorder))
+    root = pulumi_settings.get_root_resource()
+
+    async def resolve() -> tuple[dict, set]:
+        values, secrets = {}, set()
+        for name, value in root.outputs.items():
+            out = pulumi.Output.from_input(value)
+            values[name] = await out.future(with_unknowns=True)
+            if await out.is_secret():
+                secrets.add(name)
+        return values, secrets
+
+    result: dict[str, Any] = {}
+
+    def program():
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        result["outputs"] = _sync_await(resolve())
+
+    _sync_await(run_pulumi_func(program))
+    assert recorder.resources, "the mocks saw no resource: the program did not run"
+    outputs, secrets = result["outputs"]
+    return ProgramRun(recorder.resources, outputs, secrets)
