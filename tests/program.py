@@ -139,11 +139,12 @@ def _flatten(config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
     return flat, secret
 
 
-def run_program(config: Optional[dict[str, Any]] = None, *, preview: bool = False, stack: str = "dev") -> ProgramRun:
+def run_program(config: Optional[dict[str, Any]] = None, *, preview: bool = False, stack: str = "dev",
+                recorder: Optional[RecordingMocks] = None) -> ProgramRun:
     flat, secret_keys = _flatten(dev_config() if config is None else config)
     pulumi_settings.reset_options(project=NAMESPACE, stack=stack, preview=preview)
     pulumi.runtime.set_all_config(flat, secret_keys)
-    recorder = RecordingMocks()
+    recorder = recorder or RecordingMocks()
     pulumi.runtime.set_mocks(recorder, project=NAMESPACE, stack=stack, preview=preview,
                              monitor=RecordingMonitor(recorder))
     root = pulumi_settings.get_root_resource()

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets up and runs `pulumi up` of the local default stack (`dev`, Pulumi.dev.yaml) on this
+# Docker host.
+#   scripts/up.sh [pulumi up args, e.g. --yes]
+# State lives in a local file backend (no Pulumi Cloud account needed); its secrets are
+# encrypted with a passphrase kept in a 0600 file unless you set PULUMI_CONFIG_PASSPHRASE.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fail() { echo "error: $*" >&2; exit 2; }
+
+command -v pulumi >/dev/null 2>&1 || fail "the Pulumi CLI is not installed.
+  Install it:  curl -fsSL https://get.pulumi.com | sh   (then open a new shell)
+  Other ways:  https://www.pulumi.com/docs/iac/download-install/"
+command -v docker >/dev/null 2>&1 || fail "Docker is not installed.
+  Install Docker Engine: https://docs.docker.com/engine/install/"
+docker info >/dev/null 2>&1 || fail "Docker is installed but its engine is not reachable (is the daemon running,
+  and may this user use it? try: sudo systemctl start docker; sudo usermod -aG docker \$USER)"
+command -v python3 >/dev/null 2>&1 || fail "python3 (3.10 or newer) is not installed."
+
+home="${SUPABASE_MI_HOME:-$HOME/.supabase-multi-instance}"
+mkdir -p "$home/state" && chmod 700 "$home"
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$home/state}"
+if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+    if [ ! -s "$home/passphrase" ]; then
+        (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > "$home/passphrase")
+        echo "generated the state passphrase in $home/passphrase: back it up, it decrypts your secrets"
+    fi
+    export PULUMI_CONFIG_PASSPHRASE_FILE="$home/passphrase"
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+
+pulumi stack select --create dev
+pulumi up "$@"
+echo
+echo "URLs:    pulumi stack output"
+echo "Keys:    pulumi stack output projectServiceKeys --show-secrets"

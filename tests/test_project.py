@@ -1,0 +1,119 @@
+"""SupabaseProject's resource graph, from the real __main__.py with Pulumi.dev.yaml's config."""
+from __future__ import annotations
+
+import jwt
+import pytest
+
+from tests.program import dev_config, fake_secret, run_program
+
+PROJECT = "supabase-multi-instance:index:SupabaseProject"
+MIGRATIONS = "pulumi-python:dynamic/supabase:ProjectMigrations"
+PER_PROJECT = {
+    "postgresql:index/role:Role": 3,
+    "postgresql:index/schema:Schema": 1,
+    "postgresql:index/grantRole:GrantRole": 2,
+    "postgresql:index/grant:Grant": 2,
+    "postgresql:index/defaultPrivileges:DefaultPrivileges": 1,
+    MIGRATIONS: 1,
+}
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return run_program()
+
+
+def with_projects(*names: str) -> dict:
+    config = dev_config()
+    config["supabase-multi-instance:projects"] = [{"name": n} for n in names]
+    return config
+
+
+def component(run, name):
+    (found,) = [r for r in run.of_type(PROJECT) if r.name == name]
+    return found
+
+
+def counts(resources) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in resources:
+        out[r.typ] = out.get(r.typ, 0) + 1
+    return out
+
+
+@pytest.mark.parametrize("project", ["blog", "shop"])
+def test_each_project_declares_its_isolation_resources_under_its_component(dev, project):
+    children = dev.descendants(component(dev, project))
+    assert counts(children) == PER_PROJECT
+    roles = {r.inputs["name"]: r.inputs for r in children if r.typ == "postgresql:index/role:Role"}
+    assert set(roles) == {f"{project}_owner", f"{project}_anon", f"{project}_service"}
+    assert not any(r.get("login") for r in roles.values())
+    assert [n for n, r in roles.items() if r.get("bypassRowLevelSecurity")] == [f"{project}_service"]
+    (schema,) = [r for r in children if r.typ == "postgresql:index/schema:Schema"]
+    assert schema.inputs["name"] == project and schema.inputs["owner"] == f"{project}_owner"
+    memberships = {(r.inputs["role"], r.inputs["grantRole"]) for r in children if r.typ.endswith("GrantRole")}
+    assert memberships == {("authenticator", f"{project}_anon"), ("authenticator", f"{project}_service")}
+
+
+def test_project_resources_use_the_stack_postgres_provider(dev):
+    (provider,) = dev.of_type("pulumi:providers:postgresql")
+    for child in dev.descendants(component(dev, "blog")):
+        if child.typ.startswith("postgresql:"):
+            assert child.provider.startswith(provider.urn)
+
+
+def test_grants_wait_for_migrations_so_removal_revokes_before_archiving(dev):
+    children = dev.descendants(component(dev, "blog"))
+    (sql,) = [r for r in children if r.typ == MIGRATIONS]
+    grants = [r for r in children if r.typ.startswith(("postgresql:index/grant", "postgresql:index/defaultPriv"))]
+    assert len(grants) == 5 and all(sql.urn in g.dependencies for g in grants)
+    schema_and_roles = {r.urn for r in children if r.typ.endswith((":Role", ":Schema"))}
+    assert schema_and_roles <= set(sql.dependencies)
+
+
+def test_migration_resource_records_checksums_not_sql_and_keeps_the_dsn_secret(dev):
+    (sql,) = [r for r in dev.of_type(MIGRATIONS) if r.inputs["project"] == "blog"]
+    assert sql.inputs["template"] == "blog" and sql.inputs["on_delete"] == "archive"
+    assert sql.inputs["template_dir"] == "sql/projects/blog"
+    assert [m["filename"] for m in sql.inputs["migrations"]] == ["0001_users_and_posts.sql.j2"]
+    assert all(set(m) == {"version", "filename", "checksum"} for m in sql.inputs["migrations"])
+    assert fake_secret("postgres-password", 32) not in str({k: v for k, v in sql.inputs.items() if k != "dsn"})
+
+
+def test_adding_a_project_adds_only_that_projects_resources():
+    two, three = run_program(with_projects("blog", "shop")), run_program(with_projects("blog", "shop", "crm"))
+    key = lambda r: (r.typ, r.name)  # noqa: E731
+    before = {key(r) for r in two.resources}
+    added = [r for r in three.resources if key(r) not in before]
+    crm = component(three, "crm")
+    assert {key(r) for r in added} == {key(crm)} | {key(r) for r in three.descendants(crm)}
+    assert len(added) == 1 + sum(PER_PROJECT.values())
+    # Nothing else is replaced or re-parented: each earlier resource is still there.
+    assert before <= {key(r) for r in three.resources}
+
+
+def test_outputs_contract(dev):
+    assert {"apiUrl", "studioUrl", "dashboardUrl", "anonKey", "serviceRoleKey", "projects",
+            "projectServiceKeys", "services"} <= set(dev.outputs)
+    assert {"serviceRoleKey", "projectServiceKeys"} <= dev.secret_outputs
+    assert not {"anonKey", "projects", "apiUrl", "services"} & dev.secret_outputs
+    blog = dev.outputs["projects"]["blog"]
+    assert set(blog) == {"schema", "restUrl", "anonKey", "hostname", "tables", "views", "template"}
+    assert blog["restUrl"] == "http://127.0.0.1:8000/rest/v1" and blog["schema"] == "blog"
+    assert set(dev.outputs["projectServiceKeys"]) == {"blog", "shop"}
+
+
+def test_project_keys_are_signed_for_the_project_roles(dev):
+    secret = fake_secret("jwt-secret", 64)
+    for name in ("blog", "shop"):
+        anon = jwt.decode(dev.outputs["projects"][name]["anonKey"], secret, algorithms=["HS256"])
+        service = jwt.decode(dev.outputs["projectServiceKeys"][name], secret, algorithms=["HS256"])
+        assert (anon["role"], service["role"]) == (f"{name}_anon", f"{name}_service")
+        assert anon["iss"] == service["iss"] == "supabase"
+
+
+def test_service_keys_stay_out_of_plain_outputs(dev):
+    plain = str({k: v for k, v in dev.outputs.items() if k not in dev.secret_outputs})
+    for key in dev.outputs["projectServiceKeys"].values():
+        assert key not in plain
+    assert dev.outputs["serviceRoleKey"] not in plain

@@ -1,0 +1,43 @@
+"""The README's main-job command explains a missing prerequisite instead of failing obscurely."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_up(tmp_path: Path, tools: dict[str, str]) -> subprocess.CompletedProcess:
+    """scripts/up.sh with a PATH holding only coreutils we link and the given fake tools."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for tool in ("bash", "dirname", "python3", "mkdir", "chmod", "cat", "id", "env"):
+        found = shutil.which(tool)
+        if found and not (bin_dir / tool).exists():
+            (bin_dir / tool).symlink_to(found)
+    for name, script in tools.items():
+        path = bin_dir / name
+        path.write_text(f"#!{shutil.which('bash')}\n{script}\n")
+        path.chmod(0o755)
+    env = {"PATH": str(bin_dir), "HOME": str(tmp_path)}
+    return subprocess.run([str(bin_dir / "bash"), str(ROOT / "scripts" / "up.sh")], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_missing_pulumi_cli_is_explained(tmp_path):
+    result = run_up(tmp_path, {})
+    assert result.returncode == 2
+    assert "the Pulumi CLI is not installed" in result.stderr and "get.pulumi.com" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_missing_docker_is_explained(tmp_path):
+    result = run_up(tmp_path, {"pulumi": "exit 0"})
+    assert result.returncode == 2 and "Docker is not installed" in result.stderr
+
+
+def test_stopped_docker_engine_is_explained(tmp_path):
+    result = run_up(tmp_path, {"pulumi": "exit 0", "docker": "exit 1"})
+    assert result.returncode == 2 and "engine is not reachable" in result.stderr
