@@ -7,6 +7,8 @@ import pulumi
 
 from components import urls
 from components.config import load_config, warnings
+from components.dashboard_site import IMAGE as DASHBOARD_IMAGE
+from components.dashboard_site import DashboardSite, DashboardSiteArgs
 from components.network import StackNetwork
 from components.postgres import Postgres, PostgresArgs
 from components.project import ProjectArgs, SupabaseProject
@@ -46,11 +48,30 @@ projects = {
     for p in config.projects
 }
 
-pulumi.export("apiUrl", urls.api_url(config))
-pulumi.export("studioUrl", urls.studio_url(config))
-pulumi.export("dashboardUrl", urls.dashboard_url(config))
-pulumi.export("anonKey", secrets.anon_key)
+# --- dashboard ----------------------------------------------------------------------
+services.append({"name": "dashboard", "image": DASHBOARD_IMAGE, "healthUrl": f"{urls.dashboard_url(config)}healthz"})
+public_outputs = {
+    "stack": pulumi.get_stack(),
+    "apiUrl": urls.api_url(config),
+    "studioUrl": urls.studio_url(config),
+    "dashboardUrl": urls.dashboard_url(config),
+    "anonKey": secrets.anon_key,
+    "projects": {name: p.info for name, p in projects.items()},
+    "services": services,
+}
+DashboardSite("dashboard", DashboardSiteArgs(network_name=network.name, public_outputs=public_outputs))
+# --- end dashboard ------------------------------------------------------------------
+
+# --- public access ------------------------------------------------------------------
+# Published only with `domain` and `cloudflare` in config; otherwise the stack stays local
+# and not one Cloudflare resource is declared. Ingress goes to Kong on the stack network.
+if config.published:
+    from components.tunnel import PublicAccess, PublicAccessArgs
+
+    PublicAccess("public", PublicAccessArgs(config=config, network_name=network.name))
+# --- end public access --------------------------------------------------------------
+
+for key, value in public_outputs.items():
+    pulumi.export(key, value)
 pulumi.export("serviceRoleKey", secrets.service_role_key)
-pulumi.export("projects", {name: p.info for name, p in projects.items()})
 pulumi.export("projectServiceKeys", pulumi.Output.secret({name: p.service_key for name, p in projects.items()}))
-pulumi.export("services", services)

@@ -12,7 +12,6 @@ import binascii
 import json
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -495,31 +494,39 @@ def render_pages(site: Site) -> dict[str, str]:
     return pages
 
 
-def write_site(pages: dict[str, str], out_dir: Path) -> None:
-    """Write pages and static files; remove pages of projects that no longer exist."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    projects_dir = out_dir / "projects"
-    projects_dir.mkdir(exist_ok=True)
-    for stale in projects_dir.glob("*.html"):
-        if f"projects/{stale.name}" not in pages:
-            stale.unlink()
-    for name, html in pages.items():
-        (out_dir / name).write_text(html, encoding="utf-8")
-    static_out = out_dir / "static"
-    static_out.mkdir(exist_ok=True)
-    for asset in STATIC_DIR.iterdir():
-        if asset.is_file() and asset.suffix in (".css", ".js"):
-            shutil.copyfile(asset, static_out / asset.name)
+def static_files() -> dict[str, str]:
+    return {f"static/{asset.name}": asset.read_text(encoding="utf-8")
+            for asset in sorted(STATIC_DIR.iterdir()) if asset.is_file() and asset.suffix in (".css", ".js")}
 
 
-def build_site(outputs: dict, out_dir: Path, stack: str | None = None,
-               now: datetime | None = None) -> list[str]:
-    """Build the site into `out_dir` and return the warnings (dropped keys, skipped projects)."""
+def site_files(outputs: dict, stack: str | None = None, now: datetime | None = None) -> tuple[dict[str, str], list[str]]:
+    """Every file of the site (relative path -> text) and the warnings; nothing is written.
+
+    The CLI writes these to a folder; the stack uploads them into its nginx container.
+    """
     if not isinstance(outputs, dict):
         raise InputError(f"stack outputs must be a JSON object, got {type(outputs).__name__}")
     sanitizer = Sanitizer()
     site = build_model(outputs, sanitizer, stack, now)
     pages = render_pages(site)
     check_pages(pages, sanitizer.dropped)
-    write_site(pages, Path(out_dir))
-    return sanitizer.warnings
+    return pages | static_files(), sanitizer.warnings
+
+
+def write_site(files: dict[str, str], out_dir: Path) -> None:
+    """Write the files; remove pages of projects that no longer exist."""
+    (out_dir / "projects").mkdir(parents=True, exist_ok=True)
+    for stale in (out_dir / "projects").glob("*.html"):
+        if f"projects/{stale.name}" not in files:
+            stale.unlink()
+    for name, text in files.items():
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / name).write_text(text, encoding="utf-8")
+
+
+def build_site(outputs: dict, out_dir: Path, stack: str | None = None,
+               now: datetime | None = None) -> list[str]:
+    """Build the site into `out_dir` and return the warnings (dropped keys, skipped projects)."""
+    files, warnings = site_files(outputs, stack, now)
+    write_site(files, Path(out_dir))
+    return warnings

@@ -31,6 +31,11 @@ def fake_secret(name: str, length: int) -> str:
     return text[: max(length, 32)]
 
 
+def fake_tunnel_token(account_id: Any, tunnel_id: Any) -> str:
+    """The mocked tunnel token: it names the account and tunnel it was asked for."""
+    return f"{FAKE_SECRET_PREFIX}tunneltoken-{account_id}-{tunnel_id}"
+
+
 @dataclass
 class Registered:
     typ: str
@@ -51,9 +56,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):
         outputs = dict(args.inputs)
-        outputs.update(self._computed(args))
+        computed = self._computed(args)
+        outputs.update(computed)
         self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider, bool(args.custom)))
-        return [f"{args.name}-id", outputs]
+        # A computed "id" (e.g. a tunnel's UUID) is the resource's id, as the provider's would be.
+        return [str(computed.get("id") or f"{args.name}-id"), outputs]
 
     @staticmethod
     def _computed(args) -> dict[str, Any]:
@@ -70,7 +77,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi_mocks.MockCallArgs):
         if args.token.startswith("cloudflare:index/getZeroTrustTunnelCloudflaredToken"):
-            return {"token": f"{FAKE_SECRET_PREFIX}tunneltoken0123456789abcdef", "id": args.args.get("tunnelId")}
+            return {"token": fake_tunnel_token(args.args.get("accountId"), args.args.get("tunnelId")),
+                    "id": args.args.get("tunnelId")}
         return {}
 
 

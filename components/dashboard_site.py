@@ -1,0 +1,112 @@
+"""The generated dashboard, served inside the stack by a small nginx container.
+
+The pages are rendered from the same public values the stack exports (never a secret
+output) and copied into the running container by a dynamic resource, so a project change
+re-uploads the site without replacing or restarting any container, this one included.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import pulumi_docker as docker
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
+
+from components.dynamic_base import BaseProvider
+
+IMAGE = "nginx:1.30.6-alpine"
+WEB_ROOT = "/usr/share/nginx/html"
+NGINX_CONF = Path(__file__).resolve().parent.parent / "volumes" / "dashboard" / "default.conf"
+
+
+@dataclass(frozen=True)
+class DashboardSiteArgs:
+    network_name: pulumi.Input[str]
+    # The public stack outputs (apiUrl, studioUrl, dashboardUrl, anonKey, projects, services, stack).
+    public_outputs: pulumi.Input[dict[str, Any]]
+
+
+def site_archive(outputs: dict[str, Any]) -> tuple[bytes, list[str]]:
+    """The built site as a tar archive (what `docker cp -` reads), and the build warnings."""
+    from dashboard.build import site_files
+
+    files, warnings = site_files(outputs, stack=outputs.get("stack"))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, text in sorted(files.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue(), warnings
+
+
+def _docker(*args: str, stdin: bytes = b"") -> None:
+    """The docker CLI honours DOCKER_HOST and contexts, as the pulumi-docker provider does."""
+    result = subprocess.run(["docker", *args], input=stdin, capture_output=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"docker {args[0]} failed: {result.stderr.decode(errors='replace').strip()}")
+
+
+class SiteContentProvider(BaseProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(f"{props['container']}-site", self._publish(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._publish(news))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """The pages go with the container's volume."""
+
+    @staticmethod
+    def _publish(props: dict[str, Any]) -> dict[str, Any]:
+        archive, _warnings = site_archive(props["outputs"])
+        container = props["container"]
+        _docker("exec", container, "rm", "-rf", f"{WEB_ROOT}/projects")  # pages of removed projects
+        _docker("cp", "-", f"{container}:{WEB_ROOT}", stdin=archive)
+        return {**props, "digest": hashlib.sha256(archive).hexdigest()}
+
+
+class SiteContent(Resource, module="supabase", name="DashboardContent"):
+    def __init__(self, name: str, container: pulumi.Input[str], outputs: pulumi.Input[dict],
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        props = {"container": container, "outputs": outputs, "digest": None}
+        super().__init__(SiteContentProvider(), name, props, opts)
+
+
+def _warn_about(outputs: dict[str, Any]) -> dict[str, Any]:
+    """Surface build warnings (a key dropped, a project skipped) in preview and up."""
+    for message in site_archive(outputs)[1]:
+        pulumi.log.warn(f"dashboard: {message}")
+    return outputs
+
+
+class DashboardSite(pulumi.ComponentResource):
+    def __init__(self, name: str, args: DashboardSiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("supabase-multi-instance:index:DashboardSite", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        image = docker.RemoteImage(f"{name}-image", name=IMAGE, keep_locally=True, opts=child)
+        pages = docker.Volume(f"{name}-pages", name=f"supabase-{pulumi.get_stack()}-dashboard-pages", opts=child)
+        self.container = docker.Container(
+            name,
+            name=f"supabase-{pulumi.get_stack()}-dashboard",
+            image=image.image_id,
+            restart="unless-stopped",
+            uploads=[docker.ContainerUploadArgs(file="/etc/nginx/conf.d/default.conf", content=NGINX_CONF.read_text())],
+            volumes=[docker.ContainerVolumeArgs(volume_name=pages.name, container_path=WEB_ROOT)],
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD", "wget", "-q", "--spider", "http://127.0.0.1/healthz"],
+                interval="10s", timeout="5s", retries=3),
+            wait=True,
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_name, aliases=["dashboard"])],
+            opts=child,
+        )
+        outputs = pulumi.Output.from_input(args.public_outputs).apply(_warn_about)
+        self.content = SiteContent(f"{name}-content", self.container.name, outputs, opts=child)
+        self.register_outputs({})
