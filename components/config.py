@@ -336,10 +336,19 @@ def parse_config(raw: dict[str, Any], secret_keys: frozenset[str] = frozenset(SE
         problems += [line for e in err.errors() for line in _describe(e, raw)]
         config = None
     problems += _cross_checks(raw)
+    if config is not None:
+        problems += _route_problems(config)
     if problems:
         raise ConfigError(problems)
     assert config is not None
     return config
+
+
+def _route_problems(config: StackConfig) -> list[str]:
+    """Public hostnames clash only once defaults are applied, so this runs on the parsed config."""
+    from components.urls import route_problems  # urls builds on this module's models
+
+    return route_problems(config)
 
 
 def load_config() -> StackConfig:

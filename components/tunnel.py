@@ -20,7 +20,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components import urls
-from components.config import ConfigError, StackConfig
+from components.config import StackConfig
 
 # Pinned: cloudflared is the only thing between the internet and Kong; upgrade on purpose.
 IMAGE = "cloudflare/cloudflared:2025.11.1"
@@ -29,50 +29,6 @@ ORIGIN = "http://kong:8000"
 CATCH_ALL = "http_status:404"
 # Loopback inside the container: the metrics server also serves pprof, keep it private.
 METRICS_ADDRESS = "127.0.0.1:2000"
-
-
-@dataclass(frozen=True)
-class Route:
-    """One public hostname: where it comes from in config and whether Access guards it."""
-
-    key: str  # stable logical key: api, studio, dashboard, project-<name>
-    setting: str  # the config key that sets this hostname
-    hostname: str
-    protected: bool  # people-only UI: behind Cloudflare Access when accessEmails is set
-
-
-def routes(config: StackConfig) -> list[Route]:
-    """Public hostnames in a stable order: the stack's three, then projects in config order.
-
-    Appending a project to the config appends one route, so the ingress list and DNS
-    records change by exactly one entry.
-    """
-    stack = [
-        Route("api", "hostnames.api", urls.api_hostname(config), False),
-        Route("studio", "hostnames.studio", urls.studio_hostname(config), True),
-        Route("dashboard", "hostnames.dashboard", urls.dashboard_hostname(config), True),
-    ]
-    projects = [
-        Route(f"project-{p.name}", f"projects[{i}].hostname", urls.project_hostname(config, p), False)
-        for i, p in enumerate(config.projects)
-    ]
-    return [r for r in stack + projects if r.hostname]
-
-
-def problems(config: StackConfig) -> list[str]:
-    """Route conflicts that only show up once defaults are applied; one line per problem."""
-    found: list[str] = []
-    seen: dict[str, Route] = {}
-    for route in routes(config):
-        if route.hostname in seen:
-            found.append(f"{route.setting}: {route.hostname!r} is already the hostname of "
-                         f"{seen[route.hostname].setting}; public hostnames must be unique")
-        else:
-            seen[route.hostname] = route
-        if config.domain and route.hostname != config.domain and not route.hostname.endswith("." + config.domain):
-            found.append(f"{route.setting}: {route.hostname!r} is not inside the Cloudflare zone {config.domain!r}; "
-                         "its DNS record can only be created in that zone")
-    return found
 
 
 def origin_request() -> cloudflare.ZeroTrustTunnelCloudflaredConfigConfigOriginRequestArgs:
@@ -96,7 +52,7 @@ def origin_request() -> cloudflare.ZeroTrustTunnelCloudflaredConfigConfigOriginR
 
 def ingress_rules(config: StackConfig) -> list[cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressArgs]:
     rules = [cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressArgs(hostname=r.hostname, service=ORIGIN)
-             for r in routes(config)]
+             for r in urls.routes(config)]
     return rules + [cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressArgs(service=CATCH_ALL)]
 
 
@@ -113,9 +69,6 @@ class PublicAccess(pulumi.ComponentResource):
         config = args.config
         if not config.published:
             raise ValueError("PublicAccess needs `domain` and `cloudflare` in the stack config")
-        conflicts = problems(config)
-        if conflicts:
-            raise ConfigError(conflicts)
         super().__init__("supabase-multi-instance:index:PublicAccess", name, None, opts)
         assert config.cloudflare is not None and config.domain is not None
         cf = config.cloudflare
@@ -134,7 +87,7 @@ class PublicAccess(pulumi.ComponentResource):
             opts=child,
         )
         self.tunnel_id = self.tunnel.id
-        self.routes = routes(config)
+        self.routes = urls.routes(config)
 
         self.tunnel_config = cloudflare.ZeroTrustTunnelCloudflaredConfig(
             f"{name}-tunnel-config",

@@ -1,6 +1,7 @@
 """Public hostnames and URLs, local or published, derived from config in one place."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 from components.config import ProjectConfig, StackConfig
@@ -47,3 +48,47 @@ def project_rest_url(config: StackConfig, project: ProjectConfig) -> str:
     host = project_hostname(config, project)
     base = f"https://{host}" if config.published and host else api_url(config)
     return f"{base}/rest/v1"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One public hostname: where it comes from in config and whether Access guards it."""
+
+    key: str  # stable logical key: api, studio, dashboard, project-<name>
+    setting: str  # the config key that sets this hostname
+    hostname: str
+    protected: bool  # people-only UI: behind Cloudflare Access when accessEmails is set
+
+
+def routes(config: StackConfig) -> list[Route]:
+    """Public hostnames in a stable order: the stack's three, then projects in config order.
+
+    Appending a project to the config appends one route, so the ingress list and DNS
+    records change by exactly one entry.
+    """
+    stack = [
+        Route("api", "hostnames.api", api_hostname(config), False),
+        Route("studio", "hostnames.studio", studio_hostname(config), True),
+        Route("dashboard", "hostnames.dashboard", dashboard_hostname(config), True),
+    ]
+    projects = [
+        Route(f"project-{p.name}", f"projects[{i}].hostname", project_hostname(config, p), False)
+        for i, p in enumerate(config.projects)
+    ]
+    return [r for r in stack + projects if r.hostname]
+
+
+def route_problems(config: StackConfig) -> list[str]:
+    """Route conflicts that only show up once defaults are applied; one line per problem."""
+    found: list[str] = []
+    seen: dict[str, Route] = {}
+    for route in routes(config):
+        if route.hostname in seen:
+            found.append(f"{route.setting}: {route.hostname!r} is already the hostname of "
+                         f"{seen[route.hostname].setting}; public hostnames must be unique")
+        else:
+            seen[route.hostname] = route
+        if config.published and route.hostname != config.domain and not route.hostname.endswith("." + config.domain):
+            found.append(f"{route.setting}: {route.hostname!r} is not inside the Cloudflare zone {config.domain!r}; "
+                         "its DNS record can only be created in that zone")
+    return found
