@@ -55,6 +55,10 @@ def _docker(*args: str, stdin: bytes = b"") -> None:
 
 
 class SiteContentProvider(BaseProvider):
+    """Build warnings (a key dropped, a project skipped) are kept in the `warnings` output."""
+
+    IGNORE = frozenset({"digest", "warnings"})
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(f"{props['container']}-site", self._publish(props))
 
@@ -66,25 +70,18 @@ class SiteContentProvider(BaseProvider):
 
     @staticmethod
     def _publish(props: dict[str, Any]) -> dict[str, Any]:
-        archive, _warnings = site_archive(props["outputs"])
+        archive, warnings = site_archive(props["outputs"])
         container = props["container"]
         _docker("exec", container, "rm", "-rf", f"{WEB_ROOT}/projects")  # pages of removed projects
         _docker("cp", "-", f"{container}:{WEB_ROOT}", stdin=archive)
-        return {**props, "digest": hashlib.sha256(archive).hexdigest()}
+        return {**props, "digest": hashlib.sha256(archive).hexdigest(), "warnings": warnings}
 
 
 class SiteContent(Resource, module="supabase", name="DashboardContent"):
     def __init__(self, name: str, container: pulumi.Input[str], outputs: pulumi.Input[dict],
                  opts: Optional[pulumi.ResourceOptions] = None):
-        props = {"container": container, "outputs": outputs, "digest": None}
+        props = {"container": container, "outputs": outputs, "digest": None, "warnings": None}
         super().__init__(SiteContentProvider(), name, props, opts)
-
-
-def _warn_about(outputs: dict[str, Any]) -> dict[str, Any]:
-    """Surface build warnings (a key dropped, a project skipped) in preview and up."""
-    for message in site_archive(outputs)[1]:
-        pulumi.log.warn(f"dashboard: {message}")
-    return outputs
 
 
 class DashboardSite(pulumi.ComponentResource):
@@ -107,6 +104,5 @@ class DashboardSite(pulumi.ComponentResource):
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_name, aliases=["dashboard"])],
             opts=child,
         )
-        outputs = pulumi.Output.from_input(args.public_outputs).apply(_warn_about)
-        self.content = SiteContent(f"{name}-content", self.container.name, outputs, opts=child)
+        self.content = SiteContent(f"{name}-content", self.container.name, args.public_outputs, opts=child)
         self.register_outputs({})

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 import psycopg
 
@@ -62,13 +64,51 @@ def checksum(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()
 
 
-def _connect(dsn: str) -> psycopg.Connection:
-    return psycopg.connect(dsn, autocommit=True, connect_timeout=10, application_name="supabase-multi-instance")
+_IDLE: dict[str, list[psycopg.Connection]] = {}
+_IDLE_LOCK = threading.Lock()
+_IDLE_PER_DSN = 4
 
 
-def _begin_locked(conn: psycopg.Connection) -> None:
+@contextmanager
+def _connect(dsn: str) -> Iterator[psycopg.Connection]:
+    """A connection, reused across steps: the provider process runs hundreds of them per `up`."""
+    conn = _checkout(dsn) or psycopg.connect(
+        dsn, autocommit=True, connect_timeout=10, application_name="supabase-multi-instance")
+    try:
+        yield conn
+    finally:
+        _checkin(dsn, conn)
+
+
+def _checkout(dsn: str) -> Optional[psycopg.Connection]:
+    while True:
+        with _IDLE_LOCK:
+            conn = _IDLE.get(dsn, []).pop() if _IDLE.get(dsn) else None
+        if conn is None:
+            return None
+        try:
+            conn.execute("select 1")  # the server may have restarted since
+            return conn
+        except psycopg.Error:
+            conn.close()
+
+
+def _checkin(dsn: str, conn: psycopg.Connection) -> None:
+    healthy = not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with _IDLE_LOCK:
+        idle = _IDLE.setdefault(dsn, [])
+        if healthy and len(idle) < _IDLE_PER_DSN:
+            idle.append(conn)
+            return
+    conn.close()
+
+
+def _begin_locked(conn: psycopg.Connection, ensure_registry: bool = False) -> None:
+    """Serialize all registry/project DDL; create the registry if this database lacks it."""
     conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-    conn.execute(render_named("registry/registry.sql.j2"))
+    missing = conn.execute("select to_regclass('supabase_multi.migrations') is null").fetchone()[0]
+    if ensure_registry or missing:
+        conn.execute(render_named("registry/registry.sql.j2"))
 
 
 def _applied(conn: psycopg.Connection, scope: str) -> dict[int, tuple[str, str]]:
@@ -125,7 +165,7 @@ def apply_bootstrap(dsn: str, migrations: list[Migration], where: str = "sql/boo
     """The stack's own schema objects: registry and PostgREST pre-config function."""
     context = {"authenticator": AUTHENTICATOR, "base_schemas": POSTGREST_BASE_SCHEMAS}
     with _connect(dsn) as conn, conn.transaction():
-        _begin_locked(conn)
+        _begin_locked(conn, ensure_registry=True)
         return _apply(conn, STACK_SCOPE, where, migrations, context)
 
 

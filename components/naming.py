@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 AUTHENTICATOR = "authenticator"  # the role PostgREST logs in as (supabase/postgres image)
+DATABASE = "postgres"  # the one database of the stack; projects are schemas in it
 
 
 @dataclass(frozen=True)

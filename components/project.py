@@ -15,7 +15,7 @@ import pulumi_postgresql as postgresql
 
 from components import keys
 from components.config import ProjectConfig
-from components.naming import AUTHENTICATOR, ProjectNames
+from components.naming import AUTHENTICATOR, DATABASE, ProjectNames
 from components.sql_migrations import ProjectMigrations
 
 
@@ -25,7 +25,7 @@ class ProjectArgs:
     template_dir: Path
     dsn: pulumi.Input[str]
     jwt_secret: pulumi.Input[str]
-    rest_url: pulumi.Input[str]
+    rest_url: str
     hostname: Optional[str] = None
 
 
@@ -34,11 +34,11 @@ class SupabaseProject(pulumi.ComponentResource):
         super().__init__("supabase-multi-instance:index:SupabaseProject", name, None, opts)
         self.names = names = ProjectNames(args.config.name)
         child = pulumi.ResourceOptions(parent=self)
-        roles = {r.name: postgresql.Role(
-            r.name, name=r.name, login=False, bypass_row_level_security=r.bypass_rls, opts=child)
-            for r in names.roles()}
-        schema = postgresql.Schema(
-            f"{name}-schema", name=names.schema, owner=roles[names.owner].name, opts=child)
+        roles = [postgresql.Role(r.name, name=r.name, login=False, bypass_row_level_security=r.bypass_rls, opts=child)
+                 for r in names.roles()]
+        # Plain names plus explicit depends_on: the same ordering as Output names, fewer Outputs.
+        schema = postgresql.Schema(f"{name}-schema", name=names.schema, owner=names.owner,
+                                   opts=_after(child, roles))
         self.migrations = ProjectMigrations(
             f"{name}-sql",
             project=names.project,
@@ -46,35 +46,30 @@ class SupabaseProject(pulumi.ComponentResource):
             template_dir=args.template_dir,
             on_delete=args.config.on_delete,
             dsn=args.dsn,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[schema, *roles.values()])),
+            opts=_after(child, [schema]),
         )
-        self._open_to_postgrest(name, names, roles, pulumi.ResourceOptions.merge(
-            child, pulumi.ResourceOptions(depends_on=[self.migrations])))
+        self._open_to_postgrest(name, names, _after(child, [self.migrations]))
 
         self.anon_key = keys.role_key(args.jwt_secret, names.anon, public=True)
         self.service_key = keys.role_key(args.jwt_secret, names.service, public=False)
-        self.info = pulumi.Output.all(
-            anon=self.anon_key, tables=self.migrations.tables, views=self.migrations.views, rest=args.rest_url
-        ).apply(lambda v: {
-            "schema": names.schema,
-            "restUrl": v["rest"],
-            "anonKey": v["anon"],
-            "hostname": args.hostname,
-            "tables": v["tables"] or [],
-            "views": v["views"] or [],
-            "template": args.config.template,
-        })
-        self.register_outputs({"info": self.info, "serviceKey": self.service_key})
+        static = {"schema": names.schema, "restUrl": args.rest_url, "hostname": args.hostname,
+                  "template": args.config.template}
+        self.info = pulumi.Output.all(self.anon_key, self.migrations.tables, self.migrations.views).apply(
+            lambda v: {**static, "anonKey": v[0], "tables": v[1] or [], "views": v[2] or []})
+        self.register_outputs({"schema": names.schema})
 
     @staticmethod
-    def _open_to_postgrest(name, names, roles, opts) -> None:
+    def _open_to_postgrest(name: str, names: ProjectNames, opts: pulumi.ResourceOptions) -> None:
         """authenticator may switch to the project's API roles, which may use its schema."""
         for role in names.api_roles():
-            postgresql.GrantRole(f"{role}-authenticator", role=AUTHENTICATOR, grant_role=roles[role].name, opts=opts)
-            postgresql.Grant(f"{role}-usage", role=roles[role].name, database="postgres", schema=names.schema,
+            postgresql.GrantRole(f"{role}-authenticator", role=AUTHENTICATOR, grant_role=role, opts=opts)
+            postgresql.Grant(f"{role}-usage", role=role, database=DATABASE, schema=names.schema,
                              object_type="schema", privileges=["USAGE"], opts=opts)
         for d in names.default_privileges():
             postgresql.DefaultPrivileges(
-                f"{name}-{d.role}-default-{d.object_type}s", owner=roles[d.owner].name, role=roles[d.role].name,
-                database="postgres", schema=d.schema, object_type=d.object_type, privileges=list(d.privileges),
-                opts=opts)
+                f"{name}-{d.role}-default-{d.object_type}s", owner=d.owner, role=d.role, database=DATABASE,
+                schema=d.schema, object_type=d.object_type, privileges=list(d.privileges), opts=opts)
+
+
+def _after(opts: pulumi.ResourceOptions, resources: list[pulumi.Resource]) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=resources))

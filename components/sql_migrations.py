@@ -5,6 +5,7 @@ that file; removing the project runs archive or drop, whichever its state record
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Optional
 
@@ -23,6 +24,12 @@ def _portable(path: Path) -> str:
     """Template folders inside the repository are stored relative to it, so state moves with it."""
     path = path.resolve()
     return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+@functools.lru_cache(maxsize=None)
+def _plan(template_dir: Path) -> tuple[str, list[dict]]:
+    """Read each template folder once per program run, however many projects use it."""
+    return _portable(template_dir), migrations.plan_names(migrations.discover(template_dir))
 
 
 def _load(props: dict[str, Any]) -> list[migrations.Migration]:
@@ -104,11 +111,12 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
         dsn: pulumi.Input[str],
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
+        folder, planned = _plan(Path(template_dir))
         props = {
             "project": project,
             "template": template,
-            "template_dir": _portable(template_dir),
-            "migrations": migrations.plan_names(migrations.discover(template_dir)),
+            "template_dir": folder,
+            "migrations": planned,
             "on_delete": on_delete,
             "dsn": pulumi.Output.secret(dsn),
             "tables": None,

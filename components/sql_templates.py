@@ -5,6 +5,7 @@ quotes a value. StrictUndefined turns a misspelt variable into an error, not emp
 """
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -41,12 +42,24 @@ def _environment() -> jinja2.Environment:
 _ENV = _environment()
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str) -> jinja2.Template:
+    return _ENV.from_string(source)
+
+
 def render_text(source: str, **context: Any) -> str:
-    return _ENV.from_string(source).render(**context)
+    """Compiled once per distinct source: 500 projects on one template compile it once."""
+    return _compiled(source).render(**context)
+
+
+@functools.lru_cache(maxsize=64)
+def _read(path: Path) -> str:
+    return path.read_text()
 
 
 def render(path: Path, **context: Any) -> str:
-    return render_text(Path(path).read_text(), **context)
+    """For this repository's own sql/ files, which do not change while the program runs."""
+    return render_text(_read(Path(path)), **context)
 
 
 def render_named(relative: str, **context: Any) -> str:

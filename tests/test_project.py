@@ -67,8 +67,9 @@ def test_grants_wait_for_migrations_so_removal_revokes_before_archiving(dev):
     (sql,) = [r for r in children if r.typ == MIGRATIONS]
     grants = [r for r in children if r.typ.startswith(("postgresql:index/grant", "postgresql:index/defaultPriv"))]
     assert len(grants) == 5 and all(sql.urn in g.dependencies for g in grants)
-    schema_and_roles = {r.urn for r in children if r.typ.endswith((":Role", ":Schema"))}
-    assert schema_and_roles <= set(sql.dependencies)
+    (schema,) = [r for r in children if r.typ.endswith(":Schema")]
+    roles = {r.urn for r in children if r.typ.endswith(":Role")}
+    assert schema.urn in sql.dependencies and roles <= set(schema.dependencies)
 
 
 def test_migration_resource_records_checksums_not_sql_and_keeps_the_dsn_secret(dev):

@@ -1,0 +1,1 @@
+"""Benchmarks: cost per project and scaling (`python -m bench`). Not tests: they print figures."""
