@@ -83,6 +83,7 @@ def baseline_project(conn: psycopg.Connection, dsn: str, name: str, blog: list[m
 
 
 def measure(projects: int, samples: int = 5) -> dict[str, Any]:
+    samples = max(1, min(samples, projects // 5))
     blog = m.discover(BUILTIN_TEMPLATES / "blog")
     with database() as dsn:
         m.apply_bootstrap(dsn, m.discover(SQL_ROOT / "bootstrap"))
