@@ -3,16 +3,30 @@
 Config is validated before anything is declared; this file only wires components and
 exports the outputs contract of DESIGN.md.
 """
+import gc
+
 import pulumi
 
 from components import urls
+from components.analytics import Analytics, AnalyticsArgs
 from components.config import load_config, warnings
 from components.dashboard_site import IMAGE as DASHBOARD_IMAGE
 from components.dashboard_site import DashboardSite, DashboardSiteArgs
+from components.functions import EdgeFunctions, FunctionsArgs
+from components.gateway import Gateway, GatewayArgs, ProjectGateway
 from components.network import StackNetwork
+from components.pooler import Pooler, PoolerArgs
 from components.postgres import Postgres, PostgresArgs
 from components.project import ProjectArgs, SupabaseProject
 from components.secrets import SecretsArgs, StackSecrets
+from components.services import ServicesArgs, SupabaseServices
+from components.services import status as stack_status
+
+# The SDK keeps thousands of long-lived Outputs and futures alive; every full collection of
+# Python's cyclic GC rescans them all, which is most of its superlinear cost at hundreds of
+# projects (README, Performance). Freeze what the imports made and collect less often.
+gc.freeze()
+gc.set_threshold(50_000, 20, 100)
 
 config = load_config()
 for message in warnings(config):
@@ -33,7 +47,22 @@ database = Postgres("db", PostgresArgs(
     password=secrets.postgres_password,
     jwt_secret=secrets.jwt_secret,
 ))
-services = []  # [{name, image, healthUrl}]
+# Optional upstream services (features.*); when analytics is off nothing waits for it.
+analytics = Analytics("analytics", AnalyticsArgs(network.name, secrets, database)) if config.features.analytics else None
+waits_for = [analytics.container] if analytics else []
+api = SupabaseServices("services", ServicesArgs(
+    config=config,
+    network_name=network.name,
+    secrets=secrets,
+    database=database,
+    logflare=analytics.access if analytics else None,
+    after=waits_for,
+))
+if config.features.functions:
+    EdgeFunctions("functions", FunctionsArgs(config, network.name, secrets, api.functions_volume, after=waits_for))
+if config.features.pooler:
+    Pooler("pooler", PoolerArgs(network.name, config.bind_address, secrets, database))
+services = stack_status(config, secrets.anon_key)  # [{name, image, healthUrl}]
 # --- end shared stack ---------------------------------------------------------------
 
 projects = {
@@ -47,6 +76,19 @@ projects = {
     ), opts=pulumi.ResourceOptions(provider=database.provider, depends_on=[database.bootstrap]))
     for p in config.projects
 }
+
+# --- gateway ------------------------------------------------------------------------
+# Kong's container depends on stack settings only; every project's keys and hostname
+# routes reach it through the gateway's config resource, pushed live (no restart).
+gateway = Gateway("gateway", GatewayArgs(
+    config=config,
+    network_name=network.name,
+    secrets=secrets,
+    projects=[ProjectGateway(p.name, projects[p.name].anon_key, projects[p.name].service_key,
+                             urls.project_hostname(config, p)) for p in config.projects],
+    after=waits_for,
+))
+# --- end gateway --------------------------------------------------------------------
 
 # --- dashboard ----------------------------------------------------------------------
 services.append({"name": "dashboard", "image": DASHBOARD_IMAGE, "healthUrl": f"{urls.dashboard_url(config)}healthz"})

@@ -59,7 +59,8 @@ def _warm_imports() -> float:
 def _graph(run) -> list[dict[str, Any]]:
     """The recorded registrations, in order, with parents as indexes: what a replay needs."""
     index = {r.urn: i for i, r in enumerate(run.resources)}
-    return [{"typ": r.typ, "name": r.name, "inputs": r.inputs, "custom": r.custom, "parent": index.get(r.parent)}
+    return [{"typ": r.typ, "name": r.name, "inputs": r.inputs, "custom": r.custom, "parent": index.get(r.parent),
+             "depends_on": sorted(index[u] for u in r.dependencies if u in index)}
             for r in run.resources]
 
 
@@ -116,7 +117,8 @@ def _typed_class(token: str):
 
 def measure_replay_floor(graph_file: Path) -> dict[str, Any]:
     """The SDKs alone registering exactly our graph: the same typed resource classes, names,
-    inputs and parents, with none of our logic (no config, components, applies or providers)."""
+    inputs, parents and dependencies, with none of our logic (no config validation, no
+    component code, no applies, no dynamic-provider serialization)."""
     import pulumi
 
     graph = json.loads(graph_file.read_text())
@@ -127,7 +129,8 @@ def measure_replay_floor(graph_file: Path) -> dict[str, Any]:
         made: list[pulumi.Resource] = []
         for entry, props in zip(graph, kwargs):
             parent = made[entry["parent"]] if entry["parent"] is not None else None
-            opts = pulumi.ResourceOptions(parent=parent)
+            depends_on = [made[i] for i in entry["depends_on"]] or None
+            opts = pulumi.ResourceOptions(parent=parent, depends_on=depends_on)
             cls = classes.get(entry["typ"])
             if cls is not None:
                 made.append(cls(entry["name"], opts=opts, **props))
