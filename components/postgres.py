@@ -1,11 +1,15 @@
 """The one Postgres every project lives in, and the admin connection the program uses.
 
 The pulumi-postgresql provider and the SQL resources connect through the port published
-on bindAddress, and only once the container reports healthy (`wait=True`).
+on bindAddress, and only once the container reports healthy (`wait=True`, a TCP
+`pg_isready`: the image's init runs on a socket-only server, so TCP answers only after it).
+The upstream init SQL is rendered from volumes/db/ and uploaded where the official compose
+mounts it; the uploads hold no secret (psql reads passwords from the container env).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 from urllib.parse import quote
 
@@ -13,11 +17,32 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_postgresql as postgresql
 
+from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume, publish
 from components.sql_migrations import StackBootstrap
+from components.sql_templates import render
 
-IMAGE = "supabase/postgres:15.8.1.085"
 ADMIN_USER = "supabase_admin"
 DATABASE = "postgres"
+INTERNAL_DATABASE = "_supabase"
+PORT = 5432
+JWT_EXP = 3600
+VOLUMES = Path(__file__).resolve().parent.parent / "volumes" / "db"
+INITDB = "/docker-entrypoint-initdb.d"
+# template -> where the official compose mounts it (init-scripts run as postgres before the
+# image's migrations; migrations/ run as supabase_admin). Logs and pooler are always there:
+# init SQL only runs on an empty volume, so enabling a feature later must not need it again.
+INIT_SQL = {
+    "webhooks.sql.j2": f"{INITDB}/init-scripts/98-webhooks.sql",
+    "roles.sql.j2": f"{INITDB}/init-scripts/99-roles.sql",
+    "jwt.sql.j2": f"{INITDB}/init-scripts/99-jwt.sql",
+    "_supabase.sql.j2": f"{INITDB}/migrations/97-_supabase.sql",
+    "realtime.sql.j2": f"{INITDB}/migrations/99-realtime.sql",
+    "logs.sql.j2": f"{INITDB}/migrations/99-logs.sql",
+    "pooler.sql.j2": f"{INITDB}/migrations/99-pooler.sql",
+}
+# Roles the image creates that log in with the stack password (upstream roles.sql).
+LOGIN_ROLES = ("supabase_admin", "authenticator", "pgbouncer", "supabase_auth_admin", "supabase_storage_admin")
+API_ROLES = ("postgres", "anon", "authenticated", "service_role")
 
 
 @dataclass(frozen=True)
@@ -34,34 +59,46 @@ def client_host(bind_address: str) -> str:
     return "127.0.0.1" if bind_address in ("0.0.0.0", "::") else bind_address
 
 
+def init_sql_context(database: str = DATABASE, internal_database: str = INTERNAL_DATABASE) -> dict:
+    return {"admin_role": ADMIN_USER, "database": database, "internal_database": internal_database,
+            "login_roles": list(LOGIN_ROLES), "api_roles": list(API_ROLES)}
+
+
+def render_init_sql(template: str, **overrides) -> str:
+    return render(VOLUMES / template, **(init_sql_context() | overrides))
+
+
+def init_sql_uploads() -> list[docker.ContainerUploadArgs]:
+    return [docker.ContainerUploadArgs(file=path, content=render_init_sql(name), permissions="0644")
+            for name, path in INIT_SQL.items()]
+
+
+def db_spec(args: PostgresArgs, data: docker.Volume, config: docker.Volume) -> ServiceSpec:
+    """The db service as upstream declares it: env names, command, mounts, healthcheck."""
+    return ServiceSpec(
+        name="db",
+        network_name=args.network_name,
+        env={"POSTGRES_HOST": "/var/run/postgresql", "PGPORT": str(PORT), "POSTGRES_PORT": str(PORT),
+             "PGDATABASE": DATABASE, "POSTGRES_DB": DATABASE, "JWT_EXP": str(JWT_EXP)},
+        secret_env={"PGPASSWORD": args.password, "POSTGRES_PASSWORD": args.password, "JWT_SECRET": args.jwt_secret},
+        command=["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "log_min_messages=fatal"],
+        healthcheck=Healthcheck(["CMD", "pg_isready", "-U", "postgres", "-h", "127.0.0.1"], retries=10),
+        wait=True,
+        ports=[publish(PORT, args.port, args.bind_address)],
+        mounts=[Mount("/var/lib/postgresql/data", volume=data.name),
+                Mount("/etc/postgresql-custom", volume=config.name)],  # pgsodium root key
+        uploads=init_sql_uploads(),
+    )
+
+
 class Postgres(pulumi.ComponentResource):
     def __init__(self, name: str, args: PostgresArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("supabase-multi-instance:index:Postgres", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        image = docker.RemoteImage(f"{name}-image", name=IMAGE, keep_locally=True, opts=child)
-        volume = docker.Volume(f"{name}-data", name=f"supabase-{pulumi.get_stack()}-db-data",
-                               opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)))
-        self.container = docker.Container(
-            name,
-            name=f"supabase-{pulumi.get_stack()}-db",
-            hostname="db",
-            image=image.image_id,
-            restart="unless-stopped",
-            envs=pulumi.Output.secret(pulumi.Output.all(args.password, args.jwt_secret).apply(lambda v: [
-                "POSTGRES_HOST=/var/run/postgresql", "PGPORT=5432", "POSTGRES_PORT=5432",
-                f"PGPASSWORD={v[0]}", f"POSTGRES_PASSWORD={v[0]}", "PGDATABASE=postgres", "POSTGRES_DB=postgres",
-                f"JWT_SECRET={v[1]}", "JWT_EXP=3600"])),
-            command=["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "log_min_messages=fatal"],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "pg_isready", "-U", "postgres", "-h", "127.0.0.1"],
-                interval="5s", timeout="5s", retries=10),
-            wait=True,
-            wait_timeout=300,
-            ports=[docker.ContainerPortArgs(internal=5432, external=args.port, ip=args.bind_address)],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_name, aliases=["db"])],
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/postgresql/data")],
-            opts=child,
-        )
+        data = named_volume(f"{name}-data", "db-data", child, keep=True)
+        config = named_volume(f"{name}-config", "db-config", child, keep=True)
+        self.volumes = [data, config]
+        self.container = declare(db_spec(args, data, config), child)
         after_db = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.container]))
         host = client_host(args.bind_address)
         self.admin_dsn = pulumi.Output.secret(pulumi.Output.from_input(args.password).apply(
@@ -71,3 +108,8 @@ class Postgres(pulumi.ComponentResource):
             database=DATABASE, sslmode="disable", superuser=True, opts=after_db)
         self.bootstrap = StackBootstrap(f"{name}-bootstrap", self.admin_dsn, opts=after_db)
         self.register_outputs({})
+
+
+def internal_url(scheme: str, user: str, password: str, database: str = DATABASE) -> str:
+    """A connection URL for a service on the stack network (host `db`), password quoted."""
+    return f"{scheme}://{user}:{quote(password, safe='')}@db:{PORT}/{database}"

@@ -6,6 +6,7 @@ declare. A run that registered nothing fails loudly instead of passing silently.
 """
 from __future__ import annotations
 
+import gc
 import json
 import runpy
 import threading
@@ -172,7 +173,10 @@ def run_program(config: Optional[dict[str, Any]] = None, *, preview: bool = Fals
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
         result["outputs"] = _sync_await(resolve())
 
-    _sync_await(run_pulumi_func(program))
+    try:
+        _sync_await(run_pulumi_func(program))
+    finally:
+        gc.unfreeze()  # __main__.py freezes what exists; a test process runs it many times
     assert recorder.resources, "the mocks saw no resource: the program did not run"
     outputs, secrets = result["outputs"]
     return ProgramRun(recorder.resources, outputs, secrets)

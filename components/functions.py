@@ -1,0 +1,56 @@
+"""features.functions: the edge runtime, serving functions from a kept volume that Studio also edits.
+
+The main service (volumes/functions/main/index.ts) is uploaded with the container; user
+functions live in the `functions-code` volume (components/services.py), one folder each.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_docker as docker
+
+from components import urls
+from components.config import StackConfig
+from components.postgres import internal_url
+from components.secrets import StackSecrets
+from components.service import Mount, ServiceSpec, declare, named_volume
+
+MAIN = Path(__file__).resolve().parent.parent / "volumes" / "functions" / "main" / "index.ts"
+MAIN_DIR = "/home/deno/main"
+
+
+@dataclass(frozen=True)
+class FunctionsArgs:
+    config: StackConfig
+    network_name: pulumi.Input[str]
+    secrets: StackSecrets
+    code_volume: docker.Volume
+    after: Sequence[pulumi.Resource] = ()
+
+
+def edge_runtime(a: FunctionsArgs, cache: docker.Volume) -> ServiceSpec:
+    s = a.secrets
+    return ServiceSpec(
+        name="functions", network_name=a.network_name,
+        command=["start", "--main-service", MAIN_DIR],
+        env={"SUPABASE_URL": "http://kong:8000", "SUPABASE_PUBLIC_URL": urls.api_url(a.config), "VERIFY_JWT": "false"},
+        secret_env={"JWT_SECRET": s.jwt_secret, "SUPABASE_ANON_KEY": s.anon_key,
+                    "SUPABASE_SERVICE_ROLE_KEY": s.service_role_key,
+                    "SUPABASE_DB_URL": pulumi.Output.from_input(s.postgres_password).apply(
+                        lambda pw: internal_url("postgresql", "postgres", pw))},
+        mounts=[Mount("/home/deno/functions", volume=a.code_volume.name), Mount("/root/.cache/deno", volume=cache.name)],
+        uploads=[docker.ContainerUploadArgs(file=f"{MAIN_DIR}/index.ts", content=MAIN.read_text())],
+    )
+
+
+class EdgeFunctions(pulumi.ComponentResource):
+    def __init__(self, name: str, args: FunctionsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("supabase-multi-instance:index:EdgeFunctions", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        cache = named_volume(f"{name}-deno-cache", "deno-cache", child, keep=False)
+        self.container = declare(edge_runtime(args, cache), pulumi.ResourceOptions.merge(
+            child, pulumi.ResourceOptions(depends_on=list(args.after))))
+        self.register_outputs({})

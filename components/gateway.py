@@ -1,0 +1,116 @@
+"""Kong, the stack's only public door: API routes by path, Studio and the dashboard behind basic-auth.
+
+The container's inputs depend on stack settings only (ports, stack keys via the base
+config); every project's keys and routes reach Kong through components/kong_config.py,
+which swaps the config in place. Adding a project therefore recreates nothing here.
+The admin API is published on the host's 127.0.0.1 only, whatever bindAddress is.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_docker as docker
+
+from components import kong_config, urls
+from components.config import StackConfig
+from components.kong_config import BASE_FILE, CONFIG_DIR, KongConfig, KongSettings, ProjectKeys
+from components.secrets import StackSecrets
+from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume, publish
+
+HTTP_PORT = 8000
+ADMIN_PORT = 8001
+ADMIN_HOST = "127.0.0.1"
+PLUGINS = "request-transformer,cors,key-auth,acl,basic-auth,request-termination,ip-restriction"
+# Prefer the full config Kong was last given (kept on its volume); the base config is only
+# the first start's, before KongConfig has pushed anything.
+ENTRYPOINT = (
+    f'if [ -s "$KONG_DECLARATIVE_CONFIG" ]; then :; else export KONG_DECLARATIVE_CONFIG={BASE_FILE}; fi; '
+    "exec /docker-entrypoint.sh kong docker-start"
+)
+
+
+@dataclass(frozen=True)
+class ProjectGateway:
+    """What Kong needs of one project (SupabaseProject exposes all of it)."""
+
+    name: str
+    anon_key: pulumi.Input[str]
+    service_key: pulumi.Input[str]
+    hostname: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class GatewayArgs:
+    config: StackConfig
+    network_name: pulumi.Input[str]
+    secrets: StackSecrets
+    projects: Sequence[ProjectGateway] = ()
+    after: Sequence[pulumi.Resource] = field(default_factory=tuple)
+
+
+def stack_settings(config: StackConfig, anon: str, service: str, password: str,
+                   projects: Sequence[ProjectKeys] = ()) -> KongSettings:
+    return KongSettings(anon_key=anon, service_key=service, dashboard_password=password,
+                        functions=config.features.functions, dashboard_hostname=urls.dashboard_hostname(config),
+                        studio_hostname=urls.studio_hostname(config), local_hosts=_local_hosts(config),
+                        projects=tuple(projects))
+
+
+def _local_hosts(config: StackConfig) -> tuple[str, ...]:
+    extra = () if config.bind_address in ("127.0.0.1", "0.0.0.0", "::") else (config.bind_address,)
+    return ("127.0.0.1", "localhost", *extra)
+
+
+def base_config(config: StackConfig, s: StackSecrets) -> pulumi.Output[str]:
+    """The stack-only config the container starts with: changes with stack secrets, never with projects."""
+    return pulumi.Output.secret(pulumi.Output.all(s.anon_key, s.service_role_key, s.dashboard_password).apply(
+        lambda v: kong_config.render(stack_settings(config, *v))))
+
+
+def full_config(config: StackConfig, s: StackSecrets, projects: Sequence[ProjectGateway]) -> pulumi.Output[str]:
+    keys = [pulumi.Output.all(p.anon_key, p.service_key) for p in projects]
+
+    def build(values: list) -> str:
+        (anon, service, password), pairs = values[:3], values[3:]
+        found = [ProjectKeys(p.name, a, k, p.hostname) for p, (a, k) in zip(projects, pairs)]
+        return kong_config.render(stack_settings(config, anon, service, password, found))
+
+    return pulumi.Output.secret(pulumi.Output.all(s.anon_key, s.service_role_key, s.dashboard_password, *keys)
+                                .apply(build))
+
+
+def kong_spec(a: GatewayArgs, volume: docker.Volume) -> ServiceSpec:
+    c = a.config
+    return ServiceSpec(
+        name="kong", network_name=a.network_name,
+        env={"KONG_DATABASE": "off", "KONG_DECLARATIVE_CONFIG": f"{CONFIG_DIR}/kong.yml",
+             "KONG_DNS_ORDER": "LAST,A,CNAME", "KONG_PLUGINS": PLUGINS,
+             "KONG_NGINX_PROXY_PROXY_BUFFER_SIZE": "160k", "KONG_NGINX_PROXY_PROXY_BUFFERS": "64 160k",
+             "KONG_ADMIN_LISTEN": f"0.0.0.0:{ADMIN_PORT}"},
+        entrypoint=["sh", "-c", ENTRYPOINT],
+        ports=[publish(HTTP_PORT, c.ports.kong, c.bind_address), publish(ADMIN_PORT, c.ports.kong_admin, ADMIN_HOST)],
+        mounts=[Mount(CONFIG_DIR, volume=volume.name)],
+        uploads=[docker.ContainerUploadArgs(file=BASE_FILE, content=base_config(c, a.secrets), permissions="0644")],
+        healthcheck=Healthcheck(["CMD", "kong", "health"], interval="10s", retries=5),
+        wait=True,
+    )
+
+
+class Gateway(pulumi.ComponentResource):
+    def __init__(self, name: str, args: GatewayArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("supabase-multi-instance:index:Gateway", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        volume = named_volume(f"{name}-config", "kong-config", child, keep=False)
+        self.container = declare(kong_spec(args, volume), pulumi.ResourceOptions.merge(
+            child, pulumi.ResourceOptions(depends_on=list(args.after))))
+        self.config = KongConfig(
+            f"{name}-routes",
+            config=full_config(args.config, args.secrets, args.projects),
+            admin_url=f"http://{ADMIN_HOST}:{args.config.ports.kong_admin}",
+            container=self.container.name,
+            container_id=self.container.id,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.container])),
+        )
+        self.register_outputs({})

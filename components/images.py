@@ -1,0 +1,37 @@
+"""Every container image of the stack, pinned to the exact tag the official self-hosting stack uses.
+
+One table, so an upgrade is one reviewed diff. Tags come from supabase/supabase
+`docker/docker-compose.yml` at UPSTREAM_COMMIT; never `latest`, which would change what a
+later `pulumi up` runs without any change in this repository.
+"""
+from __future__ import annotations
+
+UPSTREAM_REPO = "supabase/supabase"
+UPSTREAM_COMMIT = "00069a4c6fe35a6db32b91015dad24f2fe161302"
+UPSTREAM_COMPOSE = f"https://github.com/{UPSTREAM_REPO}/blob/{UPSTREAM_COMMIT}/docker/docker-compose.yml"
+
+# service name (the compose service / network alias) -> image:tag
+IMAGES: dict[str, str] = {
+    "db": "supabase/postgres:15.8.1.085",
+    "kong": "kong:2.8.1",
+    "auth": "supabase/gotrue:v2.186.0",
+    "rest": "postgrest/postgrest:v14.5",
+    "realtime": "supabase/realtime:v2.78.15",
+    "storage": "supabase/storage-api:v1.44.2",
+    "imgproxy": "darthsim/imgproxy:v3.30.1",
+    "meta": "supabase/postgres-meta:v0.95.2",
+    "studio": "supabase/studio:2026.02.16-sha-26c615c",
+    "functions": "supabase/edge-runtime:v1.70.3",
+    "analytics": "supabase/logflare:1.31.2",
+    "vector": "timberio/vector:0.53.0-alpine",
+    "supavisor": "supabase/supavisor:2.7.4",
+}
+
+
+def image(service: str) -> str:
+    """The pinned reference of `service`; refuses an unpinned or digest-less table entry."""
+    ref = IMAGES[service]
+    _, _, tag = ref.rpartition(":")
+    if "/" in tag or not tag or tag == "latest":
+        raise ValueError(f"{service}: image {ref!r} must carry an explicit version tag")
+    return ref

@@ -1,0 +1,193 @@
+"""Kong's declarative config: rendered here, pushed live to the running Kong, kept for restarts.
+
+Why a dynamic resource and not a container input: the config holds every project's keys,
+so as a container input each project change would recreate Kong and drop its connections.
+Instead the Kong container starts from a base config (stack keys only, no project) and
+this resource, on every change of the full config:
+
+1. `POST /config` on Kong's admin API (published on the host's 127.0.0.1 only): Kong
+   validates the new config and swaps it in atomically, in memory; open connections and
+   in-flight requests continue. An invalid config is refused and the old one stays.
+2. writes the same file into Kong's config volume (`docker cp`), which Kong's entrypoint
+   prefers over the base config, so a restart of Kong keeps every project.
+
+The config text is a secret input (it holds service keys and the dashboard password).
+"""
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+import urllib.error
+import urllib.request
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import jinja2
+import pulumi
+import yaml
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
+
+from components.dynamic_base import BaseProvider
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "kong.yml.j2"
+CONFIG_DIR = "/home/kong/config"  # Kong's config volume
+LIVE_FILE = f"{CONFIG_DIR}/kong.yml"
+BASE_FILE = "/home/kong/base.yml"  # uploaded with the container: stack keys only
+DASHBOARD_USER = "supabase"
+REALTIME_HOST = "realtime-dev.supabase-realtime"
+
+
+@dataclass(frozen=True)
+class Groups:
+    anon: str = "anon"
+    service: str = "service"
+    admin: str = "admin"
+
+    @staticmethod
+    def project(name: str) -> str:
+        return f"project-{name}"
+
+
+GROUPS = Groups()
+API_GROUPS = (GROUPS.admin, GROUPS.anon, GROUPS.service)
+ADMIN_GROUPS = (GROUPS.admin,)
+
+
+@dataclass(frozen=True)
+class ProjectKeys:
+    """One project as Kong sees it: its two keys and, when published, its hostname."""
+
+    name: str
+    anon_key: str
+    service_key: str
+    hostname: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class KongSettings:
+    anon_key: str
+    service_key: str
+    dashboard_password: str
+    functions: bool = False
+    dashboard_hostname: Optional[str] = None
+    studio_hostname: Optional[str] = None
+    # With public hostnames, Studio answers on its own hostname only, and the dashboard's
+    # /dashboard path only on these local hosts: neither is reachable through the API or a
+    # project hostname, outside Cloudflare Access. (A host-bound "/" route would outrank
+    # every path-only API route in Kong's router, so Studio cannot keep a local catch-all.)
+    local_hosts: Sequence[str] = ("127.0.0.1", "localhost")
+    projects: Sequence[ProjectKeys] = field(default_factory=tuple)
+
+
+def consumers(settings: KongSettings) -> list[dict[str, Any]]:
+    """Key-auth consumers and their ACL groups; only the stack service_role key is `admin`."""
+    found = [{"username": "anon", "key": settings.anon_key, "groups": [GROUPS.anon]},
+             {"username": "service_role", "key": settings.service_key, "groups": [GROUPS.admin]}]
+    for p in settings.projects:
+        found.append({"username": f"{p.name}_anon", "key": p.anon_key, "groups": [GROUPS.anon, GROUPS.project(p.name)]})
+        found.append({"username": f"{p.name}_service", "key": p.service_key,
+                      "groups": [GROUPS.service, GROUPS.project(p.name)]})
+    return found
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE.parent)), undefined=jinja2.StrictUndefined,
+                             autoescape=False, keep_trailing_newline=True)
+    env.filters["q"] = lambda value: json.dumps(str(value))  # a JSON string is a YAML string
+    return env
+
+
+_ENV = _environment()
+
+
+def render(settings: KongSettings) -> str:
+    """The full declarative config; parsed once here so a template slip fails at preview."""
+    text = _ENV.get_template(TEMPLATE.name).render(
+        groups=GROUPS, api_groups=API_GROUPS, admin_groups=ADMIN_GROUPS, consumers=consumers(settings),
+        dashboard_user=DASHBOARD_USER, dashboard_password=settings.dashboard_password,
+        functions=settings.functions, dashboard_hostname=settings.dashboard_hostname, realtime_host=REALTIME_HOST,
+        studio_hosts=[settings.studio_hostname] if settings.studio_hostname else [],
+        local_hosts=list(settings.local_hosts) if settings.dashboard_hostname else [],
+        projects=[{"name": p.name, "hostname": p.hostname, "group": GROUPS.project(p.name)}
+                  for p in settings.projects if p.hostname])
+    yaml.safe_load(text)
+    return text
+
+
+# -- pushing a config to a running Kong -----------------------------------------------------
+
+
+def post_config(admin_url: str, text: str, timeout: float = 90.0) -> None:
+    """`POST /config`; retries while Kong is still starting, fails at once on a refused config."""
+    body = json.dumps({"config": text}).encode()
+    deadline = time.monotonic() + timeout
+    while True:
+        request = urllib.request.Request(f"{admin_url.rstrip('/')}/config", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30):
+                return
+        except urllib.error.HTTPError as err:
+            raise RuntimeError(f"Kong refused the config (HTTP {err.code}): {_kong_message(err)}") from None
+        except OSError as err:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kong admin API at {admin_url} did not answer: {err}") from None
+            time.sleep(2)
+
+
+def _kong_message(err: urllib.error.HTTPError) -> str:
+    try:
+        return json.dumps(json.loads(err.read()).get("fields") or {})[:2000]
+    except (ValueError, AttributeError):
+        return err.reason or ""
+
+
+def config_archive(text: str) -> bytes:
+    """kong.yml as a tar stream for `docker cp -`. Readable by Kong's unprivileged user."""
+    data = text.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(Path(LIVE_FILE).name)
+        info.size, info.mode, info.mtime = len(data), 0o644, 0
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def write_live_file(container: str, text: str) -> None:
+    """The docker CLI honours DOCKER_HOST and contexts, as the pulumi-docker provider does."""
+    result = subprocess.run(["docker", "cp", "-", f"{container}:{CONFIG_DIR}"], input=config_archive(text),
+                            capture_output=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"docker cp to {container} failed: {result.stderr.decode(errors='replace').strip()}")
+
+
+class KongConfigProvider(BaseProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._publish(props)
+        return CreateResult(f"{props['container']}-config", props)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._publish(news)
+        return UpdateResult(news)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """The live file goes with Kong's config volume."""
+
+    @staticmethod
+    def _publish(props: dict[str, Any]) -> None:
+        post_config(props["admin_url"], props["config"])  # validated and live first ...
+        write_live_file(props["container"], props["config"])  # ... then kept for restarts
+
+
+class KongConfig(Resource, module="supabase", name="KongConfig"):
+    """The full Kong config, live and on Kong's volume. A new `container_id` (Kong recreated) re-pushes it."""
+
+    def __init__(self, name: str, *, config: pulumi.Input[str], admin_url: str, container: pulumi.Input[str],
+                 container_id: pulumi.Input[str], opts: Optional[pulumi.ResourceOptions] = None):
+        props = {"config": pulumi.Output.secret(config), "admin_url": admin_url,
+                 "container": container, "container_id": container_id}
+        super().__init__(KongConfigProvider(), name, props, opts)

@@ -1,0 +1,226 @@
+"""The API services of the official self-hosting stack, one container each, as upstream runs them.
+
+rest (PostgREST), auth (GoTrue), realtime, storage (file backend on a kept volume),
+imgproxy, meta (postgres-meta) and studio. Env names, commands and healthchecks follow
+supabase/supabase `docker/docker-compose.yml` (components/images.py names the commit).
+Nothing here depends on the project list: PostgREST reads its schemas from the database
+(PGRST_DB_PRE_CONFIG), Kong gets project keys from components/kong_config.py. So adding
+a project replaces or restarts none of these containers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components import urls
+from components.config import StackConfig
+from components.images import image
+from components.migrations import POSTGREST_BASE_SCHEMAS
+from components.postgres import ADMIN_USER, DATABASE, JWT_EXP, PORT, Postgres, internal_url
+from components.secrets import StackSecrets
+from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
+
+PRE_CONFIG = "supabase_multi.postgrest_pre_config"
+# Realtime takes its tenant id from the first label of the Host header; upstream names the
+# container like this. Here it is a network alias, so container names stay per stack.
+REALTIME_HOST = "realtime-dev.supabase-realtime"
+REALTIME_TENANT = REALTIME_HOST.split(".")[0]
+STORAGE_PATH = "/var/lib/storage"
+
+
+@dataclass(frozen=True)
+class LogflareAccess:
+    """What Studio needs to show logs when features.analytics is on (components/analytics.py)."""
+
+    url: str
+    public_token: pulumi.Input[str]
+    private_token: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class ServicesArgs:
+    config: StackConfig
+    network_name: pulumi.Input[str]
+    secrets: StackSecrets
+    database: Postgres
+    logflare: Optional[LogflareAccess] = None
+    # Containers every service starts after (upstream: analytics healthy, when it exists).
+    after: Sequence[pulumi.Resource] = ()
+
+
+def _url(scheme: str, user: str, password: pulumi.Input[str], database: str = DATABASE) -> pulumi.Output[str]:
+    return pulumi.Output.from_input(password).apply(lambda pw: internal_url(scheme, user, pw, database))
+
+
+def rest(a: ServicesArgs) -> ServiceSpec:
+    """PostgREST. Schemas come from the pre-config function; PGRST_DB_SCHEMAS is only the fallback."""
+    s = a.secrets
+    return ServiceSpec(
+        name="rest", network_name=a.network_name, command=["postgrest"],
+        env={"PGRST_DB_SCHEMAS": POSTGREST_BASE_SCHEMAS, "PGRST_DB_PRE_CONFIG": PRE_CONFIG,
+             "PGRST_DB_MAX_ROWS": "1000", "PGRST_DB_EXTRA_SEARCH_PATH": "public", "PGRST_DB_ANON_ROLE": "anon",
+             "PGRST_DB_USE_LEGACY_GUCS": "false", "PGRST_APP_SETTINGS_JWT_EXP": str(JWT_EXP)},
+        secret_env={"PGRST_DB_URI": _url("postgres", "authenticator", s.postgres_password),
+                    "PGRST_JWT_SECRET": s.jwt_secret, "PGRST_APP_SETTINGS_JWT_SECRET": s.jwt_secret},
+    )
+
+
+def auth(a: ServicesArgs) -> ServiceSpec:
+    """GoTrue. No SMTP is configured by this stack, so e-mail sign-ups are confirmed on creation."""
+    api = urls.api_url(a.config)
+    verify = "/auth/v1/verify"
+    return ServiceSpec(
+        name="auth", network_name=a.network_name,
+        env={"GOTRUE_API_HOST": "0.0.0.0", "GOTRUE_API_PORT": "9999", "API_EXTERNAL_URL": api,
+             "GOTRUE_DB_DRIVER": "postgres", "GOTRUE_SITE_URL": api, "GOTRUE_URI_ALLOW_LIST": "",
+             "GOTRUE_DISABLE_SIGNUP": "false", "GOTRUE_JWT_ADMIN_ROLES": "service_role",
+             "GOTRUE_JWT_AUD": "authenticated", "GOTRUE_JWT_DEFAULT_GROUP_NAME": "authenticated",
+             "GOTRUE_JWT_EXP": str(JWT_EXP), "GOTRUE_EXTERNAL_EMAIL_ENABLED": "true",
+             "GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED": "false", "GOTRUE_MAILER_AUTOCONFIRM": "true",
+             "GOTRUE_MAILER_URLPATHS_INVITE": verify, "GOTRUE_MAILER_URLPATHS_CONFIRMATION": verify,
+             "GOTRUE_MAILER_URLPATHS_RECOVERY": verify, "GOTRUE_MAILER_URLPATHS_EMAIL_CHANGE": verify,
+             "GOTRUE_EXTERNAL_PHONE_ENABLED": "false", "GOTRUE_SMS_AUTOCONFIRM": "false"},
+        secret_env={"GOTRUE_DB_DATABASE_URL": _url("postgres", "supabase_auth_admin", a.secrets.postgres_password),
+                    "GOTRUE_JWT_SECRET": a.secrets.jwt_secret},
+        healthcheck=Healthcheck(["CMD", "wget", "--no-verbose", "--tries=1", "--spider", "http://localhost:9999/health"]),
+    )
+
+
+def realtime(a: ServicesArgs, db_enc_key: pulumi.Input[str]) -> ServiceSpec:
+    s = a.secrets
+    probe = pulumi.Output.concat(
+        'curl -sSfL --head -o /dev/null -H "Authorization: Bearer ', s.anon_key,
+        f'" http://localhost:4000/api/tenants/{REALTIME_TENANT}/health')
+    return ServiceSpec(
+        name="realtime", network_name=a.network_name, aliases=[REALTIME_HOST],
+        env={"PORT": "4000", "DB_HOST": "db", "DB_PORT": str(PORT), "DB_USER": ADMIN_USER, "DB_NAME": DATABASE,
+             "DB_AFTER_CONNECT_QUERY": "SET search_path TO _realtime", "ERL_AFLAGS": "-proto_dist inet_tcp",
+             "DNS_NODES": "''", "RLIMIT_NOFILE": "10000", "APP_NAME": "realtime", "SEED_SELF_HOST": "true",
+             "RUN_JANITOR": "true", "DISABLE_HEALTHCHECK_LOGGING": "true"},
+        secret_env={"DB_PASSWORD": s.postgres_password, "DB_ENC_KEY": db_enc_key, "API_JWT_SECRET": s.jwt_secret,
+                    "SECRET_KEY_BASE": s.secret_key_base, "METRICS_JWT_SECRET": s.jwt_secret},
+        healthcheck=Healthcheck(["CMD-SHELL", probe], interval="30s", start_period="10s"),
+    )
+
+
+def storage(a: ServicesArgs, volume: docker.Volume, s3_key_id: pulumi.Input[str],
+            s3_key_secret: pulumi.Input[str]) -> ServiceSpec:
+    s = a.secrets
+    return ServiceSpec(
+        name="storage", network_name=a.network_name, mounts=[Mount(STORAGE_PATH, volume=volume.name)],
+        env={"POSTGREST_URL": "http://rest:3000", "STORAGE_PUBLIC_URL": urls.api_url(a.config),
+             "REQUEST_ALLOW_X_FORWARDED_PATH": "true", "FILE_SIZE_LIMIT": "52428800", "STORAGE_BACKEND": "file",
+             "GLOBAL_S3_BUCKET": "stub", "FILE_STORAGE_BACKEND_PATH": STORAGE_PATH, "TENANT_ID": "stub",
+             "REGION": "stub", "ENABLE_IMAGE_TRANSFORMATION": "true", "IMGPROXY_URL": "http://imgproxy:5001"},
+        secret_env={"ANON_KEY": s.anon_key, "SERVICE_KEY": s.service_role_key, "PGRST_JWT_SECRET": s.jwt_secret,
+                    "DATABASE_URL": _url("postgres", "supabase_storage_admin", s.postgres_password),
+                    "S3_PROTOCOL_ACCESS_KEY_ID": s3_key_id, "S3_PROTOCOL_ACCESS_KEY_SECRET": s3_key_secret},
+        healthcheck=Healthcheck(["CMD", "wget", "--no-verbose", "--tries=1", "--spider", "http://storage:5000/status"],
+                                start_period="10s"),
+    )
+
+
+def imgproxy(a: ServicesArgs, volume: docker.Volume) -> ServiceSpec:
+    return ServiceSpec(
+        name="imgproxy", network_name=a.network_name, mounts=[Mount(STORAGE_PATH, volume=volume.name)],
+        env={"IMGPROXY_BIND": ":5001", "IMGPROXY_LOCAL_FILESYSTEM_ROOT": "/", "IMGPROXY_USE_ETAG": "true",
+             "IMGPROXY_ENABLE_WEBP_DETECTION": "true", "IMGPROXY_MAX_SRC_RESOLUTION": "16.8"},
+        healthcheck=Healthcheck(["CMD", "imgproxy", "health"]),
+    )
+
+
+def meta(a: ServicesArgs) -> ServiceSpec:
+    return ServiceSpec(
+        name="meta", network_name=a.network_name,
+        env={"PG_META_PORT": "8080", "PG_META_DB_HOST": "db", "PG_META_DB_PORT": str(PORT),
+             "PG_META_DB_NAME": DATABASE, "PG_META_DB_USER": ADMIN_USER},
+        secret_env={"PG_META_DB_PASSWORD": a.secrets.postgres_password, "CRYPTO_KEY": a.secrets.meta_crypto_key},
+    )
+
+
+def studio(a: ServicesArgs, snippets: docker.Volume, functions: docker.Volume) -> ServiceSpec:
+    """Studio, reached only through Kong's basic-auth route. Logs pages only with analytics."""
+    s = a.secrets
+    env = {"HOSTNAME": "::", "STUDIO_PG_META_URL": "http://meta:8080", "POSTGRES_PORT": str(PORT),
+           "POSTGRES_HOST": "db", "POSTGRES_DB": DATABASE, "PGRST_DB_SCHEMAS": POSTGREST_BASE_SCHEMAS,
+           "PGRST_DB_MAX_ROWS": "1000", "PGRST_DB_EXTRA_SEARCH_PATH": "public",
+           "DEFAULT_ORGANIZATION_NAME": "Default Organization", "DEFAULT_PROJECT_NAME": "Default Project",
+           "SUPABASE_URL": "http://kong:8000", "SUPABASE_PUBLIC_URL": urls.api_url(a.config),
+           "NEXT_PUBLIC_ENABLE_LOGS": "true" if a.logflare else "false",
+           "SNIPPETS_MANAGEMENT_FOLDER": "/app/snippets", "EDGE_FUNCTIONS_MANAGEMENT_FOLDER": "/app/edge-functions"}
+    secret = {"POSTGRES_PASSWORD": s.postgres_password, "PG_META_CRYPTO_KEY": s.meta_crypto_key,
+              "SUPABASE_ANON_KEY": s.anon_key, "SUPABASE_SERVICE_KEY": s.service_role_key,
+              "AUTH_JWT_SECRET": s.jwt_secret}
+    if a.logflare:
+        env |= {"LOGFLARE_URL": a.logflare.url, "NEXT_ANALYTICS_BACKEND_PROVIDER": "postgres"}
+        secret |= {"LOGFLARE_API_KEY": a.logflare.public_token, "LOGFLARE_PUBLIC_ACCESS_TOKEN": a.logflare.public_token,
+                   "LOGFLARE_PRIVATE_ACCESS_TOKEN": a.logflare.private_token}
+    return ServiceSpec(
+        name="studio", network_name=a.network_name, env=env, secret_env=secret,
+        mounts=[Mount("/app/snippets", volume=snippets.name), Mount("/app/edge-functions", volume=functions.name)],
+        healthcheck=Healthcheck(["CMD", "node", "-e",
+                                 "fetch('http://studio:3000/api/platform/profile').then((r) => "
+                                 "{if (r.status !== 200) throw new Error(r.status)})"], timeout="10s"),
+    )
+
+
+def _random(name: str, length: int, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    return pulumi.Output.secret(random.RandomPassword(name, length=length, special=False, opts=opts).result)
+
+
+class SupabaseServices(pulumi.ComponentResource):
+    """The core services and their data volumes (storage files, Studio snippets, function code)."""
+
+    def __init__(self, name: str, args: ServicesArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("supabase-multi-instance:index:SupabaseServices", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.storage_volume = named_volume("storage-data", "storage-data", child, keep=True)
+        self.snippets_volume = named_volume("studio-snippets", "studio-snippets", child, keep=True)
+        self.functions_volume = named_volume("functions-code", "functions-code", child, keep=True)
+        after_db = self._after(child, args, [args.database.container])
+        self.containers: dict[str, docker.Container] = {}
+        self._add(rest(args), self._after(child, args, [args.database.container, args.database.bootstrap]))
+        self._add(auth(args), after_db)
+        self._add(realtime(args, _random("realtime-db-enc-key", 16, child)), after_db)
+        self._add(imgproxy(args, self.storage_volume), child)
+        self._add(storage(args, self.storage_volume, _random("storage-s3-key-id", 32, child),
+                          _random("storage-s3-key-secret", 64, child)),
+                  self._after(child, args, [args.database.container, self.containers["rest"], self.containers["imgproxy"]]))
+        self._add(meta(args), after_db)
+        self._add(studio(args, self.snippets_volume, self.functions_volume), self._after(child, args, []))
+        self.register_outputs({})
+
+    def _add(self, spec: ServiceSpec, opts: pulumi.ResourceOptions) -> None:
+        self.containers[spec.name] = declare(spec, opts)
+
+    @staticmethod
+    def _after(child: pulumi.ResourceOptions, args: ServicesArgs, deps: list) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*deps, *args.after]))
+
+
+def status(config: StackConfig, anon_key: pulumi.Input[str]) -> list[dict]:
+    """The `services` output: {name, image, healthUrl}. Health URLs go through Kong (same form
+    for local and published stacks); key-protected ones carry the public anon key as `apikey`,
+    so the status page gets a real answer. Services with no public route have no URL."""
+    api = urls.api_url(config)
+
+    def keyed(path: str) -> pulumi.Output[str]:
+        return pulumi.Output.concat(api, path, "?apikey=", anon_key)
+
+    urls_by_service = {
+        "db": None, "kong": f"{api}/gateway/health", "auth": keyed("/auth/v1/health"), "rest": keyed("/rest/v1/"),
+        "realtime": keyed("/realtime/v1/api/ping"), "storage": f"{api}/storage/v1/status", "imgproxy": None,
+        "meta": None, "studio": None,
+    }
+    features = config.features
+    if features.analytics:
+        urls_by_service |= {"analytics": None, "vector": None}
+    if features.functions:
+        urls_by_service["functions"] = None
+    if features.pooler:
+        urls_by_service["supavisor"] = None
+    return [{"name": name, "image": image(name), "healthUrl": url} for name, url in urls_by_service.items()]
