@@ -117,4 +117,5 @@ if config.published:
 for key, value in public_outputs.items():
     pulumi.export(key, value)
 pulumi.export("serviceRoleKey", secrets.service_role_key)
+pulumi.export("dashboardPassword", secrets.dashboard_password)  # basic-auth of Studio and the dashboard
 pulumi.export("projectServiceKeys", pulumi.Output.secret({name: p.service_key for name, p in projects.items()}))

@@ -19,6 +19,7 @@ from components.secrets import StackSecrets
 from components.service import Healthcheck, Mount, ServiceSpec, container_name, declare
 from components.services import LogflareAccess
 from components.sql_templates import render
+from components.options import after
 
 URL = "http://analytics:4000"
 VECTOR_CONFIG = Path(__file__).resolve().parent.parent / "volumes" / "logs" / "vector.yml.j2"
@@ -80,9 +81,8 @@ class Analytics(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         public, private = (pulumi.Output.secret(random.RandomPassword(
             f"logflare-{kind}-token", length=48, special=False, opts=child).result) for kind in ("public", "private"))
-        after_db = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[args.database.container]))
+        after_db = after(child, [args.database.container])
         self.container = declare(logflare(args, public, private), after_db)
-        self.vector = declare(vector(args, public), pulumi.ResourceOptions.merge(
-            child, pulumi.ResourceOptions(depends_on=[self.container])))
+        self.vector = declare(vector(args, public), after(child, [self.container]))
         self.access = LogflareAccess(URL, public, private)
         self.register_outputs({})

@@ -17,6 +17,7 @@ from components.config import StackConfig
 from components.postgres import internal_url
 from components.secrets import StackSecrets
 from components.service import Mount, ServiceSpec, declare, named_volume
+from components.options import after
 
 MAIN = Path(__file__).resolve().parent.parent / "volumes" / "functions" / "main" / "index.ts"
 MAIN_DIR = "/home/deno/main"
@@ -51,6 +52,5 @@ class EdgeFunctions(pulumi.ComponentResource):
         super().__init__("supabase-multi-instance:index:EdgeFunctions", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         cache = named_volume(f"{name}-deno-cache", "deno-cache", child, keep=False)
-        self.container = declare(edge_runtime(args, cache), pulumi.ResourceOptions.merge(
-            child, pulumi.ResourceOptions(depends_on=list(args.after))))
+        self.container = declare(edge_runtime(args, cache), after(child, args.after))
         self.register_outputs({})

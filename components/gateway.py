@@ -18,6 +18,7 @@ from components.config import StackConfig
 from components.kong_config import BASE_FILE, CONFIG_DIR, KongConfig, KongSettings, ProjectKeys
 from components.secrets import StackSecrets
 from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume, publish
+from components.options import after
 
 HTTP_PORT = 8000
 ADMIN_PORT = 8001
@@ -103,14 +104,13 @@ class Gateway(pulumi.ComponentResource):
         super().__init__("supabase-multi-instance:index:Gateway", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         volume = named_volume(f"{name}-config", "kong-config", child, keep=False)
-        self.container = declare(kong_spec(args, volume), pulumi.ResourceOptions.merge(
-            child, pulumi.ResourceOptions(depends_on=list(args.after))))
+        self.container = declare(kong_spec(args, volume), after(child, args.after))
         self.config = KongConfig(
             f"{name}-routes",
             config=full_config(args.config, args.secrets, args.projects),
             admin_url=f"http://{ADMIN_HOST}:{args.config.ports.kong_admin}",
             container=self.container.name,
             container_id=self.container.id,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.container])),
+            opts=after(child, [self.container]),
         )
         self.register_outputs({})

@@ -16,6 +16,7 @@ import pulumi_random as random
 from components.postgres import ADMIN_USER, DATABASE, INTERNAL_DATABASE, PORT, Postgres, internal_url
 from components.secrets import StackSecrets
 from components.service import Healthcheck, ServiceSpec, declare, publish
+from components.options import after
 
 SCRIPT = Path(__file__).resolve().parent.parent / "volumes" / "pooler" / "pooler.exs"
 TRANSACTION_PORT = 6543
@@ -57,6 +58,5 @@ class Pooler(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         vault_key = pulumi.Output.secret(random.RandomPassword(
             "supavisor-vault-key", length=32, special=False, opts=child).result)
-        self.container = declare(supavisor(args, vault_key), pulumi.ResourceOptions.merge(
-            child, pulumi.ResourceOptions(depends_on=[args.database.container])))
+        self.container = declare(supavisor(args, vault_key), after(child, [args.database.container]))
         self.register_outputs({})

@@ -20,6 +20,7 @@ import pulumi_postgresql as postgresql
 from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume, publish
 from components.sql_migrations import StackBootstrap
 from components.sql_templates import render
+from components.options import after
 
 ADMIN_USER = "supabase_admin"
 DATABASE = "postgres"
@@ -99,7 +100,7 @@ class Postgres(pulumi.ComponentResource):
         config = named_volume(f"{name}-config", "db-config", child, keep=True)
         self.volumes = [data, config]
         self.container = declare(db_spec(args, data, config), child)
-        after_db = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.container]))
+        after_db = after(child, [self.container])
         host = client_host(args.bind_address)
         self.admin_dsn = pulumi.Output.secret(pulumi.Output.from_input(args.password).apply(
             lambda pw: f"postgresql://{ADMIN_USER}:{quote(pw, safe='')}@{host}:{args.port}/{DATABASE}?sslmode=disable"))

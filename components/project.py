@@ -17,6 +17,7 @@ from components import keys
 from components.config import ProjectConfig
 from components.naming import AUTHENTICATOR, DATABASE, ProjectNames
 from components.sql_migrations import ProjectMigrations
+from components.options import after
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class SupabaseProject(pulumi.ComponentResource):
                  for r in names.roles()]
         # Plain names plus explicit depends_on: the same ordering as Output names, fewer Outputs.
         schema = postgresql.Schema(f"{name}-schema", name=names.schema, owner=names.owner,
-                                   opts=_after(child, roles))
+                                   opts=after(child, roles))
         self.migrations = ProjectMigrations(
             f"{name}-sql",
             project=names.project,
@@ -46,9 +47,9 @@ class SupabaseProject(pulumi.ComponentResource):
             template_dir=args.template_dir,
             on_delete=args.config.on_delete,
             dsn=args.dsn,
-            opts=_after(child, [schema]),
+            opts=after(child, [schema]),
         )
-        self._open_to_postgrest(name, names, _after(child, [self.migrations]))
+        self._open_to_postgrest(name, names, after(child, [self.migrations]))
 
         self.anon_key = keys.role_key(args.jwt_secret, names.anon, public=True)
         self.service_key = keys.role_key(args.jwt_secret, names.service, public=False)
@@ -70,6 +71,3 @@ class SupabaseProject(pulumi.ComponentResource):
                 f"{name}-{d.role}-default-{d.object_type}s", owner=d.owner, role=d.role, database=DATABASE,
                 schema=d.schema, object_type=d.object_type, privileges=list(d.privileges), opts=opts)
 
-
-def _after(opts: pulumi.ResourceOptions, resources: list[pulumi.Resource]) -> pulumi.ResourceOptions:
-    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=resources))

@@ -23,6 +23,7 @@ from components.migrations import POSTGREST_BASE_SCHEMAS
 from components.postgres import ADMIN_USER, DATABASE, JWT_EXP, PORT, Postgres, internal_url
 from components.secrets import StackSecrets
 from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
+from components.options import after
 
 PRE_CONFIG = "supabase_multi.postgrest_pre_config"
 # Realtime takes its tenant id from the first label of the Host header; upstream names the
@@ -199,7 +200,7 @@ class SupabaseServices(pulumi.ComponentResource):
 
     @staticmethod
     def _after(child: pulumi.ResourceOptions, args: ServicesArgs, deps: list) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*deps, *args.after]))
+        return after(child, [*deps, *args.after])
 
 
 def status(config: StackConfig, anon_key: pulumi.Input[str]) -> list[dict]:

@@ -21,6 +21,7 @@ import pulumi_random as random
 
 from components import urls
 from components.config import StackConfig
+from components.options import after
 
 # Pinned: cloudflared is the only thing between the internet and Kong; upgrade on purpose.
 IMAGE = "cloudflare/cloudflared:2025.11.1"
@@ -145,7 +146,7 @@ class PublicAccess(pulumi.ComponentResource):
                 proxied=True,  # required: the cfargotunnel.com name only resolves inside Cloudflare
                 ttl=1,  # "automatic", the only TTL a proxied record has
                 comment=f"supabase-multi-instance {stack}: Cloudflare tunnel",
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=guard)),
+                opts=after(child, guard),
             )
 
         # The token is read from Cloudflare (never built or stored by us) and reaches the
@@ -170,6 +171,6 @@ class PublicAccess(pulumi.ComponentResource):
             wait=True,
             wait_timeout=120,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_name, aliases=["cloudflared"])],
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.tunnel_config])),
+            opts=after(child, [self.tunnel_config]),
         )
         self.register_outputs({"tunnelId": self.tunnel.id, "hostnames": [r.hostname for r in self.routes]})

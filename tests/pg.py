@@ -16,7 +16,10 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from components import migrations as m
+from components.config import BUILTIN_TEMPLATES
 from components.naming import AUTHENTICATOR, ProjectNames
+from components.sql_templates import SQL_ROOT
 
 HERE = Path(__file__).parent
 
@@ -89,6 +92,27 @@ def provider_delete(dsn: str, names: ProjectNames) -> None:
             conn.execute(sql.SQL("reassign owned by {} to current_user").format(ident))
             conn.execute(sql.SQL("drop owned by {}").format(ident))
             conn.execute(sql.SQL("drop role {}").format(ident))
+
+
+def bootstrap(dsn: str) -> list[str]:
+    return m.apply_bootstrap(dsn, m.discover(SQL_ROOT / "bootstrap"))
+
+
+def create_project(dsn: str, project: str, template: str = "blog", template_dir: Optional[Path] = None) -> ProjectNames:
+    """A project, created in the order Pulumi runs a SupabaseProject's resources."""
+    names = ProjectNames(project)
+    provider_create(dsn, names)
+    m.apply_project(dsn, names, template, m.discover(template_dir or BUILTIN_TEMPLATES / template))
+    provider_grant(dsn, names)
+    return names
+
+
+def remove_project(dsn: str, names: ProjectNames, on_delete: str = "archive", when=None) -> str:
+    """Removal in Pulumi's order: grants revoked, schema archived (or dropped), roles dropped."""
+    provider_revoke(dsn, names)
+    archived = m.archive_project(dsn, names, when) if on_delete == "archive" else m.drop_project(dsn, names)
+    provider_delete(dsn, names)
+    return archived or ""
 
 
 @contextmanager

@@ -20,24 +20,12 @@ from psycopg.conninfo import conninfo_to_dict
 
 from components import migrations as m
 from components import postgres
-from components.config import BUILTIN_TEMPLATES
-from components.naming import ProjectNames
 from components.sql_templates import SQL_ROOT
 from tests import pg
 
 BASE = "public,storage,graphql_public"
 
 
-def bootstrap(dsn: str) -> list[str]:
-    return m.apply_bootstrap(dsn, m.discover(SQL_ROOT / "bootstrap"))
-
-
-def create(dsn: str, project: str) -> ProjectNames:
-    names = ProjectNames(project)
-    pg.provider_create(dsn, names)
-    m.apply_project(dsn, names, "blog", m.discover(BUILTIN_TEMPLATES / "blog"))
-    pg.provider_grant(dsn, names)
-    return names
 
 
 def dbname(dsn: str) -> str:
@@ -59,34 +47,35 @@ def postgrest_schemas(dsn: str) -> str:
 
 
 def test_bootstrap_applies_once_then_is_a_no_op(db):
-    assert bootstrap(db) == [p.name for p in sorted((SQL_ROOT / "bootstrap").glob("*.sql.j2"))]
-    assert bootstrap(db) == []
+    assert pg.bootstrap(db) == [p.name for p in sorted((SQL_ROOT / "bootstrap").glob("*.sql.j2"))]
+    assert pg.bootstrap(db) == []
     with psycopg.connect(db) as conn:
         assert conn.execute("select to_regprocedure('supabase_multi.postgrest_pre_config()') is not null").fetchone()[0]
 
 
 def test_pre_config_without_projects_exposes_the_base_schemas(db):
-    bootstrap(db)
+    pg.bootstrap(db)
     assert postgrest_schemas(db) == BASE
 
 
 def test_pre_config_exposes_every_active_project(db):
-    bootstrap(db)
-    create(db, "shop")
-    create(db, "blog")
+    pg.bootstrap(db)
+    pg.create_project(db, "shop")
+    pg.create_project(db, "blog")
     assert postgrest_schemas(db) == f"{BASE},blog,shop"
 
 
 def test_an_archived_project_is_no_longer_exposed(db):
-    bootstrap(db)
-    blog, shop = create(db, "blog"), create(db, "shop")
+    pg.bootstrap(db)
+    blog = pg.create_project(db, "blog")
+    pg.create_project(db, "shop")
     pg.provider_revoke(db, blog)
     m.archive_project(db, blog)
     assert postgrest_schemas(db) == f"{BASE},shop"
 
 
 def test_the_setting_stays_in_postgrests_transaction(db):
-    bootstrap(db)
+    pg.bootstrap(db)
     with as_authenticator(db) as conn:
         with conn.transaction():
             conn.execute("select supabase_multi.postgrest_pre_config()")
@@ -94,7 +83,7 @@ def test_the_setting_stays_in_postgrests_transaction(db):
 
 
 def test_authenticator_may_call_the_function_but_not_read_the_registry(db):
-    bootstrap(db)
+    pg.bootstrap(db)
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         with as_authenticator(db) as conn:
             conn.execute("select * from supabase_multi.projects")

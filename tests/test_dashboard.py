@@ -180,7 +180,7 @@ def test_pages_are_accessible_and_offline(site):
 def test_status_page_lists_services_with_health_urls(site, outputs):
     status = (site / "status.html").read_text()
     for service in outputs["services"]:
-        assert f"<h2 id=\"service-" in status and f">{service['name']}</h2>" in status
+        assert "<h2 id=\"service-" in status and f">{service['name']}</h2>" in status
         assert service["image"] in status
         if service["healthUrl"]:
             assert f'data-health-url="{service["healthUrl"]}"' in status

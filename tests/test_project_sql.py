@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 from datetime import datetime, timezone
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -15,27 +14,7 @@ import pytest
 from components import migrations as m
 from components.config import BUILTIN_TEMPLATES
 from components.naming import ProjectNames
-from components.sql_templates import SQL_ROOT
 from tests import pg
-
-
-def bootstrap(dsn: str) -> None:
-    m.apply_bootstrap(dsn, m.discover(SQL_ROOT / "bootstrap"))
-
-
-def create(dsn: str, project: str, template: str = "blog", template_dir: Path | None = None) -> ProjectNames:
-    names = ProjectNames(project)
-    pg.provider_create(dsn, names)
-    m.apply_project(dsn, names, template, m.discover(template_dir or BUILTIN_TEMPLATES / template))
-    pg.provider_grant(dsn, names)
-    return names
-
-
-def remove(dsn: str, names: ProjectNames, on_delete: str = "archive", when: datetime | None = None) -> str:
-    pg.provider_revoke(dsn, names)
-    archived = m.archive_project(dsn, names, when) if on_delete == "archive" else m.drop_project(dsn, names)
-    pg.provider_delete(dsn, names)
-    return archived or ""
 
 
 def seed(dsn: str, project: str) -> dict[str, str]:
@@ -51,8 +30,8 @@ def seed(dsn: str, project: str) -> dict[str, str]:
 
 @pytest.fixture
 def two_projects(db):
-    bootstrap(db)
-    a, b = create(db, "alpha"), create(db, "beta")
+    pg.bootstrap(db)
+    a, b = pg.create_project(db, "alpha"), pg.create_project(db, "beta")
     return db, a, b, seed(db, "alpha"), seed(db, "beta")
 
 
@@ -161,16 +140,16 @@ def pre_config(dsn: str) -> list[str]:
 def test_pre_config_lists_exactly_the_active_projects(two_projects):
     dsn, a, b, *_ = two_projects
     assert pre_config(dsn) == ["public", "storage", "graphql_public", "alpha", "beta"]
-    remove(dsn, a)
+    pg.remove_project(dsn, a)
     assert pre_config(dsn) == ["public", "storage", "graphql_public", "beta"]
 
 
 def test_changes_notify_postgrest(db):
-    bootstrap(db)
+    pg.bootstrap(db)
     with psycopg.connect(db, autocommit=True) as listener:
         listener.execute("listen pgrst")
-        names = create(db, "gamma", "empty")
-        remove(db, names)
+        names = pg.create_project(db, "gamma", "empty")
+        pg.remove_project(db, names)
         got = [n.payload for n in listener.notifies(timeout=1, stop_after=4)]
     assert got == ["reload config", "reload schema"] * 2
 
@@ -181,7 +160,7 @@ def test_changes_notify_postgrest(db):
 def test_archive_keeps_every_row_and_unexposes(two_projects):
     dsn, a, *_ = two_projects
     when = datetime(2026, 11, 25, 3, 4, 5, tzinfo=timezone.utc)
-    archived = remove(dsn, a, "archive", when)
+    archived = pg.remove_project(dsn, a, "archive", when)
     assert archived == "_archived_alpha_20261125030405"
     with psycopg.connect(dsn) as conn:
         assert rows(conn, f'select count(*) from "{archived}".posts') == [(2,)]
@@ -196,15 +175,15 @@ def test_archive_keeps_every_row_and_unexposes(two_projects):
 
 def test_project_can_be_recreated_after_archive(two_projects):
     dsn, a, *_ = two_projects
-    remove(dsn, a)
-    create(dsn, "alpha")
+    pg.remove_project(dsn, a)
+    pg.create_project(dsn, "alpha")
     with pg.request(dsn, a.anon, a.schema) as conn:
         assert rows(conn, "select count(*) from posts") == [(0,)]
 
 
 def test_drop_removes_schema_and_roles(two_projects):
     dsn, a, *_ = two_projects
-    remove(dsn, a, "drop")
+    pg.remove_project(dsn, a, "drop")
     with psycopg.connect(dsn) as conn:
         assert rows(conn, "select nspname from pg_namespace where nspname like '%alpha%'") == []
         assert rows(conn, "select 1 from pg_roles where rolname like 'alpha\\_%'") == []
@@ -231,7 +210,7 @@ def custom_template(tmp_path):
 
 
 def test_new_migration_applies_alone(db, custom_template):
-    bootstrap(db)
+    pg.bootstrap(db)
     names = ProjectNames("notes")
     pg.provider_create(db, names)
     assert m.apply_project(db, names, "notes", m.discover(custom_template)) == ["0001_schema.sql.j2"]
@@ -244,7 +223,7 @@ def test_new_migration_applies_alone(db, custom_template):
 
 
 def test_edited_applied_migration_is_refused(db, custom_template):
-    bootstrap(db)
+    pg.bootstrap(db)
     names = ProjectNames("notes")
     pg.provider_create(db, names)
     m.apply_project(db, names, "notes", m.discover(custom_template))
@@ -266,7 +245,7 @@ def snapshot(dsn: str) -> list[tuple]:
 
 
 def test_broken_migration_rolls_back_completely(db, custom_template):
-    bootstrap(db)
+    pg.bootstrap(db)
     names = ProjectNames("notes")
     pg.provider_create(db, names)
     m.apply_project(db, names, "notes", m.discover(custom_template))
@@ -281,7 +260,7 @@ def test_broken_migration_rolls_back_completely(db, custom_template):
 
 
 def test_first_create_that_fails_leaves_no_registry_row(db, custom_template):
-    bootstrap(db)
+    pg.bootstrap(db)
     names = ProjectNames("notes")
     pg.provider_create(db, names)
     (custom_template / "0001_schema.sql.j2").write_text("create table {{ schema | ident }}.x (id int);\nselect 1/0;\n")

@@ -1,7 +1,6 @@
 """The README's main-job command explains a missing prerequisite instead of failing obscurely."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path

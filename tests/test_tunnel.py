@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
-from components import tunnel, urls
+from components import urls
 from components.config import ConfigError, parse_config, warnings
 from tests.program import ProgramRun, RecordingMocks, Registered, fake_tunnel_token, run_program
 
