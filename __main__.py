@@ -25,7 +25,6 @@ from components.services import status as stack_status
 # The SDK keeps thousands of long-lived Outputs and futures alive; every full collection of
 # Python's cyclic GC rescans them all, which is most of its superlinear cost at hundreds of
 # projects (README, Performance). Freeze what the imports made and collect less often.
-gc.collect()
 gc.freeze()
 gc.set_threshold(50_000, 20, 100)
 
