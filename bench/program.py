@@ -150,17 +150,25 @@ def run_isolated(kind: str, size: str, *extra: str) -> dict[str, Any]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def profile_floor(resources: int, top: int = 8) -> list[dict[str, Any]]:
-    """Where the SDK spends its time at this size (cProfile, own time)."""
+def _profile(resources: int) -> dict[str, tuple[int, float]]:
     import cProfile
     import pstats
 
     profiler = cProfile.Profile()
     profiler.runcall(measure_plain_floor, resources)
-    stats = pstats.Stats(profiler)
-    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
-    return [{"function": f"{Path(f).name}:{line}({name})", "calls": nc, "own_seconds": round(tt, 3)}
-            for (f, line, name), (_cc, nc, tt, _ct, _callers) in rows]
+    return {f"{Path(f).name}:{line}({name})": (nc, tt)
+            for (f, line, name), (_cc, nc, tt, _ct, _callers) in pstats.Stats(profiler).stats.items()}
+
+
+def profile_growth(small: int, large: int, top: int = 8) -> list[dict[str, Any]]:
+    """Where the SDK's time goes at `large` resources, and how each function's cost per call
+    grew from `small`: flat per-call costs scale linearly, growing ones are the superlinear part."""
+    before, after = _profile(small), _profile(large)
+    rows = sorted(after.items(), key=lambda item: item[1][1], reverse=True)[:top]
+    return [{"function": name, "calls": calls, "own_seconds": round(own, 3),
+             "us_per_call": round(own / calls * 1e6, 2),
+             "us_per_call_small": round(before[name][1] / before[name][0] * 1e6, 2) if name in before else None}
+            for name, (calls, own) in rows]
 
 
 def main() -> None:

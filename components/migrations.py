@@ -232,12 +232,12 @@ def describe(dsn: str, schema: str) -> dict[str, list[dict]]:
                coalesce(json_agg(json_build_object('name', a.attname,
                         'type', format_type(a.atttypid, a.atttypmod)) order by a.attnum)
                         filter (where a.attnum > 0), '[]')
-          from pg_class c
+          from (select o.objid as oid from supabase_multi.objects_of(%(schema)s) o where o.kind <> 'function'
+                union select v.oid from supabase_multi.public_views_of(%(schema)s) v) found
+          join pg_class c on c.oid = found.oid
           join pg_namespace n on n.oid = c.relnamespace
           left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
          where c.relkind in ('r', 'p', 'v', 'm')
-           and (n.nspname = %(schema)s
-                or c.oid in (select oid from supabase_multi.public_views_of(%(schema)s)))
          group by c.relname, c.relkind, n.nspname
          order by n.nspname <> %(schema)s, c.relname"""
     with _connect(dsn) as conn:

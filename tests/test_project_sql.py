@@ -302,3 +302,27 @@ def test_migration_files_are_named_and_unique(tmp_path):
     (tmp_path / "0001_b.sql.j2").write_text("select 1;")
     with pytest.raises(m.MigrationError, match="version 0001 is also 0001_a"):
         m.discover(tmp_path)
+
+
+def test_sequences_and_functions_belong_to_the_project_and_serve_its_service_key(db, tmp_path):
+    folder = tmp_path / "counters"
+    folder.mkdir()
+    (folder / "0001_init.sql.j2").write_text(
+        "create table {{ schema | ident }}.notes (id bigint generated always as identity primary key,"
+        " n serial, body text);\n"
+        "alter table {{ schema | ident }}.notes enable row level security;\n"
+        "create function {{ schema | ident }}.note_count() returns bigint language sql stable"
+        " as 'select count(*) from {{ schema | ident }}.notes';\n")
+    pg.bootstrap(db)
+    names = pg.create_project(db, "counters", "counters", template_dir=folder)
+    with pg.request(db, names.service, names.schema) as conn:
+        conn.execute("insert into notes (body) values ('a'), ('b')")
+        assert rows(conn, "select note_count()") == [(2,)]
+    with psycopg.connect(db) as conn:
+        owners = rows(conn, "select distinct pg_get_userbyid(relowner) from pg_class "
+                            "where relnamespace = 'counters'::regnamespace")
+        functions = rows(conn, "select pg_get_userbyid(proowner) from pg_proc "
+                               "where pronamespace = 'counters'::regnamespace")
+    assert owners == [("counters_owner",)] and functions == [("counters_owner",)]
+    # Nothing of the schema is granted to PUBLIC, functions included: anon gets what the template grants.
+    assert denied(db, names.anon, names.schema, "select note_count()")
