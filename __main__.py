@@ -38,7 +38,7 @@ secrets = StackSecrets("secrets", SecretsArgs(
     dashboard_password=config.dashboard_password,
 ))
 
-# --- shared stack -------------------------------------------------------------------
+# -- shared stack --
 network = StackNetwork("network")
 database = Postgres("db", PostgresArgs(
     network_name=network.name,
@@ -63,7 +63,6 @@ if config.features.functions:
 if config.features.pooler:
     Pooler("pooler", PoolerArgs(network.name, config.bind_address, secrets, database))
 services = stack_status(config, secrets.anon_key)  # [{name, image, healthUrl}]
-# --- end shared stack ---------------------------------------------------------------
 
 projects = {
     p.name: SupabaseProject(p.name, ProjectArgs(
@@ -77,7 +76,7 @@ projects = {
     for p in config.projects
 }
 
-# --- gateway ------------------------------------------------------------------------
+# -- gateway --
 # Kong's container depends on stack settings only; every project's keys and hostname
 # routes reach it through the gateway's config resource, pushed live (no restart).
 gateway = Gateway("gateway", GatewayArgs(
@@ -88,9 +87,8 @@ gateway = Gateway("gateway", GatewayArgs(
                              urls.project_hostname(config, p)) for p in config.projects],
     after=waits_for,
 ))
-# --- end gateway --------------------------------------------------------------------
 
-# --- dashboard ----------------------------------------------------------------------
+# -- dashboard --
 services.append({"name": "dashboard", "image": DASHBOARD_IMAGE, "healthUrl": f"{urls.dashboard_url(config)}healthz"})
 public_outputs = {
     "stack": pulumi.get_stack(),
@@ -102,16 +100,14 @@ public_outputs = {
     "services": services,
 }
 DashboardSite("dashboard", DashboardSiteArgs(network_name=network.name, public_outputs=public_outputs))
-# --- end dashboard ------------------------------------------------------------------
 
-# --- public access ------------------------------------------------------------------
+# -- public access --
 # Published only with `domain` and `cloudflare` in config; otherwise the stack stays local
 # and not one Cloudflare resource is declared. Ingress goes to Kong on the stack network.
 if config.published:
     from components.tunnel import PublicAccess, PublicAccessArgs
 
     PublicAccess("public", PublicAccessArgs(config=config, network_name=network.name))
-# --- end public access --------------------------------------------------------------
 
 for key, value in public_outputs.items():
     pulumi.export(key, value)
