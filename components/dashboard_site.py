@@ -7,9 +7,6 @@ re-uploads the site without replacing or restarting any container, this one incl
 from __future__ import annotations
 
 import hashlib
-import io
-import subprocess
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -18,9 +15,12 @@ import pulumi
 import pulumi_docker as docker
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
+from components import docker_cli
+from components.images import image
+from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
 from components.dynamic_base import BaseProvider
 
-IMAGE = "nginx:1.30.6-alpine"
+IMAGE = image("dashboard")
 WEB_ROOT = "/usr/share/nginx/html"
 NGINX_CONF = Path(__file__).resolve().parent.parent / "volumes" / "dashboard" / "default.conf"
 
@@ -37,21 +37,7 @@ def site_archive(outputs: dict[str, Any]) -> tuple[bytes, list[str]]:
     from dashboard.build import site_files
 
     files, warnings = site_files(outputs, stack=outputs.get("stack"))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, text in sorted(files.items()):
-            data = text.encode()
-            info = tarfile.TarInfo(path)
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue(), warnings
-
-
-def _docker(*args: str, stdin: bytes = b"") -> None:
-    """The docker CLI honours DOCKER_HOST and contexts, as the pulumi-docker provider does."""
-    result = subprocess.run(["docker", *args], input=stdin, capture_output=True, timeout=120)
-    if result.returncode != 0:
-        raise RuntimeError(f"docker {args[0]} failed: {result.stderr.decode(errors='replace').strip()}")
+    return docker_cli.tar_archive(files), warnings
 
 
 class SiteContentProvider(BaseProvider):
@@ -72,8 +58,8 @@ class SiteContentProvider(BaseProvider):
     def _publish(props: dict[str, Any]) -> dict[str, Any]:
         archive, warnings = site_archive(props["outputs"])
         container = props["container"]
-        _docker("exec", container, "rm", "-rf", f"{WEB_ROOT}/projects")  # pages of removed projects
-        _docker("cp", "-", f"{container}:{WEB_ROOT}", stdin=archive)
+        docker_cli.docker("exec", container, "rm", "-rf", f"{WEB_ROOT}/projects")  # pages of removed projects
+        docker_cli.copy_into(container, WEB_ROOT, archive)
         return {**props, "digest": hashlib.sha256(archive).hexdigest(), "warnings": warnings}
 
 
@@ -88,21 +74,14 @@ class DashboardSite(pulumi.ComponentResource):
     def __init__(self, name: str, args: DashboardSiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("supabase-multi-instance:index:DashboardSite", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        image = docker.RemoteImage(f"{name}-image", name=IMAGE, keep_locally=True, opts=child)
-        pages = docker.Volume(f"{name}-pages", name=f"supabase-{pulumi.get_stack()}-dashboard-pages", opts=child)
-        self.container = docker.Container(
-            name,
-            name=f"supabase-{pulumi.get_stack()}-dashboard",
-            image=image.image_id,
-            restart="unless-stopped",
+        pages = named_volume(f"{name}-pages", "dashboard-pages", child, keep=False)  # rebuilt on every up
+        self.container = declare(ServiceSpec(
+            name="dashboard",
+            network_name=args.network_name,
             uploads=[docker.ContainerUploadArgs(file="/etc/nginx/conf.d/default.conf", content=NGINX_CONF.read_text())],
-            volumes=[docker.ContainerVolumeArgs(volume_name=pages.name, container_path=WEB_ROOT)],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "wget", "-q", "--spider", "http://127.0.0.1/healthz"],
-                interval="10s", timeout="5s", retries=3),
+            mounts=[Mount(WEB_ROOT, volume=pages.name)],
+            healthcheck=Healthcheck(["CMD", "wget", "-q", "--spider", "http://127.0.0.1/healthz"], interval="10s"),
             wait=True,
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_name, aliases=["dashboard"])],
-            opts=child,
-        )
+        ), child)
         self.content = SiteContent(f"{name}-content", self.container.name, args.public_outputs, opts=child)
         self.register_outputs({})

@@ -25,6 +25,8 @@ IMAGES: dict[str, str] = {
     "analytics": "supabase/logflare:1.31.2",
     "vector": "timberio/vector:0.53.0-alpine",
     "supavisor": "supabase/supavisor:2.7.4",
+    # Not in the upstream compose: this program's own services.
+    "dashboard": "nginx:1.30.6-alpine",  # serves the generated dashboard; nginx's stable line
 }
 
 

@@ -15,13 +15,10 @@ The config text is a secret input (it holds service keys and the dashboard passw
 """
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import time
 import urllib.error
 import urllib.request
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -31,6 +28,7 @@ import pulumi
 import yaml
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
+from components.docker_cli import copy_into, tar_archive
 from components.dynamic_base import BaseProvider
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "kong.yml.j2"
@@ -149,22 +147,12 @@ def _kong_message(err: urllib.error.HTTPError) -> str:
 
 
 def config_archive(text: str) -> bytes:
-    """kong.yml as a tar stream for `docker cp -`. Readable by Kong's unprivileged user."""
-    data = text.encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo(Path(LIVE_FILE).name)
-        info.size, info.mode, info.mtime = len(data), 0o644, 0
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    """kong.yml as a tar stream for `docker cp -`, readable by Kong's unprivileged user."""
+    return tar_archive({Path(LIVE_FILE).name: text})
 
 
 def write_live_file(container: str, text: str) -> None:
-    """The docker CLI honours DOCKER_HOST and contexts, as the pulumi-docker provider does."""
-    result = subprocess.run(["docker", "cp", "-", f"{container}:{CONFIG_DIR}"], input=config_archive(text),
-                            capture_output=True, timeout=120)
-    if result.returncode != 0:
-        raise RuntimeError(f"docker cp to {container} failed: {result.stderr.decode(errors='replace').strip()}")
+    copy_into(container, CONFIG_DIR, config_archive(text))
 
 
 class KongConfigProvider(BaseProvider):

@@ -1,0 +1,32 @@
+"""Files into a running container with the docker CLI, for the dynamic resources that must
+not change a container's inputs (Kong's live config, the dashboard pages).
+
+The CLI honours DOCKER_HOST and docker contexts, as the pulumi-docker provider does.
+"""
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+
+
+def tar_archive(files: dict[str, str]) -> bytes:
+    """Files as the tar stream `docker cp -` reads: world-readable, fixed mtime (same bytes, same digest)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, text in sorted(files.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def docker(*args: str, stdin: bytes = b"") -> None:
+    result = subprocess.run(["docker", *args], input=stdin, capture_output=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"docker {args[0]} failed: {result.stderr.decode(errors='replace').strip()}")
+
+
+def copy_into(container: str, directory: str, archive: bytes) -> None:
+    docker("cp", "-", f"{container}:{directory}", stdin=archive)
