@@ -18,7 +18,8 @@ def changed_keys(olds: dict[str, Any], news: dict[str, Any], ignore: frozenset[s
 class BaseProvider(ResourceProvider):
     REPLACE_ON: ClassVar[frozenset[str]] = frozenset()
     IGNORE: ClassVar[frozenset[str]] = frozenset()
-    # Outputs that are credentials: Pulumi must keep them encrypted in state.
+    # The providers capture no secret (credentials arrive as secret inputs), so their
+    # serialized code need not be a secret: previews can show when it changed.
     serialize_as_secret_always = False
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
