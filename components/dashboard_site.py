@@ -13,12 +13,12 @@ from typing import Any, Optional
 
 import pulumi
 import pulumi_docker as docker
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
+from pulumi.dynamic import Resource
 
 from components import docker_cli
 from components.images import image
 from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
-from components.dynamic_base import BaseProvider
+from components.dynamic_base import ConvergingProvider
 
 IMAGE = image("dashboard")
 WEB_ROOT = "/usr/share/nginx/html"
@@ -40,22 +40,16 @@ def site_archive(outputs: dict[str, Any]) -> tuple[bytes, list[str]]:
     return docker_cli.tar_archive(files), warnings
 
 
-class SiteContentProvider(BaseProvider):
-    """Build warnings (a key dropped, a project skipped) are kept in the `warnings` output."""
+class SiteContentProvider(ConvergingProvider):
+    """Build warnings (a key dropped, a project skipped) are kept in the `warnings` output.
+    No delete: the pages go with the container's volume."""
 
     IGNORE = frozenset({"digest", "warnings"})
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(f"{props['container']}-site", self._publish(props))
+    def resource_id(self, props: dict[str, Any]) -> str:
+        return f"{props['container']}-site"
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._publish(news))
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """The pages go with the container's volume."""
-
-    @staticmethod
-    def _publish(props: dict[str, Any]) -> dict[str, Any]:
+    def converge(self, props: dict[str, Any]) -> dict[str, Any]:
         archive, warnings = site_archive(props["outputs"])
         container = props["container"]
         docker_cli.docker("exec", container, "rm", "-rf", f"{WEB_ROOT}/projects")  # pages of removed projects

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pulumi.dynamic import DiffResult, ResourceProvider
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
 
 def changed_keys(olds: dict[str, Any], news: dict[str, Any], ignore: frozenset[str] = frozenset()) -> list[str]:
@@ -31,3 +31,26 @@ class BaseProvider(ResourceProvider):
             stables=sorted(self.REPLACE_ON - set(replaces)),
             delete_before_replace=bool(replaces),
         )
+
+
+class ConvergingProvider(BaseProvider):
+    """Create and update are one idempotent step that brings the target to the inputs.
+
+    Subclasses give `converge` (returns the outputs) and `resource_id`; `delete` does
+    nothing unless overridden, for targets that go with their container or database.
+    """
+
+    def resource_id(self, props: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def converge(self, props: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(self.resource_id(props), self.converge(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self.converge(news))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        pass

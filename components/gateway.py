@@ -60,14 +60,13 @@ def stack_settings(config: StackConfig, anon: str, service: str, password: str,
 
 
 def _local_hosts(config: StackConfig) -> tuple[str, ...]:
-    extra = () if config.bind_address in ("127.0.0.1", "0.0.0.0", "::") else (config.bind_address,)
-    return ("127.0.0.1", "localhost", *extra)
+    host = urls.client_host(config.bind_address)
+    return ("127.0.0.1", "localhost", *([host] if host != "127.0.0.1" else []))
 
 
 def base_config(config: StackConfig, s: StackSecrets) -> pulumi.Output[str]:
     """The stack-only config the container starts with: changes with stack secrets, never with projects."""
-    return pulumi.Output.secret(pulumi.Output.all(s.anon_key, s.service_role_key, s.dashboard_password).apply(
-        lambda v: kong_config.render(stack_settings(config, *v))))
+    return full_config(config, s, ())
 
 
 def full_config(config: StackConfig, s: StackSecrets, projects: Sequence[ProjectGateway]) -> pulumi.Output[str]:

@@ -26,10 +26,10 @@ from typing import Any, Optional, Sequence
 import jinja2
 import pulumi
 import yaml
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
+from pulumi.dynamic import Resource
 
 from components.docker_cli import copy_into, tar_archive
-from components.dynamic_base import BaseProvider
+from components.dynamic_base import ConvergingProvider
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "kong.yml.j2"
 CONFIG_DIR = "/home/kong/config"  # Kong's config volume
@@ -155,22 +155,16 @@ def write_live_file(container: str, text: str) -> None:
     copy_into(container, CONFIG_DIR, config_archive(text))
 
 
-class KongConfigProvider(BaseProvider):
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        self._publish(props)
-        return CreateResult(f"{props['container']}-config", props)
+class KongConfigProvider(ConvergingProvider):
+    """No delete: the live file goes with Kong's config volume."""
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._publish(news)
-        return UpdateResult(news)
+    def resource_id(self, props: dict[str, Any]) -> str:
+        return f"{props['container']}-config"
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """The live file goes with Kong's config volume."""
-
-    @staticmethod
-    def _publish(props: dict[str, Any]) -> None:
+    def converge(self, props: dict[str, Any]) -> dict[str, Any]:
         post_config(props["admin_url"], props["config"])  # validated and live first ...
         write_live_file(props["container"], props["config"])  # ... then kept for restarts
+        return props
 
 
 class KongConfig(Resource, module="supabase", name="KongConfig"):

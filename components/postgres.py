@@ -20,10 +20,11 @@ import pulumi_postgresql as postgresql
 from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume, publish
 from components.sql_migrations import StackBootstrap
 from components.sql_templates import render
+from components.naming import DATABASE
 from components.options import after
+from components.urls import client_host
 
 ADMIN_USER = "supabase_admin"
-DATABASE = "postgres"
 INTERNAL_DATABASE = "_supabase"
 PORT = 5432
 JWT_EXP = 3600
@@ -53,11 +54,6 @@ class PostgresArgs:
     port: int
     password: pulumi.Input[str]
     jwt_secret: pulumi.Input[str]
-
-
-def client_host(bind_address: str) -> str:
-    """Where this program reaches a port published on bind_address."""
-    return "127.0.0.1" if bind_address in ("0.0.0.0", "::") else bind_address
 
 
 def init_sql_context(database: str = DATABASE, internal_database: str = INTERNAL_DATABASE) -> dict:

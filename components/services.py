@@ -215,7 +215,7 @@ def status(config: StackConfig, anon_key: pulumi.Input[str]) -> list[dict]:
     urls_by_service = {
         "db": None, "kong": f"{api}/gateway/health", "auth": keyed("/auth/v1/health"), "rest": keyed("/rest/v1/"),
         "realtime": keyed("/realtime/v1/api/ping"), "storage": f"{api}/storage/v1/status", "imgproxy": None,
-        "meta": None, "studio": None,
+        "meta": None, "studio": None, "dashboard": f"{urls.dashboard_url(config)}healthz",
     }
     features = config.features
     if features.analytics:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
+from pulumi.dynamic import Resource
 
 from components import migrations
-from components.dynamic_base import BaseProvider
+from components.dynamic_base import ConvergingProvider
 from components.naming import ProjectNames
 from components.sql_templates import SQL_ROOT
 
@@ -42,18 +42,15 @@ def _load(props: dict[str, Any]) -> list[migrations.Migration]:
     return found
 
 
-class BootstrapProvider(BaseProvider):
+class BootstrapProvider(ConvergingProvider):
+    """No delete: the registry outlives the stack's resources, it records archived projects."""
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
+    def resource_id(self, props: dict[str, Any]) -> str:
+        return "stack-bootstrap"
+
+    def converge(self, props: dict[str, Any]) -> dict[str, Any]:
         migrations.apply_bootstrap(props["dsn"], _load(props), props["template_dir"])
-        return CreateResult("stack-bootstrap", props)
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        migrations.apply_bootstrap(news["dsn"], _load(news), news["template_dir"])
-        return UpdateResult(news)
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """The registry outlives the stack's resources: it records archived projects."""
+        return props
 
 
 class StackBootstrap(Resource, module="supabase", name="StackBootstrap"):
@@ -69,16 +66,18 @@ class StackBootstrap(Resource, module="supabase", name="StackBootstrap"):
         super().__init__(BootstrapProvider(), name, props, opts)
 
 
-class ProjectMigrationsProvider(BaseProvider):
+class ProjectMigrationsProvider(ConvergingProvider):
     REPLACE_ON = frozenset({"project"})
     # Outputs computed by create/update; a preview must not count them as changes.
     IGNORE = frozenset({"tables", "views"})
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(props["project"], self._apply(props))
+    def resource_id(self, props: dict[str, Any]) -> str:
+        return props["project"]
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._apply(news))
+    def converge(self, props: dict[str, Any]) -> dict[str, Any]:
+        names = ProjectNames(props["project"])
+        migrations.apply_project(props["dsn"], names, props["template"], _load(props), props["template_dir"])
+        return {**props, **migrations.describe(props["dsn"], names.schema)}
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         names = ProjectNames(props["project"])
@@ -86,12 +85,6 @@ class ProjectMigrationsProvider(BaseProvider):
             migrations.drop_project(props["dsn"], names)
         else:
             migrations.archive_project(props["dsn"], names)
-
-    @staticmethod
-    def _apply(props: dict[str, Any]) -> dict[str, Any]:
-        names = ProjectNames(props["project"])
-        migrations.apply_project(props["dsn"], names, props["template"], _load(props), props["template_dir"])
-        return {**props, **migrations.describe(props["dsn"], names.schema)}
 
 
 class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):

