@@ -106,7 +106,10 @@ def _checkin(dsn: str, conn: psycopg.Connection) -> None:
 def _begin_locked(conn: psycopg.Connection, ensure_registry: bool = False) -> None:
     """Serialize all registry/project DDL; create the registry if this database lacks it."""
     conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-    missing = conn.execute("select to_regclass('supabase_multi.migrations') is null").fetchone()[0]
+    # The newest registry column doubles as its version: older registries are upgraded in place.
+    missing = conn.execute(
+        "select not exists (select 1 from pg_catalog.pg_attribute"
+        " where attrelid = to_regclass('supabase_multi.projects') and attname = 'auth_mode')").fetchone()[0]
     if ensure_registry or missing:
         conn.execute(render_named("registry/registry.sql.j2"))
 
@@ -178,6 +181,7 @@ def apply_project(
     with _connect(dsn) as conn, conn.transaction():
         _begin_locked(conn)
         _refuse_template_change(conn, names, template)
+        _refuse_auth_mode_change(conn, names)
         done = _apply(conn, names.schema, where, migrations, context)
         _run(conn, "sql/projects/_finalize.sql.j2", render_named("projects/_finalize.sql.j2", **context))
         return done
@@ -194,17 +198,35 @@ def _refuse_template_change(conn: psycopg.Connection, names: ProjectNames, templ
         )
 
 
-def archived_schema_name(project: str, when: datetime) -> str:
-    """`_archived_<name>_<UTC timestamp>`, the name shortened if it would pass Postgres's 63 bytes."""
+def _refuse_auth_mode_change(conn: psycopg.Connection, names: ProjectNames) -> None:
+    """Moving a project between user pools would strand its users: refused, like a template switch."""
+    row = conn.execute(
+        "select auth_mode from supabase_multi.projects where schema_name = %s", (names.schema,)
+    ).fetchone()
+    if row and row[0] and row[0] != names.auth_mode:
+        raise MigrationError(
+            f"project {names.project!r} has auth mode {row[0]!r} and cannot switch to {names.auth_mode!r}: its "
+            "users live in that user pool; back it up and create a new project instead"
+        )
+
+
+def archived_schema_name(project: str, when: datetime, suffix: str = "") -> str:
+    """`_archived_<name>_<UTC timestamp><suffix>`, the name shortened if it would pass Postgres's 63 bytes.
+    The auth schema's archive ends in `_auth`, after the timestamp: no project archive can end so."""
     stamp = when.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
-    room = MAX_IDENTIFIER - len(ARCHIVE_PREFIX) - len(stamp) - 1
-    return f"{ARCHIVE_PREFIX}{project[:room]}_{stamp}"
+    room = MAX_IDENTIFIER - len(ARCHIVE_PREFIX) - len(stamp) - 1 - len(suffix)
+    return f"{ARCHIVE_PREFIX}{project[:room]}_{stamp}{suffix}"
+
+
+AUTH_ARCHIVE_SUFFIX = "_auth"
 
 
 def archive_project(dsn: str, names: ProjectNames, when: Optional[datetime] = None) -> str:
     """Unexpose and rename the schema; returns the archived schema's name. Data stays."""
-    archived = archived_schema_name(names.project, when or datetime.now(timezone.utc))
-    context = names.context() | {"archived_schema": archived}
+    when = when or datetime.now(timezone.utc)
+    archived = archived_schema_name(names.project, when)
+    context = names.context() | {"archived_schema": archived,
+                                 "archived_auth_schema": archived_schema_name(names.project, when, AUTH_ARCHIVE_SUFFIX)}
     with _connect(dsn) as conn, conn.transaction():
         _begin_locked(conn)
         if not _schema_exists(conn, names.schema):

@@ -82,17 +82,17 @@ def test_shared_anon_role_has_no_project_access(two_projects):
 def test_signed_in_user_writes_only_own_rows(two_projects):
     dsn, a, _, seeded, _ = two_projects
     me = pg.new_user_id()
-    claims = {"sub": me, "role": "authenticated"}
-    with pg.request(dsn, "authenticated", a.schema, claims) as conn:
-        conn.execute("insert into users (id, email, name) values (%s, 'me@example.com', 'Me')", (me,))
-        conn.execute("insert into posts (title, user_id) values ('Mine', %s)", (me,))
+    claims = {"sub": me, "role": a.authenticated, "email": "me@example.com"}
+    with pg.request(dsn, a.authenticated, a.schema, claims) as conn:
+        conn.execute("insert into users (name) values ('Me')")
+        conn.execute("insert into posts (title) values ('Mine')")
         assert conn.execute("update posts set title = 'Mine!' where user_id = %s", (me,)).rowcount == 1
         assert [t for (t,) in rows(conn, "select title from posts order by title")] == ["Hello", "Mine!"]
         # Another author's rows are invisible to update/delete, and cannot be forged on insert.
         assert conn.execute("update posts set title = 'pwned' where user_id = %s", (seeded["author"],)).rowcount == 0
         assert conn.execute("delete from users where id = %s", (seeded["author"],)).rowcount == 0
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        with pg.request(dsn, "authenticated", a.schema, claims) as conn:
+        with pg.request(dsn, a.authenticated, a.schema, claims) as conn:
             conn.execute("insert into posts (title, user_id) values ('forged', %s)", (seeded["author"],))
 
 
@@ -171,6 +171,7 @@ def test_archive_keeps_every_row_and_unexposes(two_projects):
                           " and relnamespace = 'public'::regnamespace") == []
         assert rows(conn, "select status from supabase_multi.projects where schema_name = %s", archived) == [("archived",)]
     assert denied(dsn, "authenticated", "public", f'select * from "{archived}".posts')
+    assert denied(dsn, "beta_authenticated", "public", f'select * from "{archived}".posts')
 
 
 def test_project_can_be_recreated_after_archive(two_projects):
