@@ -203,7 +203,9 @@ class ProjectConfig(_Model):
             raise ValueError(
                 "must be 1-40 characters of a-z, 0-9 and _, starting with a letter (e.g. my_app)"
             )
-        if v in RESERVED_SCHEMAS or v in RESERVED_ROLES or v in RESERVED_PROJECT_NAMES or v.startswith(RESERVED_PREFIXES):
+        if v in RESERVED_PROJECT_NAMES:
+            raise ValueError("is reserved: Studio's own pages are at /project/default; choose another project name")
+        if v in RESERVED_SCHEMAS or v in RESERVED_ROLES or v.startswith(RESERVED_PREFIXES):
             raise ValueError("is a Postgres or Supabase system name; choose another project name")
         return v
 
@@ -468,7 +470,7 @@ def parse_config(raw: dict[str, Any],
         config = None
     problems += _cross_checks(raw)
     if config is not None:
-        problems += _route_problems(config)
+        problems += _route_problems(config) + _template_problems(config)
     if problems:
         raise ConfigError(problems)
     assert config is not None
@@ -488,6 +490,22 @@ def nested_secret_paths(raw: dict[str, Any]) -> list[str]:
             found.append(f"{path}.smtp.pass")
         external = auth.get("external") if isinstance(auth.get("external"), dict) else {}
         found += [f"{path}.external.{name}.secret" for name, p in external.items() if isinstance(p, dict) and "secret" in p]
+    return found
+
+
+def _template_problems(config: StackConfig) -> list[str]:
+    """Each template in use must have well-formed migrations and quickstart: found now, not mid-`up`."""
+    from components import migrations, quickstart  # template readers; they build on nothing here
+
+    found: list[str] = []
+    for template in sorted({p.template for p in config.projects} & set(available_templates(config.templates_dir))):
+        where = [i for i, p in enumerate(config.projects) if p.template == template][0]
+        folder = config.template_path(template)
+        try:
+            migrations.discover(folder)
+            quickstart.load(folder)
+        except (migrations.MigrationError, quickstart.QuickstartError) as err:
+            found.append(f"projects[{where}].template: {err}")
     return found
 
 

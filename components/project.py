@@ -15,7 +15,7 @@ from typing import Optional
 import pulumi
 import pulumi_postgresql as postgresql
 
-from components import keys
+from components import keys, quickstart
 from components.config import ProjectConfig
 from components.naming import AUTHENTICATOR, DATABASE, ProjectNames
 from components.options import after
@@ -71,6 +71,7 @@ class SupabaseProject(pulumi.ComponentResource):
         auth = args.config.auth
         static = {"url": args.url, "schema": names.schema, "restUrl": args.rest_url, "authUrl": args.auth_url,
                   "hostname": args.hostname, "template": args.config.template,
+                  "quickstart": quickstart.load(args.template_dir),
                   "auth": {"mode": auth.mode, "signup": auth.signup, "autoconfirm": auth.confirms_automatically,
                            "providers": sorted(n for n, p in auth.external.items() if p.enabled)}}
         self.info = pulumi.Output.all(self.anon_key, self.migrations.tables, self.migrations.views).apply(

@@ -24,4 +24,7 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 
+# Go-built services the tests run for real, cached under .tools/ (ignored by git).
+bash scripts/build-gotrue.sh
+
 exec .venv/bin/python -m pytest "$@"

@@ -41,6 +41,12 @@ def binary() -> Optional[Path]:
     return found if found.is_file() and os.access(found, os.X_OK) else None
 
 
+def build_error() -> str:
+    """Why scripts/build-gotrue.sh could not build GoTrue (its first line), if it could not."""
+    path = PINNED_BIN.parent.parent / "build-error.txt"
+    return path.read_text().strip().splitlines()[0] if path.is_file() and path.read_text().strip() else ""
+
+
 def container_env(container_inputs: dict) -> dict[str, str]:
     from tests.test_stack import plain  # secrets unwrapped, as Docker receives them
 

@@ -93,12 +93,18 @@ def provider_create(dsn: str, names: ProjectNames, auth_password: Optional[str] 
                 sql.Identifier(role.name), sql.SQL("bypassrls" if role.bypass_rls else "nobypassrls")))
         conn.execute(sql.SQL("create schema {} authorization {}").format(
             sql.Identifier(names.schema), sql.Identifier(names.owner)))
-        if names.own_auth:
-            admin = sql.Identifier(names.auth_admin)
-            conn.execute(sql.SQL("create role {} login password {} connection limit 10").format(
-                admin, sql.Literal(auth_password or uuid.uuid4().hex)))
-            conn.execute(sql.SQL("alter role {} set search_path to {}").format(admin, sql.Identifier(names.auth_schema)))
-            conn.execute(sql.SQL("create schema {} authorization {}").format(sql.Identifier(names.auth_schema), admin))
+    if names.own_auth:
+        provider_create_auth(dsn, names, auth_password)
+
+
+def provider_create_auth(dsn: str, names: ProjectNames, auth_password: Optional[str] = None) -> None:
+    """ProjectAuth's role and schema: the LOGIN role of the project's GoTrue and its user pool."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        admin = sql.Identifier(names.auth_admin)
+        conn.execute(sql.SQL("create role {} login password {} connection limit 10").format(
+            admin, sql.Literal(auth_password or uuid.uuid4().hex)))
+        conn.execute(sql.SQL("alter role {} set search_path to {}").format(admin, sql.Identifier(names.auth_schema)))
+        conn.execute(sql.SQL("create schema {} authorization {}").format(sql.Identifier(names.auth_schema), admin))
 
 
 def gotrue_pool_stand_in(dsn: str, names: ProjectNames) -> None:
