@@ -124,7 +124,8 @@ def test_outputs_contract(dev):
     assert not {"anonKey", "projects", "apiUrl", "services"} & dev.secret_outputs
     blog = dev.outputs["projects"]["blog"]
     assert set(blog) == {"url", "schema", "restUrl", "authUrl", "anonKey", "hostname", "tables", "views",
-                         "template", "auth"}
+                         "template", "auth", "quickstart"}
+    assert blog["quickstart"]["read"]["table"] == "posts"
     assert blog["url"] == "http://127.0.0.1:8000/project/blog" and blog["schema"] == "blog"
     assert blog["restUrl"] == blog["url"] + "/rest/v1" and blog["authUrl"] == blog["url"] + "/auth/v1"
     assert blog["auth"] == {"mode": "own", "signup": "open", "autoconfirm": True, "providers": []}
