@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any, Literal, Optional
+from urllib.parse import urlsplit
 
 import pulumi
 from pydantic import (
@@ -26,11 +27,12 @@ NAMESPACE = "supabase-multi-instance"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_TEMPLATES = REPO_ROOT / "sql" / "projects"
 
-PROJECT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-CLOUDFLARE_ID = re.compile(r"^[0-9a-f]{32}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Always used with fullmatch: `$` alone would accept a trailing newline ("blog\n").
+PROJECT_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+TEMPLATE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+HOSTNAME_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+CLOUDFLARE_ID = re.compile(r"[0-9a-f]{32}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 # Schemas Postgres, the supabase/postgres image and its services own. A project with one of
 # these names would hand its roles privileges on a system schema.
@@ -49,10 +51,17 @@ RESERVED_ROLES = frozenset(
     {"anon", "authenticated", "service_role", "authenticator", "postgres", "supabase_admin", "dashboard_user"}
 )
 SECRET_KEYS = ("postgresPassword", "jwtSecret", "dashboardPassword")
+# Supavisor's transaction-mode port (upstream POOLER_PROXY_PORT_TRANSACTION), published with features.pooler.
+POOLER_TRANSACTION_PORT = 6543
+PORT_RULE = "must be a TCP port number from 1 to 65535"
 
 
-class ConfigError(Exception):
-    """All problems of a stack config, one per line."""
+class ConfigError(pulumi.RunError):
+    """All problems of a stack config, one per line.
+
+    A RunError: Pulumi's Python language host prints its message alone, with no traceback
+    (sdk/python/cmd/pulumi-language-python-exec), so `pulumi up` ends with just the list.
+    """
 
     def __init__(self, problems: list[str]):
         self.problems = problems
@@ -71,9 +80,33 @@ def _check_hostname(value: Optional[str]) -> Optional[str]:
         return None
     value = value.strip().lower().rstrip(".")
     labels = value.split(".")
-    if len(labels) < 2 or len(value) > 253 or not all(HOSTNAME_LABEL.match(l) for l in labels):
+    if len(labels) < 2 or len(value) > 253 or not all(HOSTNAME_LABEL.fullmatch(l) for l in labels):
         raise ValueError("must be a DNS name such as example.com (letters, digits, '-', dots)")
     return value
+
+
+def _check_public_url(value: str) -> str:
+    """`scheme://host[:port]`, lower-cased, no trailing slash: the base every public URL extends."""
+    rule = ("must be the URL your reverse proxy (or LAN clients) reach Kong on, e.g. "
+            "https://supabase.example.lan: http or https, a host, an optional port, no path")
+    parts = urlsplit(value.strip())
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        raise ValueError(rule) from None
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/")
+            or parts.query or parts.fragment or parts.username or parts.password or not _is_host(parts.hostname)):
+        raise ValueError(rule)
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _is_host(host: str) -> bool:
+    """An IP address or a DNS name; single-label LAN names (`nas`) are fine here."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return all(HOSTNAME_LABEL.fullmatch(label) for label in host.split("."))
 
 
 class ProjectConfig(_Model):
@@ -85,7 +118,7 @@ class ProjectConfig(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not PROJECT_NAME.match(v):
+        if not PROJECT_NAME.fullmatch(v):
             raise ValueError(
                 "must be 1-40 characters of a-z, 0-9 and _, starting with a letter (e.g. my_app)"
             )
@@ -96,7 +129,7 @@ class ProjectConfig(_Model):
     @field_validator("template")
     @classmethod
     def _template(cls, v: str) -> str:
-        if not TEMPLATE_NAME.match(v):
+        if not TEMPLATE_NAME.fullmatch(v):
             raise ValueError("must be a folder name of a-z, 0-9, '_' and '-'")
         return v
 
@@ -115,14 +148,14 @@ class CloudflareConfig(_Model):
     @field_validator("account_id", "zone_id")
     @classmethod
     def _id(cls, v: str) -> str:
-        if not CLOUDFLARE_ID.match(v):
+        if not CLOUDFLARE_ID.fullmatch(v):
             raise ValueError("must be the 32-character hex id shown in the Cloudflare dashboard")
         return v
 
     @field_validator("access_emails")
     @classmethod
     def _emails(cls, v: list[str]) -> list[str]:
-        bad = [e for e in v if not EMAIL.match(e)]
+        bad = [e for e in v if not EMAIL.fullmatch(e)]
         if bad:
             raise ValueError(f"not e-mail addresses: {', '.join(bad)}")
         return v
@@ -157,6 +190,7 @@ class StackConfig(_Model):
     templates_dir: Optional[Path] = Field(None, alias="templatesDir")
     domain: Optional[str] = None
     cloudflare: Optional[CloudflareConfig] = None
+    public_url: Optional[str] = Field(None, alias="publicUrl")
     hostnames: Hostnames = Field(default_factory=Hostnames)
     bind_address: str = Field("127.0.0.1", alias="bindAddress")
     ports: Ports = Field(default_factory=Ports)
@@ -166,6 +200,11 @@ class StackConfig(_Model):
     dashboard_password: Optional[SecretStr] = Field(None, alias="dashboardPassword")
 
     _domain = field_validator("domain")(classmethod(lambda cls, v: _check_hostname(v)))
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: Optional[str]) -> Optional[str]:
+        return None if v is None else _check_public_url(v)
 
     @field_validator("bind_address")
     @classmethod
@@ -247,20 +286,56 @@ def _describe(error: dict, raw: dict) -> list[str]:
         return [_unknown_key(loc, raw)]
     if error["type"] == "value_error" and not loc:
         return str(error["ctx"]["error"]).split("\n")
-    value = _lookup(raw, loc)
-    shown = "<hidden>" if loc and loc[0] in SECRET_KEYS else repr(value)
-    message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "missing":
         return [f"{_key_path(loc)}: is required"]
-    if error["type"] == "literal_error":
-        message = f"must be one of {error['ctx']['expected']}"
-    return [f"{_key_path(loc)}: {shown} {message}"]
+    value = _lookup(raw, loc)
+    shown = "<hidden>" if loc and loc[0] in SECRET_KEYS else repr(value)
+    return [f"{_key_path(loc)}: {shown} {_rule(error, loc)}"]
+
+
+# pydantic error types that the stack config's fields can raise -> the rule in config words.
+# Anything else falls back to a neutral sentence, never to pydantic's own wording.
+_TYPE_RULES = {
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_parsing_size": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "path_type": "must be a folder path (text)",
+}
+_OBJECT_TYPES = ("model_type", "model_attributes_type", "dict_type")
+
+
+def _rule(error: dict, loc: tuple) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "value_error":
+        return str(ctx.get("error", "is not valid"))
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}"
+    if kind in _OBJECT_TYPES:
+        model = _model_at(loc)
+        return f"must be an object with keys {', '.join(_keys(model))}" if model else "must be an object"
+    if loc and loc[0] == "ports":
+        return PORT_RULE
+    if "ge" in ctx or "gt" in ctx:
+        return f"must be at least {ctx.get('ge', ctx.get('gt'))}"
+    if "le" in ctx or "lt" in ctx:
+        return f"must be at most {ctx.get('le', ctx.get('lt'))}"
+    return _TYPE_RULES.get(kind, f"is not a valid value here ({kind})")
+
+
+def _keys(model: type[BaseModel]) -> list[str]:
+    """A model's config keys in declaration order, as the user writes them."""
+    return [f.alias or n for n, f in model.model_fields.items()]
 
 
 def _unknown_key(loc: tuple, raw: dict) -> str:
     *parent, key = loc
     model = _model_at(tuple(parent))
-    known = sorted(f.alias or n for n, f in model.model_fields.items()) if model else []
+    known = sorted(_keys(model)) if model else []
     hint = difflib.get_close_matches(str(key), known, n=1)
     suggestion = f"did you mean {hint[0]!r}?" if hint else f"known keys: {', '.join(known)}"
     return f"{_key_path(loc)}: unknown key; {suggestion}"
@@ -288,6 +363,8 @@ def _cross_checks(raw: dict[str, Any]) -> list[str]:
         *_missing_templates(entries, Path(templates_dir) if isinstance(templates_dir, str) else None),
         *(["cloudflare: publishing needs `domain` too; set domain to your zone, e.g. example.com"]
           if raw.get("cloudflare") is not None and not raw.get("domain") else []),
+        *(["publicUrl: set either publicUrl (your own reverse proxy or LAN) or cloudflare (a Cloudflare tunnel), "
+           "not both"] if raw.get("publicUrl") is not None and raw.get("cloudflare") is not None else []),
     ]
 
 
@@ -310,7 +387,7 @@ def _missing_templates(entries: list[tuple[int, dict]], templates_dir: Optional[
     return [
         f"projects[{i}].template: {p['template']!r} is not a template; choose one of {', '.join(available)}"
         for i, p in entries
-        if isinstance(p.get("template"), str) and TEMPLATE_NAME.match(p["template"]) and p["template"] not in available
+        if isinstance(p.get("template"), str) and TEMPLATE_NAME.fullmatch(p["template"]) and p["template"] not in available
     ]
 
 
@@ -320,7 +397,7 @@ def template_roots(templates_dir: Optional[Path]) -> list[Path]:
 
 
 def available_templates(templates_dir: Optional[Path]) -> list[str]:
-    return sorted({d.name for r in template_roots(templates_dir) for d in r.iterdir() if d.is_dir() and TEMPLATE_NAME.match(d.name)})
+    return sorted({d.name for r in template_roots(templates_dir) for d in r.iterdir() if d.is_dir() and TEMPLATE_NAME.fullmatch(d.name)})
 
 
 def parse_config(raw: dict[str, Any], secret_keys: frozenset[str] = frozenset(SECRET_KEYS)) -> StackConfig:
@@ -335,13 +412,41 @@ def parse_config(raw: dict[str, Any], secret_keys: frozenset[str] = frozenset(SE
     except ValidationError as err:
         problems += [line for e in err.errors() for line in _describe(e, raw)]
         config = None
-    problems += _cross_checks(raw)
+    problems += _cross_checks(raw) + _port_problems(raw)
     if config is not None:
         problems += _route_problems(config)
     if problems:
         raise ConfigError(problems)
     assert config is not None
     return config
+
+
+def published_ports(ports: Ports, features: Features) -> list[tuple[str, int]]:
+    """(setting, port) of every port the stack publishes on the Docker host."""
+    found = [("ports.kong", ports.kong), ("ports.postgres", ports.postgres), ("ports.kongAdmin", ports.kong_admin)]
+    return found + ([("features.pooler", POOLER_TRANSACTION_PORT)] if features.pooler else [])
+
+
+def _port_problems(raw: dict[str, Any]) -> list[str]:
+    """Two services on one host port: Docker would fail half-way through `pulumi up`.
+
+    Checked on `ports` and `features` alone, so a clash shows even when other keys are bad.
+    """
+    try:
+        ports, features = Ports.model_validate(raw.get("ports", {})), Features.model_validate(raw.get("features", {}))
+    except ValidationError:
+        return []  # reported per field
+    seen: dict[int, str] = {}
+    problems = []
+    for setting, port in published_ports(ports, features):
+        if port not in seen:
+            seen[port] = setting
+        elif setting == "features.pooler":
+            problems.append(f"features.pooler: Supavisor publishes port {port}, which {seen[port]} already uses; "
+                            f"choose another {seen[port]}")
+        else:
+            problems.append(f"{setting}: {port} is already the port of {seen[port]}; each published port must differ")
+    return problems
 
 
 def _route_problems(config: StackConfig) -> list[str]:
@@ -360,6 +465,24 @@ def load_config() -> StackConfig:
 
 def warnings(config: StackConfig) -> list[str]:
     """Things that work but that users usually do not want."""
+    return _exposure_warnings(config) + _certificate_warnings(config)
+
+
+def _exposure_warnings(config: StackConfig) -> list[str]:
+    """A wildcard bindAddress publishes the database's superuser logins on every interface."""
+    if not ipaddress.ip_address(config.bind_address).is_unspecified:
+        return []
+    exposed = [f"Postgres on port {config.ports.postgres} (superuser logins supabase_admin and postgres, "
+               "password = postgresPassword)",
+               f"Kong on port {config.ports.kong} (every API, and Studio and the dashboard behind basic-auth)"]
+    if config.features.pooler:
+        exposed.append(f"Supavisor on port {POOLER_TRANSACTION_PORT} (pooled Postgres logins)")
+    return [f"bindAddress: {config.bind_address!r} listens on every interface of the Docker host: "
+            f"{'; '.join(exposed)}. Kong's admin API stays on 127.0.0.1. Firewall these ports, or bind to one "
+            "address (e.g. 127.0.0.1 behind a reverse proxy, see docs/reverse-proxy.md)"]
+
+
+def _certificate_warnings(config: StackConfig) -> list[str]:
     return [
         f"{path}: {host!r} is more than one level below {config.domain!r}; Cloudflare's Universal "
         f"SSL certificate covers only *.{config.domain}, so HTTPS will fail unless you buy "

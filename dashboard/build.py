@@ -245,7 +245,7 @@ def _hostname(value: Any, where: str, s: Sanitizer) -> str | None:
     text = s.text(value, where)
     if text is None:
         return None
-    if not HOSTNAME_RE.match(text.lower()):
+    if not HOSTNAME_RE.fullmatch(text.lower()):
         s.warn(f"{where}: {text!r} is not a hostname, ignored")
         return None
     return text.lower()
@@ -270,7 +270,7 @@ def _project(name: str, raw: dict, site_api: str | None, s: Sanitizer) -> Projec
     """One project from its output entry, or None (with a warning) when it cannot be shown."""
     where = f"projects.{name}"
     schema = s.text(raw.get("schema"), f"{where}.schema") or name
-    if not SCHEMA_RE.match(schema):
+    if not SCHEMA_RE.fullmatch(schema):
         s.warn(f"{where}.schema: {schema!r} is not a plain schema name, project skipped")
         return None
     hostname = _hostname(raw.get("hostname"), f"{where}.hostname", s)
@@ -317,7 +317,7 @@ def _projects(value: Any, site_api: str | None, s: Sanitizer) -> list[Project]:
     """Valid projects in output order; bad names are skipped because they become file names."""
     projects = []
     for name, raw in _project_entries(value, s):
-        if not isinstance(name, str) or not PROJECT_NAME_RE.match(name):
+        if not isinstance(name, str) or not PROJECT_NAME_RE.fullmatch(name):
             s.warn(f"projects: skipped {str(name)[:60]!r}: names must match {PROJECT_NAME_RE.pattern}")
             continue
         if not isinstance(raw, dict):
