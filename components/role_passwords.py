@@ -53,6 +53,10 @@ def _login(conninfo: str, new: str, previous: Optional[str]) -> psycopg.Connecti
         except psycopg.OperationalError as err:
             if not _is_auth_failure(err):
                 raise PasswordError(f"cannot reach Postgres to set the role passwords: {_first_line(err)}") from None
+    if len(candidates) == 1:
+        raise PasswordError(
+            "Postgres refused postgresPassword for supabase_admin; if its data volume was initialised with "
+            "another password, set postgresPassword to that one (`pulumi config set --secret postgresPassword`)")
     raise PasswordError(
         "Postgres accepted neither the new postgresPassword nor the previous one recorded in the state; "
         "set postgresPassword back to the password the database has, run `pulumi up`, then change it again"

@@ -90,6 +90,18 @@ def test_unknown_passwords_are_refused_with_a_clear_message_and_change_nothing(s
     assert accepted(server, OLD) == LOGIN_ROLES
 
 
+def test_a_first_up_on_a_database_with_another_password_says_so(server):
+    with pytest.raises(PasswordError, match="refused postgresPassword for supabase_admin"):
+        role_passwords.apply(server, NEW)
+    assert accepted(server, OLD) == LOGIN_ROLES
+
+
+def test_a_database_that_is_not_there_is_named(server):
+    unreachable = psycopg.conninfo.make_conninfo(server, host="/nonexistent-socket-dir")
+    with pytest.raises(PasswordError, match="cannot reach Postgres"):
+        role_passwords.apply(unreachable, NEW, OLD)
+
+
 def test_a_failing_rotation_changes_no_role(server, monkeypatch):
     real = role_passwords.render_named
 
