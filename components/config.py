@@ -373,9 +373,11 @@ def _duplicate_names(entries: list[tuple[int, dict]]) -> list[str]:
     problems = []
     for i, p in entries:
         name = p.get("name")
+        if not isinstance(name, str):
+            continue  # reported with the field
         if name in seen:
             problems.append(f"projects[{i}].name: {name!r} is already used by projects[{seen[name]}]; names must be unique")
-        elif isinstance(name, str):
+        else:
             seen[name] = i
     return problems
 

@@ -237,3 +237,42 @@ def test_a_wildcard_bind_address_warns_what_it_exposes(address):
 @pytest.mark.parametrize("address", ["127.0.0.1", "192.168.1.10", "::1"])
 def test_a_single_bind_address_does_not_warn(address):
     assert warnings(parse_config({"bindAddress": address})) == []
+
+
+def _leaf_paths(model, prefix: tuple = ()) -> list[tuple]:
+    """Every config key path of the models, lists entered at index 0."""
+    import typing
+
+    from pydantic import BaseModel
+
+    def models_in(annotation, key):
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return _leaf_paths(annotation, key)
+        inside = key + (0,) if typing.get_origin(annotation) is list else key
+        return [p for arg in typing.get_args(annotation) for p in models_in(arg, inside)]
+
+    paths = []
+    for name, field in model.model_fields.items():
+        key = prefix + (field.alias or name,)
+        paths += [key, *models_in(field.annotation, key)]
+    return paths
+
+
+def _nest(path: tuple, value):
+    for part in reversed(path):
+        value = [value] if isinstance(part, int) else {part: value}
+    return value
+
+
+@pytest.mark.parametrize("bad", [[], {}, "x", 1.5, None, True, [{}]], ids=repr)
+def test_no_key_of_the_config_answers_in_pydantics_words(bad):
+    """Every key, nested ones included, fed values of the wrong type: the rule is always ours."""
+    seen = []
+    for path in _leaf_paths(StackConfig):
+        try:
+            parse_config(_nest(path, bad))
+        except ConfigError as err:
+            seen += err.problems
+    assert seen, "not vacuous: wrong types are refused"
+    odd = [line for line in seen if any(w in line for w in PYDANTIC_WORDING) or "is not a valid value here" in line]
+    assert odd == []

@@ -70,3 +70,20 @@ def test_the_stored_list_names_its_source():
     data = json.loads(image_check.STORED.read_text())
     assert data["repository"] == "supabase/supabase" and data["path"] == "docker/docker-compose.yml"
     assert len(data["commit"]) == 40
+
+
+def test_an_upgrade_changes_only_that_services_image_and_container(monkeypatch):
+    """What `pulumi preview` shows for a new tag: one image and its container; volumes untouched."""
+    from components import images
+    from tests.test_stack import config_with, docker_inputs
+    from tests.program import run_program
+
+    before = docker_inputs(run_program(config_with()))
+    monkeypatch.setitem(images.IMAGES, "auth", "supabase/gotrue:v2.190.0")
+    after_run = run_program(config_with())
+    after = docker_inputs(after_run)
+    assert set(before) == set(after)
+    changed = sorted(name for (typ, name) in before if before[(typ, name)] != after[(typ, name)])
+    assert changed == ["auth-image"]  # the container takes the new image's id at apply time
+    volumes = [r for r in after_run.of_type("docker:index/volume:Volume") if r.name in ("db-data", "storage-data")]
+    assert len(volumes) == 2 and all(v.protect for v in volumes)
