@@ -58,7 +58,8 @@ api = SupabaseServices("services", ServicesArgs(
     after=waits_for,
 ))
 if config.features.functions:
-    EdgeFunctions("functions", FunctionsArgs(config, network.name, secrets, api.functions_volume, after=waits_for))
+    EdgeFunctions("functions", FunctionsArgs(config, network.name, secrets, api.functions_volume,
+                                             after=[*waits_for, database.ready]))
 if config.features.pooler:
     Pooler("pooler", PoolerArgs(network.name, config.bind_address, secrets, database))
 services = stack_status(config, secrets.anon_key)  # [{name, image, healthUrl}]

@@ -81,7 +81,7 @@ class Analytics(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         public, private = (pulumi.Output.secret(random.RandomPassword(
             f"logflare-{kind}-token", length=48, special=False, opts=child).result) for kind in ("public", "private"))
-        after_db = after(child, [args.database.container])
+        after_db = after(child, [args.database.ready])
         self.container = declare(logflare(args, public, private), after_db)
         self.vector = declare(vector(args, public), after(child, [self.container]))
         self.access = LogflareAccess(URL, public, private)

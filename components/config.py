@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any, Literal, Optional
+from urllib.parse import urlsplit
 
 import pulumi
 from pydantic import (
@@ -27,15 +28,16 @@ NAMESPACE = "supabase-multi-instance"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_TEMPLATES = REPO_ROOT / "sql" / "projects"
 
-PROJECT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-CLOUDFLARE_ID = re.compile(r"^[0-9a-f]{32}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Always used with fullmatch: `$` alone would accept a trailing newline ("blog\n").
+PROJECT_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+TEMPLATE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+HOSTNAME_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+CLOUDFLARE_ID = re.compile(r"[0-9a-f]{32}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # A redirect target GoTrue may send users to: web URLs and app deep links (myapp://...);
 # GoTrue matches `*`/`**` globs in the allow list.
-REDIRECT_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
-WEB_URL = re.compile(r"^https?://[^\s/?#]+(/\S*)?$")
+REDIRECT_URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+")
+WEB_URL = re.compile(r"https?://[^\s/?#]+(/\S*)?")
 
 # Schemas Postgres, the supabase/postgres image and its services own. A project with one of
 # these names would hand its roles privileges on a system schema.
@@ -57,6 +59,9 @@ RESERVED_ROLES = frozenset(
     {"anon", "authenticated", "service_role", "authenticator", "postgres", "supabase_admin", "dashboard_user"}
 )
 SECRET_KEYS = ("postgresPassword", "jwtSecret", "dashboardPassword")
+# Supavisor's transaction-mode port (upstream POOLER_PROXY_PORT_TRANSACTION), published with features.pooler.
+POOLER_TRANSACTION_PORT = 6543
+PORT_RULE = "must be a TCP port number from 1 to 65535"
 # Top-level keys whose objects may hold secrets (auth.smtp.pass, auth.external.*.secret):
 # set with `pulumi config set --secret --path`, which makes the whole key secret.
 NESTED_SECRET_KEYS = ("projects", "auth")
@@ -66,8 +71,12 @@ OAUTH_PROVIDERS = ("apple", "azure", "bitbucket", "discord", "facebook", "figma"
                    "twitter", "workos", "x", "zoom")
 
 
-class ConfigError(Exception):
-    """All problems of a stack config, one per line."""
+class ConfigError(pulumi.RunError):
+    """All problems of a stack config, one per line.
+
+    A RunError: Pulumi's Python language host prints its message alone, with no traceback
+    (sdk/python/cmd/pulumi-language-python-exec), so `pulumi up` ends with just the list.
+    """
 
     def __init__(self, problems: list[str]):
         self.problems = problems
@@ -87,7 +96,7 @@ def _check_host(value: str) -> str:
         return str(ipaddress.ip_address(value))
     except ValueError:
         pass
-    if not all(HOSTNAME_LABEL.match(label) for label in value.lower().rstrip(".").split(".")):
+    if not all(HOSTNAME_LABEL.fullmatch(label) for label in value.lower().rstrip(".").split(".")):
         raise ValueError("must be a host name such as smtp.example.com, or an IP address")
     return value.lower().rstrip(".")
 
@@ -97,9 +106,33 @@ def _check_hostname(value: Optional[str]) -> Optional[str]:
         return None
     value = value.strip().lower().rstrip(".")
     labels = value.split(".")
-    if len(labels) < 2 or len(value) > 253 or not all(HOSTNAME_LABEL.match(l) for l in labels):
+    if len(labels) < 2 or len(value) > 253 or not all(HOSTNAME_LABEL.fullmatch(l) for l in labels):
         raise ValueError("must be a DNS name such as example.com (letters, digits, '-', dots)")
     return value
+
+
+def _check_public_url(value: str) -> str:
+    """`scheme://host[:port]`, lower-cased, no trailing slash: the base every public URL extends."""
+    rule = ("must be the URL your reverse proxy (or LAN clients) reach Kong on, e.g. "
+            "https://supabase.example.lan: http or https, a host, an optional port, no path")
+    parts = urlsplit(value.strip())
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        raise ValueError(rule) from None
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/")
+            or parts.query or parts.fragment or parts.username or parts.password or not _is_host(parts.hostname)):
+        raise ValueError(rule)
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _is_host(host: str) -> bool:
+    """An IP address or a DNS name; single-label LAN names (`nas`) are fine here."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return all(HOSTNAME_LABEL.fullmatch(label) for label in host.split("."))
 
 
 class SmtpConfig(_Model):
@@ -117,7 +150,7 @@ class SmtpConfig(_Model):
     @field_validator("sender")
     @classmethod
     def _sender(cls, v: str) -> str:
-        if not EMAIL.match(v):
+        if not EMAIL.fullmatch(v):
             raise ValueError("must be the e-mail address mails are sent from, e.g. noreply@example.com")
         return v
 
@@ -131,7 +164,7 @@ class OAuthProviderConfig(_Model):
     @field_validator("url")
     @classmethod
     def _url(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not WEB_URL.match(v):
+        if v is not None and not WEB_URL.fullmatch(v):
             raise ValueError("must be an http(s) URL")
         return v
 
@@ -150,14 +183,14 @@ class AuthSettings(_Model):
     @field_validator("site_url")
     @classmethod
     def _site(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not WEB_URL.match(v):
+        if v is not None and not WEB_URL.fullmatch(v):
             raise ValueError("must be the http(s) URL of your app, e.g. https://app.example.com")
         return v
 
     @field_validator("redirect_urls")
     @classmethod
     def _redirects(cls, v: list[str]) -> list[str]:
-        bad = [u for u in v if not REDIRECT_URL.match(u) or "," in u]
+        bad = [u for u in v if not REDIRECT_URL.fullmatch(u) or "," in u]
         if bad:
             raise ValueError(f"not URLs (scheme://..., no commas): {', '.join(map(repr, bad))}")
         return v
@@ -199,7 +232,7 @@ class ProjectConfig(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not PROJECT_NAME.match(v):
+        if not PROJECT_NAME.fullmatch(v):
             raise ValueError(
                 "must be 1-40 characters of a-z, 0-9 and _, starting with a letter (e.g. my_app)"
             )
@@ -212,7 +245,7 @@ class ProjectConfig(_Model):
     @field_validator("template")
     @classmethod
     def _template(cls, v: str) -> str:
-        if not TEMPLATE_NAME.match(v):
+        if not TEMPLATE_NAME.fullmatch(v):
             raise ValueError("must be a folder name of a-z, 0-9, '_' and '-'")
         return v
 
@@ -231,14 +264,14 @@ class CloudflareConfig(_Model):
     @field_validator("account_id", "zone_id")
     @classmethod
     def _id(cls, v: str) -> str:
-        if not CLOUDFLARE_ID.match(v):
+        if not CLOUDFLARE_ID.fullmatch(v):
             raise ValueError("must be the 32-character hex id shown in the Cloudflare dashboard")
         return v
 
     @field_validator("access_emails")
     @classmethod
     def _emails(cls, v: list[str]) -> list[str]:
-        bad = [e for e in v if not EMAIL.match(e)]
+        bad = [e for e in v if not EMAIL.fullmatch(e)]
         if bad:
             raise ValueError(f"not e-mail addresses: {', '.join(bad)}")
         return v
@@ -273,6 +306,7 @@ class StackConfig(_Model):
     templates_dir: Optional[Path] = Field(None, alias="templatesDir")
     domain: Optional[str] = None
     cloudflare: Optional[CloudflareConfig] = None
+    public_url: Optional[str] = Field(None, alias="publicUrl")
     hostnames: Hostnames = Field(default_factory=Hostnames)
     bind_address: str = Field("127.0.0.1", alias="bindAddress")
     ports: Ports = Field(default_factory=Ports)
@@ -283,6 +317,11 @@ class StackConfig(_Model):
     dashboard_password: Optional[SecretStr] = Field(None, alias="dashboardPassword")
 
     _domain = field_validator("domain")(classmethod(lambda cls, v: _check_hostname(v)))
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: Optional[str]) -> Optional[str]:
+        return None if v is None else _check_public_url(v)
 
     @field_validator("bind_address")
     @classmethod
@@ -364,19 +403,14 @@ def _describe(error: dict, raw: dict) -> list[str]:
         return [_unknown_key(loc, raw)]
     if error["type"] == "value_error" and not loc:
         return str(error["ctx"]["error"]).split("\n")
-    if "[key]" in loc:  # a bad key of a mapping, e.g. an unknown OAuth provider
-        hint = difflib.get_close_matches(str(loc[loc.index("[key]") - 1]), OAUTH_PROVIDERS, n=1)
-        return [f"{_key_path(loc[: loc.index('[key]')])}: unknown provider"
-                f"{'; did you mean ' + repr(hint[0]) + '?' if hint else '; known: ' + ', '.join(OAUTH_PROVIDERS)}"]
-    value = _lookup(raw, loc)
-    message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "missing":
         return [f"{_key_path(loc)}: is required"]
-    if error["type"] == "literal_error":
-        message = f"must be one of {error['ctx']['expected']}"
+    if "[key]" in loc:  # a bad key of a mapping: an unknown OAuth provider
+        return [_unknown_provider(loc[: loc.index("[key]")])]
+    value = _lookup(raw, loc)
     if isinstance(value, dict) and error["type"] == "value_error":  # a rule across an object's keys
-        return [f"{_key_path(loc)}: {message}"]
-    return [f"{_key_path(loc)}: {_shown(loc, value)} {message}"]
+        return [f"{_key_path(loc)}: {_rule(error, loc)}"]
+    return [f"{_key_path(loc)}: {_shown(loc, value)} {_rule(error, loc)}"]
 
 
 def _shown(loc: tuple, value: Any) -> str:
@@ -384,10 +418,55 @@ def _shown(loc: tuple, value: Any) -> str:
     return "<hidden>" if secret else repr(value)
 
 
+def _unknown_provider(loc: tuple) -> str:
+    hint = difflib.get_close_matches(str(loc[-1]), OAUTH_PROVIDERS, n=1)
+    return (f"{_key_path(loc)}: unknown provider; "
+            + (f"did you mean {hint[0]!r}?" if hint else f"known: {', '.join(OAUTH_PROVIDERS)}"))
+
+
+# pydantic error types that the stack config's fields can raise -> the rule in config words.
+# Anything else falls back to a neutral sentence, never to pydantic's own wording.
+_TYPE_RULES = {
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_parsing_size": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "path_type": "must be a folder path (text)",
+}
+_OBJECT_TYPES = ("model_type", "model_attributes_type", "dict_type")
+
+
+def _rule(error: dict, loc: tuple) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "value_error":
+        return str(ctx.get("error", "is not valid"))
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}"
+    if kind in _OBJECT_TYPES:
+        model = _model_at(loc)
+        return f"must be an object with keys {', '.join(_keys(model))}" if model else "must be an object"
+    if loc and loc[0] == "ports":
+        return PORT_RULE
+    if "ge" in ctx or "gt" in ctx:
+        return f"must be at least {ctx.get('ge', ctx.get('gt'))}"
+    if "le" in ctx or "lt" in ctx:
+        return f"must be at most {ctx.get('le', ctx.get('lt'))}"
+    return _TYPE_RULES.get(kind, f"is not a valid value here ({kind})")
+
+
+def _keys(model: type[BaseModel]) -> list[str]:
+    """A model's config keys in declaration order, as the user writes them."""
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
 def _unknown_key(loc: tuple, raw: dict) -> str:
     *parent, key = loc
     model = _model_at(tuple(parent))
-    known = sorted(f.alias or n for n, f in model.model_fields.items()) if model else []
+    known = sorted(_keys(model)) if model else []
     hint = difflib.get_close_matches(str(key), known, n=1)
     suggestion = f"did you mean {hint[0]!r}?" if hint else f"known keys: {', '.join(known)}"
     return f"{_key_path(loc)}: unknown key; {suggestion}"
@@ -415,6 +494,8 @@ def _cross_checks(raw: dict[str, Any]) -> list[str]:
         *_missing_templates(entries, Path(templates_dir) if isinstance(templates_dir, str) else None),
         *(["cloudflare: publishing needs `domain` too; set domain to your zone, e.g. example.com"]
           if raw.get("cloudflare") is not None and not raw.get("domain") else []),
+        *(["publicUrl: set either publicUrl (your own reverse proxy or LAN) or cloudflare (a Cloudflare tunnel), "
+           "not both"] if raw.get("publicUrl") is not None and raw.get("cloudflare") is not None else []),
     ]
 
 
@@ -423,9 +504,11 @@ def _duplicate_names(entries: list[tuple[int, dict]]) -> list[str]:
     problems = []
     for i, p in entries:
         name = p.get("name")
+        if not isinstance(name, str):
+            continue  # reported with the field
         if name in seen:
             problems.append(f"projects[{i}].name: {name!r} is already used by projects[{seen[name]}]; names must be unique")
-        elif isinstance(name, str):
+        else:
             seen[name] = i
     return problems
 
@@ -437,7 +520,7 @@ def _missing_templates(entries: list[tuple[int, dict]], templates_dir: Optional[
     return [
         f"projects[{i}].template: {p['template']!r} is not a template; choose one of {', '.join(available)}"
         for i, p in entries
-        if isinstance(p.get("template"), str) and TEMPLATE_NAME.match(p["template"]) and p["template"] not in available
+        if isinstance(p.get("template"), str) and TEMPLATE_NAME.fullmatch(p["template"]) and p["template"] not in available
     ]
 
 
@@ -447,7 +530,7 @@ def template_roots(templates_dir: Optional[Path]) -> list[Path]:
 
 
 def available_templates(templates_dir: Optional[Path]) -> list[str]:
-    return sorted({d.name for r in template_roots(templates_dir) for d in r.iterdir() if d.is_dir() and TEMPLATE_NAME.match(d.name)})
+    return sorted({d.name for r in template_roots(templates_dir) for d in r.iterdir() if d.is_dir() and TEMPLATE_NAME.fullmatch(d.name)})
 
 
 def parse_config(raw: dict[str, Any],
@@ -468,13 +551,41 @@ def parse_config(raw: dict[str, Any],
     except ValidationError as err:
         problems += [line for e in err.errors() for line in _describe(e, raw)]
         config = None
-    problems += _cross_checks(raw)
+    problems += _cross_checks(raw) + _port_problems(raw)
     if config is not None:
         problems += _route_problems(config) + _template_problems(config)
     if problems:
         raise ConfigError(problems)
     assert config is not None
     return config
+
+
+def published_ports(ports: Ports, features: Features) -> list[tuple[str, int]]:
+    """(setting, port) of every port the stack publishes on the Docker host."""
+    found = [("ports.kong", ports.kong), ("ports.postgres", ports.postgres), ("ports.kongAdmin", ports.kong_admin)]
+    return found + ([("features.pooler", POOLER_TRANSACTION_PORT)] if features.pooler else [])
+
+
+def _port_problems(raw: dict[str, Any]) -> list[str]:
+    """Two services on one host port: Docker would fail half-way through `pulumi up`.
+
+    Checked on `ports` and `features` alone, so a clash shows even when other keys are bad.
+    """
+    try:
+        ports, features = Ports.model_validate(raw.get("ports", {})), Features.model_validate(raw.get("features", {}))
+    except ValidationError:
+        return []  # reported per field
+    seen: dict[int, str] = {}
+    problems = []
+    for setting, port in published_ports(ports, features):
+        if port not in seen:
+            seen[port] = setting
+        elif setting == "features.pooler":
+            problems.append(f"features.pooler: Supavisor publishes port {port}, which {seen[port]} already uses; "
+                            f"choose another {seen[port]}")
+        else:
+            problems.append(f"{setting}: {port} is already the port of {seen[port]}; each published port must differ")
+    return problems
 
 
 def nested_secret_paths(raw: dict[str, Any]) -> list[str]:
@@ -526,12 +637,26 @@ def load_config() -> StackConfig:
 
 def warnings(config: StackConfig) -> list[str]:
     """Things that work but that users usually do not want."""
-    return _hostname_warnings(config) + _signup_warnings(config)
+    return _exposure_warnings(config) + _certificate_warnings(config) + _signup_warnings(config)
+
+
+def _exposure_warnings(config: StackConfig) -> list[str]:
+    """A wildcard bindAddress publishes the database's superuser logins on every interface."""
+    if not ipaddress.ip_address(config.bind_address).is_unspecified:
+        return []
+    exposed = [f"Postgres on port {config.ports.postgres} (superuser logins supabase_admin and postgres, "
+               "password = postgresPassword)",
+               f"Kong on port {config.ports.kong} (every API, and Studio and the dashboard behind basic-auth)"]
+    if config.features.pooler:
+        exposed.append(f"Supavisor on port {POOLER_TRANSACTION_PORT} (pooled Postgres logins)")
+    return [f"bindAddress: {config.bind_address!r} listens on every interface of the Docker host: "
+            f"{'; '.join(exposed)}. Kong's admin API stays on 127.0.0.1. Firewall these ports, or bind to one "
+            "address (e.g. 127.0.0.1 behind a reverse proxy, see docs/reverse-proxy.md)"]
 
 
 def _signup_warnings(config: StackConfig) -> list[str]:
     """A public stack whose sign-up is open and confirms without mail: anyone can make accounts."""
-    if not config.published:
+    if not config.published and config.public_url is None:
         return []
     blocks = [("auth", config.auth)] + [(f"projects[{i}].auth", p.auth) for i, p in enumerate(config.projects)
                                         if p.auth.mode == "own"]
@@ -540,7 +665,7 @@ def _signup_warnings(config: StackConfig) -> list[str]:
             for path, auth in blocks if auth.signup == "open" and auth.smtp is None]
 
 
-def _hostname_warnings(config: StackConfig) -> list[str]:
+def _certificate_warnings(config: StackConfig) -> list[str]:
     return [
         f"{path}: {host!r} is more than one level below {config.domain!r}; Cloudflare's Universal "
         f"SSL certificate covers only *.{config.domain}, so HTTPS will fail unless you buy "

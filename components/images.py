@@ -2,7 +2,8 @@
 
 One table, so an upgrade is one reviewed diff. Tags come from supabase/supabase
 `docker/docker-compose.yml` at UPSTREAM_COMMIT; never `latest`, which would change what a
-later `pulumi up` runs without any change in this repository.
+later `pulumi up` runs without any change in this repository. `python -m components.image_check`
+compares this table with an upstream compose file (README, "Upgrading").
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ IMAGES: dict[str, str] = {
     # Not in the upstream compose: this program's own services.
     "dashboard": "nginx:1.30.6-alpine",  # serves the generated dashboard; nginx's stable line
 }
+OWN_SERVICES = frozenset({"dashboard"})  # pinned here, absent from upstream's compose by design
 
 
 def image(service: str) -> str:

@@ -81,7 +81,7 @@ return function()
     auth = "Bearer " .. key
     kong.service.request.set_header("Authorization", auth)
   end
-  local payload = type(auth) == "string" and auth:match("^[Bb]earer%%s+[%%w_-]+%%.([%%w_-]+)%%.[%%w_-]+$")
+  local payload = type(auth) == "string" and string.match(auth, "^[Bb]earer%%s+[%%w_-]+%%.([%%w_-]+)%%.[%%w_-]+$")
   local claims
   if payload then
     local padded = payload:gsub("-", "+"):gsub("_", "/") .. string.rep("=", (4 - #payload %% 4) %% 4)

@@ -21,7 +21,7 @@ import psycopg
 from components.naming import AUTHENTICATOR, ProjectNames
 from components.sql_templates import render_named, render_text
 
-MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql\.j2$")
+MIGRATION_FILE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql\.j2")
 STACK_SCOPE = "_stack"
 LOCK_KEY = 0x5B3A_0001  # one lock for all registry/project DDL of this program
 MAX_IDENTIFIER = 63
@@ -47,7 +47,7 @@ def discover(template_dir: Path) -> list[Migration]:
     for path in sorted(Path(template_dir).iterdir()):
         if path.name.startswith(("_", ".")) or not path.name.endswith(".sql.j2"):
             continue
-        match = MIGRATION_FILE.match(path.name)
+        match = MIGRATION_FILE.fullmatch(path.name)
         if not match:
             raise MigrationError(f"{path}: migration files are named NNNN_lowercase_name.sql.j2")
         version = int(match.group(1))

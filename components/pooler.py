@@ -13,13 +13,14 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components.config import POOLER_TRANSACTION_PORT
 from components.postgres import ADMIN_USER, DATABASE, INTERNAL_DATABASE, PORT, Postgres, internal_url
 from components.secrets import StackSecrets
 from components.service import Healthcheck, ServiceSpec, declare, publish
 from components.options import after
 
 SCRIPT = Path(__file__).resolve().parent.parent / "volumes" / "pooler" / "pooler.exs"
-TRANSACTION_PORT = 6543
+TRANSACTION_PORT = POOLER_TRANSACTION_PORT
 START = '/app/bin/migrate && /app/bin/supavisor eval "$(cat /etc/pooler/pooler.exs)" && /app/bin/server'
 
 
@@ -58,5 +59,5 @@ class Pooler(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         vault_key = pulumi.Output.secret(random.RandomPassword(
             "supavisor-vault-key", length=32, special=False, opts=child).result)
-        self.container = declare(supavisor(args, vault_key), after(child, [args.database.container]))
+        self.container = declare(supavisor(args, vault_key), after(child, [args.database.ready]))
         self.register_outputs({})

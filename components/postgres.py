@@ -17,6 +17,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_postgresql as postgresql
 
+from components.database_passwords import DatabasePasswords, DatabasePasswordsArgs
 from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume, publish
 from components.sql_migrations import StackBootstrap
 from components.sql_templates import render
@@ -96,8 +97,13 @@ class Postgres(pulumi.ComponentResource):
         config = named_volume(f"{name}-config", "db-config", child, keep=True)
         self.volumes = [data, config]
         self.container = declare(db_spec(args, data, config), child)
-        after_db = after(child, [self.container])
         host = client_host(args.bind_address)
+        # The live roles take postgresPassword first; everything that logs in waits for that.
+        self.passwords = DatabasePasswords(f"{name}-passwords", DatabasePasswordsArgs(
+            host=host, port=args.port, user=ADMIN_USER, database=DATABASE, internal_database=INTERNAL_DATABASE,
+            password=args.password), opts=after(child, [self.container]))
+        self.ready: pulumi.Resource = self.passwords
+        after_db = after(child, [self.container, self.passwords])
         self.admin_dsn = pulumi.Output.secret(pulumi.Output.from_input(args.password).apply(
             lambda pw: f"postgresql://{ADMIN_USER}:{quote(pw, safe='')}@{host}:{args.port}/{DATABASE}?sslmode=disable"))
         self.provider = postgresql.Provider(

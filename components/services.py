@@ -181,18 +181,19 @@ class SupabaseServices(pulumi.ComponentResource):
         self.storage_volume = named_volume("storage-data", "storage-data", child, keep=True)
         self.snippets_volume = named_volume("studio-snippets", "studio-snippets", child, keep=True)
         self.functions_volume = named_volume("functions-code", "functions-code", child, keep=True)
-        after_db = self._after(child, args, [args.database.container])
+        # `ready`: the database is up and its roles have the current postgresPassword.
+        after_db = self._after(child, args, [args.database.ready])
         self.containers: dict[str, docker.Container] = {}
-        self._add(rest(args), self._after(child, args, [args.database.container, args.database.bootstrap]))
+        self._add(rest(args), self._after(child, args, [args.database.ready, args.database.bootstrap]))
         self._add(auth(args), after_db)
         self._add(realtime(args, _random("realtime-db-enc-key", 16, child)), after_db)
         self._add(imgproxy(args, self.storage_volume), child)
         self._add(storage(args, self.storage_volume, _random("storage-s3-key-id", 32, child),
                           _random("storage-s3-key-secret", 64, child)),
-                  self._after(child, args, [args.database.container, self.containers["rest"], self.containers["imgproxy"]]))
+                  self._after(child, args, [args.database.ready, self.containers["rest"], self.containers["imgproxy"]]))
         self.auth_image_id = self.containers["auth"].image  # projects' GoTrue containers use it too
         self._add(meta(args), after_db)
-        self._add(studio(args, self.snippets_volume, self.functions_volume), self._after(child, args, []))
+        self._add(studio(args, self.snippets_volume, self.functions_volume), after_db)
         self.register_outputs({})
 
     def _add(self, spec: ServiceSpec, opts: pulumi.ResourceOptions) -> None:

@@ -14,11 +14,11 @@ import jinja2
 from psycopg import sql
 
 SQL_ROOT = Path(__file__).resolve().parent.parent / "sql"
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def ident(value: Any) -> str:
-    if not isinstance(value, str) or not IDENTIFIER.match(value):
+    if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid SQL identifier here (a-z, 0-9, _; at most 63)")
     return sql.Identifier(value).as_string(None)
 

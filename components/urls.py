@@ -1,24 +1,45 @@
-"""Public hostnames and URLs, local or published, derived from config in one place."""
+"""Public hostnames and URLs, local or published, derived from config in one place.
+
+Three ways in: local (`http://127.0.0.1:<kong port>`), the user's own reverse proxy or LAN
+(`publicUrl`), or a Cloudflare tunnel (`domain` + `cloudflare`, always https).
+"""
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Optional
+from urllib.parse import urlsplit
 
 from components.config import ProjectConfig, StackConfig
 
 
-WILDCARD_ADDRESSES = ("0.0.0.0", "::")
-
-
 def client_host(bind_address: str) -> str:
     """Where a client on the Docker host reaches a port published on bind_address."""
-    return "127.0.0.1" if bind_address in WILDCARD_ADDRESSES else bind_address
+    return "127.0.0.1" if ipaddress.ip_address(bind_address).is_unspecified else bind_address
 
 
 def local_base(config: StackConfig) -> str:
     host = client_host(config.bind_address)
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{config.ports.kong}"
+
+
+def base_url(config: StackConfig) -> str:
+    """Kong without Cloudflare: `publicUrl` when the stack is behind the user's proxy, else the local port."""
+    return config.public_url or local_base(config)
+
+
+def serves_hostnames(config: StackConfig) -> bool:
+    """Whether the stack's hostnames reach Kong: through Cloudflare, or through the user's proxy."""
+    return config.published or config.public_url is not None
+
+
+def origin(config: StackConfig, hostname: str) -> str:
+    """`https://<hostname>` through Cloudflare; behind the user's proxy, publicUrl's scheme and port."""
+    if config.public_url is None:
+        return f"https://{hostname}"
+    parts = urlsplit(config.public_url)
+    return f"{parts.scheme}://{hostname}" + (f":{parts.port}" if parts.port else "")
 
 
 def api_hostname(config: StackConfig) -> Optional[str]:
@@ -41,15 +62,19 @@ def project_hostname(config: StackConfig, project: ProjectConfig) -> Optional[st
 
 
 def api_url(config: StackConfig) -> str:
-    return f"https://{api_hostname(config)}" if config.published else local_base(config)
+    """What GoTrue (API_EXTERNAL_URL, SITE_URL), Storage and Studio are told the public API is."""
+    return origin(config, api_hostname(config)) if config.published else base_url(config)
 
 
 def studio_url(config: StackConfig) -> str:
-    return f"https://{studio_hostname(config)}" if config.published else f"{local_base(config)}/"
+    """With `domain`, Kong serves Studio only on its hostname; otherwise at `/` of the base."""
+    host = studio_hostname(config)
+    return origin(config, host) if host and serves_hostnames(config) else f"{base_url(config)}/"
 
 
 def dashboard_url(config: StackConfig) -> str:
-    return f"https://{dashboard_hostname(config)}/" if config.published else f"{local_base(config)}/dashboard/"
+    host = dashboard_hostname(config)
+    return f"{origin(config, host)}/" if host and serves_hostnames(config) else f"{base_url(config)}/dashboard/"
 
 
 LOCAL_PROJECT_PREFIX = "/project"
@@ -61,12 +86,12 @@ def project_path(name: str) -> str:
 
 
 def project_url(config: StackConfig, project: ProjectConfig) -> str:
-    """The one URL of a project, for `createClient(url, key)`: its hostname when published,
-    else a path prefix on Kong's port. /rest/v1, /auth/v1, /storage/v1, /realtime/v1 are under it."""
+    """The one URL of a project, for `createClient(url, key)`: its hostname when the stack
+    serves hostnames (Cloudflare or `publicUrl`), else a path prefix of the stack's base URL. /rest/v1, /auth/v1, /storage/v1, /realtime/v1 are under it."""
     host = project_hostname(config, project)
-    if config.published and host:
-        return f"https://{host}"
-    return f"{local_base(config)}{project_path(project.name)}"
+    if host and serves_hostnames(config):
+        return origin(config, host)
+    return f"{base_url(config)}{project_path(project.name)}"
 
 
 def project_rest_url(config: StackConfig, project: ProjectConfig) -> str:

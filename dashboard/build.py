@@ -252,7 +252,7 @@ def _hostname(value: Any, where: str, s: Sanitizer) -> str | None:
     text = s.text(value, where)
     if text is None:
         return None
-    if not HOSTNAME_RE.match(text.lower()):
+    if not HOSTNAME_RE.fullmatch(text.lower()):
         s.warn(f"{where}: {text!r} is not a hostname, ignored")
         return None
     return text.lower()
@@ -281,7 +281,7 @@ def _auth_facts(value: Any, where: str, s: Sanitizer) -> AuthFacts:
         mode="shared" if value.get("mode") == "shared" else "own",
         signup="closed" if value.get("signup") == "closed" else "open",
         autoconfirm=value.get("autoconfirm") is not False,
-        providers=tuple(p for p in (s.text(x, f"{where}.providers") for x in providers) if p and SCHEMA_RE.match(p)),
+        providers=tuple(p for p in (s.text(x, f"{where}.providers") for x in providers) if p and SCHEMA_RE.fullmatch(p)),
     )
 
 
@@ -300,7 +300,7 @@ def _project(name: str, raw: dict, s: Sanitizer) -> Project | None:
     """One project from its output entry, or None (with a warning) when it cannot be shown."""
     where = f"projects.{name}"
     schema = s.text(raw.get("schema"), f"{where}.schema") or name
-    if not SCHEMA_RE.match(schema):
+    if not SCHEMA_RE.fullmatch(schema):
         s.warn(f"{where}.schema: {schema!r} is not a plain schema name, project skipped")
         return None
     url = s.text(raw.get("url"), f"{where}.url")
@@ -341,7 +341,7 @@ def _projects(value: Any, s: Sanitizer) -> list[Project]:
     """Valid projects in output order; bad names are skipped because they become file names."""
     projects = []
     for name, raw in _project_entries(value, s):
-        if not isinstance(name, str) or not PROJECT_NAME_RE.match(name):
+        if not isinstance(name, str) or not PROJECT_NAME_RE.fullmatch(name):
             s.warn(f"projects: skipped {str(name)[:60]!r}: names must match {PROJECT_NAME_RE.pattern}")
             continue
         if not isinstance(raw, dict):

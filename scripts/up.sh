@@ -2,8 +2,10 @@
 # Sets up and runs `pulumi up` of the local default stack (`dev`, Pulumi.dev.yaml) on this
 # Docker host.
 #   scripts/up.sh [pulumi up args, e.g. --yes]
-# State lives in a local file backend (no Pulumi Cloud account needed); its secrets are
-# encrypted with a passphrase kept in a 0600 file unless you set PULUMI_CONFIG_PASSPHRASE.
+# State lives in a local file backend (Pulumi.yaml `backend.url`, ~/.supabase-multi-instance/
+# state; no Pulumi Cloud account needed); its secrets are encrypted with a passphrase kept in
+# a 0600 file next to it unless you set PULUMI_CONFIG_PASSPHRASE. Later shells get the same
+# environment with `source scripts/env.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,22 +20,22 @@ docker info >/dev/null 2>&1 || fail "Docker is installed but its engine is not r
   and may this user use it? try: sudo systemctl start docker; sudo usermod -aG docker \$USER)"
 command -v python3 >/dev/null 2>&1 || fail "python3 (3.10 or newer) is not installed."
 
+# The file backend needs its folder; the passphrase file is created once and kept.
 home="${SUPABASE_MI_HOME:-$HOME/.supabase-multi-instance}"
 mkdir -p "$home/state" && chmod 700 "$home"
-export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$home/state}"
-if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
-    if [ ! -s "$home/passphrase" ]; then
-        (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > "$home/passphrase")
-        echo "generated the state passphrase in $home/passphrase: back it up, it decrypts your secrets"
-    fi
-    export PULUMI_CONFIG_PASSPHRASE_FILE="$home/passphrase"
+if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ] && [ ! -s "$home/passphrase" ]; then
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > "$home/passphrase")
+    echo "generated the state passphrase in $home/passphrase: back it up, it decrypts your secrets"
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 
+# What every later shell gets from the same line: the passphrase file and the virtualenv.
+source scripts/env.sh
 pulumi stack select --create dev
 pulumi up "$@"
 echo
+echo "In a new shell, first:  source scripts/env.sh"
 echo "URLs:    pulumi stack output"
 echo "Keys:    pulumi stack output projectServiceKeys --show-secrets"

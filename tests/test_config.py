@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import ConfigError, StackConfig, parse_config
+from components.config import ConfigError, StackConfig, parse_config, warnings
 from tests.program import RecordingMocks, dev_config, run_program
 
 
@@ -91,3 +91,190 @@ def test_bad_config_fails_before_any_resource_is_declared():
     with pytest.raises(ConfigError, match=r"projects\[0\]\.name: 'Drop Table'"):
         run_program({"projects": [{"name": "Drop Table"}]}, recorder=recorder)
     assert recorder.resources == []
+
+
+# -- messages in the config's own words ----------------------------------------------------
+
+PYDANTIC_WORDING = ("Input should", "valid dictionary", "instance of", "pydantic", "Value error", "[type=")
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ({"projects": "blog"}, "projects: 'blog' must be a list"),
+    ({"projects": ["blog"]}, "projects[0]: 'blog' must be an object with keys name, template, onDelete, hostname, auth"),
+    ({"projects": [{"name": 5}]}, "projects[0].name: 5 must be text"),
+    ({"projects": [{"name": None}]}, "projects[0].name: None must be text"),
+    ({"ports": {"kong": "abc"}}, "ports.kong: 'abc' must be a TCP port number from 1 to 65535"),
+    ({"ports": {"kong": 80.5}}, "ports.kong: 80.5 must be a TCP port number from 1 to 65535"),
+    ({"ports": {"postgres": [1]}}, "ports.postgres: [1] must be a TCP port number from 1 to 65535"),
+    ({"ports": {"kongAdmin": 0}}, "ports.kongAdmin: 0 must be a TCP port number from 1 to 65535"),
+    ({"ports": {"kong": 10**30}}, f"ports.kong: {10**30} must be a TCP port number from 1 to 65535"),
+    ({"ports": "8000"}, "ports: '8000' must be an object with keys kong, postgres, kongAdmin"),
+    ({"features": {"pooler": "maybe"}}, "features.pooler: 'maybe' must be true or false"),
+    ({"features": {"analytics": [1]}}, "features.analytics: [1] must be true or false"),
+    ({"features": "all"}, "features: 'all' must be an object with keys analytics, functions, pooler"),
+    ({"hostnames": []}, "hostnames: [] must be an object with keys api, studio, dashboard"),
+    ({"templatesDir": 5}, "templatesDir: 5 must be a folder path (text)"),
+    ({"domain": 5}, "domain: 5 must be text"),
+    ({"bindAddress": 5}, "bindAddress: 5 must be text"),
+    ({"cloudflare": "x", "domain": "example.com"},
+     "cloudflare: 'x' must be an object with keys accountId, zoneId, accessEmails"),
+    ({"cloudflare": {"accountId": "a" * 32, "zoneId": "b" * 32, "accessEmails": "me@example.com"},
+      "domain": "example.com"}, "cloudflare.accessEmails: 'me@example.com' must be a list"),
+    ({"cloudflare": {"accountId": "a" * 32, "zoneId": "b" * 32, "accessEmails": [7]}, "domain": "example.com"},
+     "cloudflare.accessEmails[0]: 7 must be text"),
+    ({"projects": [{"name": "a", "onDelete": 3}]}, "projects[0].onDelete: 3 must be one of 'archive' or 'drop'"),
+    ({"postgresPassword": 12345678901234567}, "postgresPassword: <hidden> must be text"),
+])
+def test_every_type_error_speaks_the_configs_language(raw, expected):
+    lines = problems(raw)
+    assert lines == [expected]
+    assert not [line for line in lines for word in PYDANTIC_WORDING if word in line]
+
+
+def test_config_errors_end_a_pulumi_run_without_a_traceback():
+    """Pulumi's Python language host logs str(error) of a RunError and nothing else
+    (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec); other exceptions get a traceback."""
+    import pulumi
+
+    with pytest.raises(ConfigError) as err:
+        run_program({"projects": [{"name": "Drop Table"}, {"name": "x"}], "ports": {"kongAdmin": 8000}})
+    assert isinstance(err.value, pulumi.RunError)
+    assert str(err.value).splitlines() == [
+        "invalid stack config (2 problems):",
+        "  - projects[0].name: 'Drop Table' must be 1-40 characters of a-z, 0-9 and _, starting with a letter (e.g. my_app)",
+        "  - ports.kongAdmin: 8000 is already the port of ports.kong; each published port must differ",
+    ]
+
+
+@pytest.mark.parametrize(("key", "entry"), [
+    ("name", {"name": "blog\n"}),
+    ("template", {"name": "shop", "template": "blog\n"}),
+])
+def test_a_trailing_newline_is_not_part_of_a_valid_name(key, entry):
+    (line,) = problems({"projects": [entry]})
+    assert line.startswith(f"projects[0].{key}: {entry[key]!r} must be")
+
+
+def test_names_that_differ_only_by_a_trailing_newline_are_not_two_projects():
+    lines = problems({"projects": [{"name": "blog"}, {"name": "blog\n"}]})
+    assert lines == ["projects[1].name: 'blog\\n' must be 1-40 characters of a-z, 0-9 and _, starting with a letter "
+                     "(e.g. my_app)"]
+
+
+def test_a_trailing_newline_is_refused_in_cloudflare_ids_and_emails():
+    lines = problems({"domain": "example.com", "cloudflare": {
+        "accountId": "a" * 32 + "\n", "zoneId": "b" * 32, "accessEmails": ["me@example.com\n"]}})
+    assert [line.split(":")[0] for line in lines] == ["cloudflare.accountId", "cloudflare.accessEmails"]
+
+
+def test_no_pattern_in_the_code_is_used_with_match():
+    """re.match with `$` accepts "blog\\n"; every validating pattern here is used with fullmatch.
+    Read as Python (ast), so Lua or SQL inside strings is not mistaken for a call."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    found = [f"{p.relative_to(root)}:{node.lineno}" for folder in ("components", "dashboard")
+             for p in (root / folder).rglob("*.py") for node in ast.walk(ast.parse(p.read_text()))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "match"]
+    assert found == []
+
+
+# -- published ports ----------------------------------------------------------------------
+
+
+def test_two_services_on_one_published_port_are_refused():
+    assert problems({"ports": {"postgres": 8000}}) == [
+        "ports.postgres: 8000 is already the port of ports.kong; each published port must differ"]
+    assert problems({"ports": {"kong": 9000, "kongAdmin": 9000}}) == [
+        "ports.kongAdmin: 9000 is already the port of ports.kong; each published port must differ"]
+
+
+def test_the_pooler_port_clashes_only_when_the_pooler_is_on():
+    assert parse_config({"ports": {"postgres": 6543}}).ports.postgres == 6543
+    assert problems({"ports": {"postgres": 6543}, "features": {"pooler": True}}) == [
+        "features.pooler: Supavisor publishes port 6543, which ports.postgres already uses; choose another ports.postgres"]
+
+
+# -- publicUrl ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("given", "stored"), [
+    ("https://supabase.example.lan", "https://supabase.example.lan"),
+    ("HTTPS://Supabase.Example.LAN/", "https://supabase.example.lan"),
+    ("http://192.168.1.10:8000", "http://192.168.1.10:8000"),
+    ("http://nas:8000", "http://nas:8000"),
+    ("http://[fd00::10]:8000", "http://[fd00::10]:8000"),
+])
+def test_public_url_is_normalised(given, stored):
+    assert parse_config({"publicUrl": given}).public_url == stored
+
+
+@pytest.mark.parametrize("bad", ["supabase.example.lan", "ftp://example.lan", "https://example.lan/supabase",
+                                 "https://example.lan?x=1", "https://user:pw@example.lan", "https://example.lan:99999",
+                                 "https://exa mple.lan", "https://"])
+def test_bad_public_urls_are_refused(bad):
+    (line,) = problems({"publicUrl": bad})
+    assert line.startswith(f"publicUrl: {bad!r} must be the URL your reverse proxy")
+
+
+def test_public_url_and_cloudflare_are_exclusive():
+    assert problems({"publicUrl": "https://api.example.com", "domain": "example.com",
+                     "cloudflare": {"accountId": "a" * 32, "zoneId": "b" * 32}}) == [
+        "publicUrl: set either publicUrl (your own reverse proxy or LAN) or cloudflare (a Cloudflare tunnel), not both"]
+
+
+# -- warnings -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "::", "0:0::0"])
+def test_a_wildcard_bind_address_warns_what_it_exposes(address):
+    (warning,) = warnings(parse_config({"bindAddress": address, "features": {"pooler": True}}))
+    assert warning.startswith(f"bindAddress: {address!r} listens on every interface")
+    assert "Postgres on port 5432 (superuser logins supabase_admin and postgres" in warning
+    assert "Kong on port 8000" in warning and "Supavisor on port 6543" in warning
+    assert "Kong's admin API stays on 127.0.0.1" in warning
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "192.168.1.10", "::1"])
+def test_a_single_bind_address_does_not_warn(address):
+    assert warnings(parse_config({"bindAddress": address})) == []
+
+
+def _leaf_paths(model, prefix: tuple = ()) -> list[tuple]:
+    """Every config key path of the models, lists entered at index 0."""
+    import typing
+
+    from pydantic import BaseModel
+
+    def models_in(annotation, key):
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return _leaf_paths(annotation, key)
+        inside = key + (0,) if typing.get_origin(annotation) is list else key
+        return [p for arg in typing.get_args(annotation) for p in models_in(arg, inside)]
+
+    paths = []
+    for name, field in model.model_fields.items():
+        key = prefix + (field.alias or name,)
+        paths += [key, *models_in(field.annotation, key)]
+    return paths
+
+
+def _nest(path: tuple, value):
+    for part in reversed(path):
+        value = [value] if isinstance(part, int) else {part: value}
+    return value
+
+
+@pytest.mark.parametrize("bad", [[], {}, "x", 1.5, None, True, [{}]], ids=repr)
+def test_no_key_of_the_config_answers_in_pydantics_words(bad):
+    """Every key, nested ones included, fed values of the wrong type: the rule is always ours."""
+    seen = []
+    for path in _leaf_paths(StackConfig):
+        try:
+            parse_config(_nest(path, bad))
+        except ConfigError as err:
+            seen += err.problems
+    assert seen, "not vacuous: wrong types are refused"
+    odd = [line for line in seen if any(w in line for w in PYDANTIC_WORDING) or "is not a valid value here" in line]
+    assert odd == []

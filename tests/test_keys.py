@@ -61,3 +61,25 @@ def test_kong_consumers_hold_the_keys_clients_get(run):
         assert by_name[f"{project}_service"] == run.outputs["projectServiceKeys"][project]
     for name, key in by_name.items():
         assert claims(key)["role"] == name
+
+
+# -- rotating jwtSecret ----------------------------------------------------------------------
+
+NEW_JWT_SECRET = "a-new-jwt-secret-for-rotation-0123456789abcdef"
+
+
+def test_a_new_jwt_secret_reissues_every_key_and_no_old_key_verifies(run):
+    from tests.test_stack import config_with
+
+    rotated = run_program(config_with(jwtSecret={"secure": NEW_JWT_SECRET}))
+    old = [run.outputs["anonKey"]] + [p["anonKey"] for p in run.outputs["projects"].values()]
+    new = [rotated.outputs["anonKey"]] + [p["anonKey"] for p in rotated.outputs["projects"].values()]
+    assert len(new) == 3 and not set(old) & set(new)
+    for key in new:
+        assert jwt.decode(key, NEW_JWT_SECRET, algorithms=["HS256"])["role"]
+    for key in old:  # every token signed before is now refused: all sessions end (README)
+        with pytest.raises(jwt.InvalidSignatureError):
+            jwt.decode(key, NEW_JWT_SECRET, algorithms=["HS256"])
+    (push,) = rotated.of_type(KONG_CONFIG)
+    pushed = plain(push.inputs["config"])
+    assert all(key in pushed for key in new) and not any(key in pushed for key in old)

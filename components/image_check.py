@@ -1,0 +1,87 @@
+"""Compare the pinned images (components/images.py) with an upstream docker-compose.yml.
+
+    python -m components.image_check                     # against the list stored in tests/fixtures
+    python -m components.image_check docker-compose.yml  # against a compose file you downloaded
+
+Prints one line per difference and exits 1 when there is any, 0 when the pins match, 2 when
+the file cannot be read. No network: fetch the compose file yourself (README, "Upgrading").
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Mapping, Optional
+
+import yaml
+
+from components.images import IMAGES, OWN_SERVICES, UPSTREAM_COMMIT
+
+STORED = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "upstream-images.json"
+
+
+class UnreadableCompose(Exception):
+    """The file is not a compose file (or the stored list) this check can read."""
+
+
+def compose_images(text: str) -> dict[str, str]:
+    """service -> image of a docker-compose.yml."""
+    try:
+        services = (yaml.safe_load(text) or {}).get("services")
+    except (yaml.YAMLError, AttributeError) as err:
+        raise UnreadableCompose(f"not a compose file: {err}") from None
+    if not isinstance(services, dict):
+        raise UnreadableCompose("no `services:` mapping")
+    return {name: spec["image"] for name, spec in services.items() if isinstance(spec, dict) and spec.get("image")}
+
+
+def stored_images(path: Path = STORED) -> tuple[str, dict[str, str]]:
+    """The commit and image list recorded in tests/fixtures/upstream-images.json."""
+    data = json.loads(path.read_text())
+    return data["commit"], dict(data["images"])
+
+
+def differences(pinned: Mapping[str, str], upstream: Mapping[str, str]) -> list[str]:
+    """One line per service whose image differs, or that only one side runs."""
+    lines = []
+    for service in sorted(set(pinned) | set(upstream)):
+        mine, theirs = pinned.get(service), upstream.get(service)
+        if mine == theirs or (theirs is None and service in OWN_SERVICES):
+            continue
+        if theirs is None:
+            lines.append(f"{service}: pinned {mine}; upstream has no such service")
+        elif mine is None:
+            lines.append(f"{service}: upstream runs {theirs}; this stack has no such service")
+        else:
+            lines.append(f"{service}: pinned {mine}, upstream {theirs}")
+    return lines
+
+
+def read(source: Optional[str]) -> tuple[str, dict[str, str]]:
+    """(what was compared, images) from a compose file, or from the stored list."""
+    if source is None:
+        commit, images = stored_images()
+        return f"the stored upstream list (supabase/supabase {commit[:12]})", images
+    try:
+        text = Path(source).read_text()
+    except OSError as err:
+        raise UnreadableCompose(f"cannot read {source}: {err.strerror}") from None
+    return source, compose_images(text)
+
+
+def main(argv: list[str]) -> int:
+    try:
+        label, upstream = read(argv[0] if argv else None)
+    except UnreadableCompose as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    lines = differences(IMAGES, upstream)
+    print(f"components/images.py (from {UPSTREAM_COMMIT[:12]}) vs {label}: "
+          + (f"{len(lines)} difference{'s' if len(lines) != 1 else ''}" if lines else "the same images"))
+    for line in lines:
+        print(f"  {line}")
+    return 1 if lines else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
