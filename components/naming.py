@@ -43,13 +43,29 @@ class ProjectNames:
         return f"{self.project}_anon"
 
     @property
+    def authenticated(self) -> str:
+        """The role of the project's signed-in users (per-project auth)."""
+        return f"{self.project}_authenticated"
+
+    @property
     def service(self) -> str:
         return f"{self.project}_service"
+
+    @property
+    def auth_schema(self) -> str:
+        """The per-project GoTrue's user pool (GOTRUE_DB_NAMESPACE)."""
+        return f"{self.project}_auth"
+
+    @property
+    def auth_admin(self) -> str:
+        """The LOGIN role the per-project GoTrue connects as; owns the auth schema."""
+        return f"{self.project}_auth_admin"
 
     def context(self) -> dict[str, str]:
         """Template variables for sql/projects/*."""
         return {"project": self.project, "schema": self.schema, "owner": self.owner,
-                "anon": self.anon, "service": self.service}
+                "anon": self.anon, "authenticated": self.authenticated, "service": self.service,
+                "auth_schema": self.auth_schema}
 
     def roles(self) -> list[RoleSpec]:
         """NOLOGIN roles; only the service role bypasses RLS, and it can reach this schema only."""
