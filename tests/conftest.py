@@ -28,3 +28,17 @@ def db(pg_server) -> str:
     """A fresh database with the Supabase objects; project roles created in it are dropped after."""
     with pg.scratch_database(pg_server, f"t_{os.getpid()}_{next(_counter)}") as dsn:
         yield dsn
+
+
+@pytest.fixture(scope="session")
+def pg_tools(pg_server):
+    """The pg tools of the server's version; missing ones fail under CI, skip (with the reason) outside."""
+    from backup.errors import BackupError
+    from tests._tools import in_ci
+
+    try:
+        return pg.pg_tools(pg_server)
+    except BackupError as err:
+        if in_ci():
+            pytest.fail(str(err))
+        pytest.skip(str(err))

