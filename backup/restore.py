@@ -28,11 +28,11 @@ from psycopg import sql
 from backup import archive, pgtools
 from backup.errors import BackupError
 from components import migrations as m
-from components.config import BUILTIN_TEMPLATES
+from components.sql_templates import SQL_ROOT, render_named, render_text
 from components.naming import ProjectNames
-from components.sql_templates import render_named, render_text
 
 DUMPS = ("schemas.dump", "public_views.dump")
+BUILTIN_TEMPLATES = SQL_ROOT / "projects"  # as components.config has it, without importing Pulumi
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any, Literal, Optional
+from urllib.parse import urlsplit
 
 import pulumi
 from pydantic import (
@@ -49,6 +50,10 @@ RESERVED_ROLES = frozenset(
     {"anon", "authenticated", "service_role", "authenticator", "postgres", "supabase_admin", "dashboard_user"}
 )
 SECRET_KEYS = ("postgresPassword", "jwtSecret", "dashboardPassword")
+# Secrets inside structured keys: set with `pulumi config set --secret --path <path> ...`.
+SECRET_PATHS = (("backups", "s3", "secretAccessKey"),)
+S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+CRON_RULE = "must be a cron schedule of 5 fields, in UTC, e.g. '0 3 * * *' (every day at 03:00)"
 
 
 class ConfigError(Exception):
@@ -152,6 +157,49 @@ class Features(_Model):
     pooler: bool = False
 
 
+class S3Config(_Model):
+    """An S3-compatible bucket that receives a copy of every scheduled backup."""
+
+    endpoint: str
+    bucket: str
+    region: str = "us-east-1"
+    access_key_id: str = Field(alias="accessKeyId", min_length=1)
+    secret_access_key: SecretStr = Field(alias="secretAccessKey")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError("must be the service's base URL, e.g. https://s3.eu-central-1.amazonaws.com")
+        return v.rstrip("/")
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, v: str) -> str:
+        if not S3_BUCKET.match(v) or ".." in v:
+            raise ValueError("must be an S3 bucket name: 3-63 characters of a-z, 0-9, '.' and '-'")
+        return v
+
+
+class BackupsConfig(_Model):
+    """The stack's backup service (README, Backups and restore): every project, on a schedule."""
+
+    enabled: bool = True
+    schedule: str = "0 3 * * *"
+    retention: int = Field(7, ge=1, le=1000)
+    s3: Optional[S3Config] = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        from croniter import croniter
+
+        if len(v.split()) != 5 or not croniter.is_valid(v):
+            raise ValueError(CRON_RULE)
+        return v
+
+
 class StackConfig(_Model):
     projects: list[ProjectConfig] = Field(default_factory=list)
     templates_dir: Optional[Path] = Field(None, alias="templatesDir")
@@ -161,6 +209,7 @@ class StackConfig(_Model):
     bind_address: str = Field("127.0.0.1", alias="bindAddress")
     ports: Ports = Field(default_factory=Ports)
     features: Features = Field(default_factory=Features)
+    backups: BackupsConfig = Field(default_factory=BackupsConfig)
     postgres_password: Optional[SecretStr] = Field(None, alias="postgresPassword")
     jwt_secret: Optional[SecretStr] = Field(None, alias="jwtSecret")
     dashboard_password: Optional[SecretStr] = Field(None, alias="dashboardPassword")
@@ -248,13 +297,29 @@ def _describe(error: dict, raw: dict) -> list[str]:
     if error["type"] == "value_error" and not loc:
         return str(error["ctx"]["error"]).split("\n")
     value = _lookup(raw, loc)
-    shown = "<hidden>" if loc and loc[0] in SECRET_KEYS else repr(value)
+    shown = "<hidden>" if _is_secret(loc) else repr(value)
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "missing":
         return [f"{_key_path(loc)}: is required"]
     if error["type"] == "literal_error":
         message = f"must be one of {error['ctx']['expected']}"
     return [f"{_key_path(loc)}: {shown} {message}"]
+
+
+def _is_secret(loc: tuple) -> bool:
+    return bool(loc) and (loc[0] in SECRET_KEYS or any(loc[:len(p)] == p for p in SECRET_PATHS))
+
+
+def _plain_secrets(raw: dict[str, Any], secret_keys: frozenset[str]) -> list[str]:
+    """Secret values set without --secret: they would sit in Pulumi.<stack>.yaml in clear."""
+    plain = [key for key in SECRET_KEYS if key in raw and key not in secret_keys]
+    problems = [f"{key}: is stored in plain text; set it with `pulumi config set --secret {key} ...`" for key in plain]
+    for path in SECRET_PATHS:
+        if _lookup(raw, path) is not None and path[0] not in secret_keys:
+            dotted = ".".join(path)
+            problems.append(f"{dotted}: is stored in plain text; set it with "
+                            f"`pulumi config set --secret --path {dotted} ...`")
+    return problems
 
 
 def _unknown_key(loc: tuple, raw: dict) -> str:
@@ -323,13 +388,10 @@ def available_templates(templates_dir: Optional[Path]) -> list[str]:
     return sorted({d.name for r in template_roots(templates_dir) for d in r.iterdir() if d.is_dir() and TEMPLATE_NAME.match(d.name)})
 
 
-def parse_config(raw: dict[str, Any], secret_keys: frozenset[str] = frozenset(SECRET_KEYS)) -> StackConfig:
+def parse_config(raw: dict[str, Any],
+                 secret_keys: frozenset[str] = frozenset((*SECRET_KEYS, *(p[0] for p in SECRET_PATHS)))) -> StackConfig:
     """Validate a raw namespace dict; raise ConfigError listing every problem."""
-    problems = [
-        f"{key}: is stored in plain text; set it with `pulumi config set --secret {key} ...`"
-        for key in SECRET_KEYS
-        if key in raw and key not in secret_keys
-    ]
+    problems = _plain_secrets(raw, secret_keys)
     try:
         config = StackConfig.model_validate(raw)
     except ValidationError as err:
@@ -354,7 +416,8 @@ def _route_problems(config: StackConfig) -> list[str]:
 def load_config() -> StackConfig:
     """The stack's validated config, read from the running Pulumi program."""
     raw = _raw_namespace_config()
-    secret = frozenset(k for k in SECRET_KEYS if pulumi.runtime.is_config_secret(f"{NAMESPACE}:{k}"))
+    keys = (*SECRET_KEYS, *(p[0] for p in SECRET_PATHS))
+    secret = frozenset(k for k in keys if pulumi.runtime.is_config_secret(f"{NAMESPACE}:{k}"))
     return parse_config(raw, secret)
 
 
