@@ -44,9 +44,6 @@ def dump(dsn: str, project: str, out_dir: Path, *, tools: Optional[pgtools.PgToo
             views = _public_views(conn, names)
             files["schemas.dump"] = _pg_dump(tools, dsn, snapshot, Path(tmp) / "schemas.dump",
                                              [f'--schema="{s}"' for s in schemas.values() if s])
-            if views:
-                files["public_views.dump"] = _pg_dump(tools, dsn, snapshot, Path(tmp) / "public_views.dump",
-                                                      [f'--table="public"."{v}"' for v in views])
             storage = _storage(conn, names, Path(tmp), files)
             manifest = {
                 "project": project,
@@ -85,10 +82,25 @@ def _schemas(conn: psycopg.Connection, names: ProjectNames) -> dict[str, Optiona
     return {"data": names.schema, "auth": names.auth_schema if _exists(conn, names.auth_schema) else None}
 
 
-def _public_views(conn: psycopg.Connection, names: ProjectNames) -> list[str]:
-    rows = conn.execute("select c.relname from supabase_multi.public_views_of(%s) v join pg_class c on c.oid = v.oid "
-                        "order by c.relname", (names.schema,)).fetchall()
-    return [r for (r,) in rows]
+def _public_views(conn: psycopg.Connection, names: ProjectNames) -> list[dict[str, Any]]:
+    """The project's views in public, as pg_dump would recreate them: definition (every name
+    schema-qualified), options, owner, grants, comment. pg_dump cannot select a schema and
+    single views in one run, and a second run would read the whole catalog again."""
+    conn.execute("set local search_path = ''")
+    rows = conn.execute("""
+        select c.relname, pg_catalog.pg_get_viewdef(c.oid), coalesce(c.reloptions, '{}'),
+               pg_catalog.pg_get_userbyid(c.relowner),
+               coalesce((select pg_catalog.json_agg(pg_catalog.json_build_array(
+                            case when a.grantee = 0 then null else pg_catalog.pg_get_userbyid(a.grantee) end,
+                            a.privilege_type, a.is_grantable) order by a.grantee, a.privilege_type)
+                           from pg_catalog.aclexplode(c.relacl) a where a.grantee <> c.relowner), '[]'),
+               pg_catalog.obj_description(c.oid, 'pg_class')
+          from supabase_multi.public_views_of(%s) v join pg_catalog.pg_class c on c.oid = v.oid
+         order by c.relname""", (names.schema,)).fetchall()
+    conn.execute("reset search_path")
+    return [{"name": name, "definition": definition, "options": options, "owner": owner, "grants": grants,
+             "comment": comment}
+            for name, definition, options, owner, grants, comment in rows]
 
 
 def _roles(conn: psycopg.Connection, names: ProjectNames) -> dict[str, str]:

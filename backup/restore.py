@@ -12,13 +12,15 @@ roles, grants and keys are the ones Pulumi manages, and the restore keeps them.
 """
 from __future__ import annotations
 
+import functools
 import json
+import re
 import shutil
 import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 
@@ -31,7 +33,9 @@ from components import migrations as m
 from components.sql_templates import SQL_ROOT, render_named, render_text
 from components.naming import ProjectNames
 
-DUMPS = ("schemas.dump", "public_views.dump")
+DUMPS = ("schemas.dump",)
+VIEW_OPTION = re.compile(r"^[a-z_]+=[a-z0-9_]+$")
+PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"})
 BUILTIN_TEMPLATES = SQL_ROOT / "projects"  # as components.config has it, without importing Pulumi
 
 
@@ -202,9 +206,20 @@ class _Plan:
     def replaced(self) -> str:
         return f"archived as {self._archived}" if self.contents else "dropped (it held no data)"
 
+    @functools.cached_property
+    def _archived_names(self) -> tuple[str, str]:
+        """`_archived_<name>_<UTC stamp>` for the schema and the auth schema; a second later
+        while a name is taken (two restores within one second)."""
+        when = self.when
+        while True:
+            names = (m.archived_schema_name(self.target.project, when), m.archived_schema_name(self.target.auth_schema, when))
+            if not any(self._exists(n) for n in names):
+                return names
+            when += timedelta(seconds=1)
+
     @property
     def _archived(self) -> str:
-        return m.archived_schema_name(self.target.project, self.when)
+        return self._archived_names[0]
 
     def prologue(self) -> str:
         t, s = self.target, self.source
@@ -214,7 +229,7 @@ class _Plan:
         drop_auth = target_auth_exists and not self.contents
         return render_named(
             "backup/restore_prologue.sql.j2", lock_key=m.LOCK_KEY, archive_sql=archive_sql,
-            archive_auth=(m.archived_schema_name(t.auth_schema, self.when) if target_auth_exists and self.contents else None),
+            archive_auth=self._archived_names[1] if target_auth_exists and self.contents else None,
             target_auth=t.auth_schema, temporary_roles=self.temporary_roles, hold_schema=self.hold_schema,
             source_schema=s.schema, hold_auth=self.hold_auth, source_auth=s.auth_schema,
         ) + (f"drop schema {sql.Identifier(t.auth_schema).as_string(None)} cascade;\n" if drop_auth else "")
@@ -228,12 +243,12 @@ class _Plan:
 
     def epilogue(self) -> str:
         t, s = self.target, self.source
-        views = self.manifest.get("public_views") or []
+        views = [v["name"] for v in self.manifest.get("public_views") or []]
         renames = [(v, t.project + v[len(s.project):] if v.startswith(s.project + "_") else v) for v in views]
         context = t.context() | {"template": self.template}
         return render_named(
             "backup/restore_epilogue.sql.j2",
-            source_schema=s.schema, target_schema=t.schema,
+            views_sql=self._views_sql(), source_schema=s.schema, target_schema=t.schema,
             source_auth=s.auth_schema if self.has_auth else None, target_auth=t.auth_schema,
             view_renames=renames if self.clone else [],
             remap_sql=self._remap_sql([new for _, new in renames]) if self.clone else "",
@@ -243,6 +258,14 @@ class _Plan:
             api_roles=t.api_roles(), default_privileges=t.default_privileges(),
             storage_sql=self._storage_sql(), expected_rows=json.dumps(self._expected_rows()),
         )
+
+    def _views_sql(self) -> str:
+        views = self.manifest.get("public_views") or []
+        for v in views:
+            if not all(VIEW_OPTION.match(o) for o in v["options"]) or not all(g[1] in PRIVILEGES for g in v["grants"]):
+                raise self._refuse(f"the backup's view public.{v['name']} has options or grants this tool does not know")
+        return render_named("backup/restore_views.sql.j2",
+                            views=[v | {"definition": v["definition"].strip().rstrip(";")} for v in views])
 
     def _remap_sql(self, views: list[str]) -> str:
         kinds = list(self.manifest["roles"])

@@ -97,11 +97,15 @@ def test_a_backup_holds_the_project_and_names_what_it_is(stack, backup_of_alpha)
     assert backup_of_alpha.parent.name == "alpha" and backup_of_alpha.name.startswith("alpha-")
     assert manifest["project"] == "alpha" and manifest["template"] == "blog"
     assert manifest["schemas"] == {"data": "alpha", "auth": None}
-    assert manifest["public_views"] == ["alpha_posts", "alpha_users"]
+    assert [v["name"] for v in manifest["public_views"]] == ["alpha_posts", "alpha_users"]
+    posts = manifest["public_views"][0]
+    assert posts["options"] == ["security_invoker=true"] and posts["owner"] == "alpha_owner"
+    assert "FROM alpha.posts" in posts["definition"]  # schema-qualified: it binds to the restored table
+    assert {g[0] for g in posts["grants"]} == {"alpha_anon", "alpha_service"}
     assert manifest["roles"] == {"owner": "alpha_owner", "anon": "alpha_anon", "service": "alpha_service"}
     assert [x["filename"] for x in manifest["migrations"]] == ["0001_users_and_posts.sql.j2"]
     assert {(t["table"], t["rows"]) for t in manifest["tables"]} == {("users", 3), ("posts", 30)}
-    assert set(manifest["files"]) == {"schemas.dump", "public_views.dump"}
+    assert set(manifest["files"]) == {"schemas.dump"}
 
 
 def test_restore_brings_back_every_row_after_the_data_is_destroyed(stack, backup_of_alpha, pg_tools):
@@ -280,8 +284,8 @@ def edit_manifest(name, data):
 @pytest.mark.parametrize("damage, message", [
     (lambda p, o: rewrite(p, o, flip_byte), r"schemas.dump does not match its checksum in manifest.json \(corrupted\)"),
     (lambda p, o: rewrite(p, o, edit_manifest), r"manifest.json is corrupted \(checksum mismatch\)"),
-    (lambda p, o: rewrite(p, o, lambda n, d: None if n == "public_views.dump" else d),
-     r"public_views.dump is missing"),
+    (lambda p, o: rewrite(p, o, lambda n, d: None if n == "schemas.dump" else d),
+     r"schemas.dump is missing"),
     (lambda p, o: rewrite(p, o, lambda n, d: None if n.startswith("manifest") else d), r"not a backup of this tool \(no manifest.json\)"),
     (lambda p, o: o.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]) and o, r"refused, nothing was changed"),
     (lambda p, o: o.write_text("-- a plain SQL dump\ncreate table x ();\n") and o, r"not a backup of this tool \(not a tar archive"),
