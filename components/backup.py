@@ -1,7 +1,8 @@
 """BackupService: the stack's one backup container, for every project, on a schedule.
 
 It runs the repository's own `python -m backup` (built into a small image from
-backup/Dockerfile: Debian's postgresql-client of the db image's major version), so the
+backup/Dockerfile: Debian's postgresql-client of the db image's major version and the
+packages of backup/requirements.txt), so the
 scheduled backups and the on-demand ones are the same code. Backups go to a protected
 volume, kept `retention` deep per project, and optionally to an S3-compatible bucket. The
 project list is read from the registry at each round: adding a project changes nothing here.
@@ -25,7 +26,7 @@ from components.service import Mount, ServiceSpec, declare, named_volume
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = "backup/Dockerfile"
 # What the image copies; /.dockerignore sends the daemon exactly these (a test keeps them equal).
-CONTEXT = ("backup/*.py", "components/__init__.py", "components/naming.py", "components/migrations.py",
+CONTEXT = ("backup/*.py", "backup/requirements.txt", "components/__init__.py", "components/naming.py", "components/migrations.py",
            "components/sql_templates.py", "sql/**")
 IMAGE_REPOSITORY = "supabase-multi-instance-backup"
 BACKUP_DIR = "/backups"

@@ -122,10 +122,21 @@ def test_the_docker_context_is_exactly_what_the_image_copies():
         ["*"] + [f"!{pattern}" for pattern in backup.CONTEXT]
     dockerfile = (backup.REPO_ROOT / backup.DOCKERFILE).read_text()
     copied = {p for line in dockerfile.splitlines() if line.startswith("COPY ") for p in line.split()[1:-1]}
-    assert copied == {"components/__init__.py", "components/naming.py", "components/migrations.py",
-                      "components/sql_templates.py", "sql/", "backup/"}
+    assert copied == {"backup/requirements.txt", "components/__init__.py", "components/naming.py",
+                      "components/migrations.py", "components/sql_templates.py", "sql/", "backup/"}
     assert "postgresql-client-${PG_MAJOR}" in dockerfile and "FROM ${BASE}" in dockerfile
-    assert 'CMD ["python3", "-m", "backup", "schedule"]' in dockerfile
+    assert 'CMD ["python", "-m", "backup", "schedule"]' in dockerfile
+
+
+def test_the_image_installs_the_package_versions_the_tests_run():
+    """backup/requirements.txt pins what the container imports; the same ranges as the repository's."""
+    def specs(path):
+        found = (re.fullmatch(r"([A-Za-z0-9_-]+)(\[\w+\])?(\S+)", line.strip())
+                 for line in (backup.REPO_ROOT / path).read_text().splitlines() if line and not line.startswith(("#", "-")))
+        return {m[1].lower(): m[3] for m in found}
+    image_side, repo_side = specs("backup/requirements.txt"), specs("requirements.txt")
+    assert set(image_side) == {"psycopg", "jinja2", "boto3", "croniter"}
+    assert {name: repo_side[name] for name in image_side} == image_side
 
 
 def test_a_changed_source_file_is_a_new_image_tag(tmp_path):
