@@ -229,6 +229,7 @@ class _Plan:
         drop_auth = target_auth_exists and not self.contents
         return render_named(
             "backup/restore_prologue.sql.j2", lock_key=m.LOCK_KEY, archive_sql=archive_sql,
+            empty_schemas=[] if self.contents else [t.schema] + ([t.auth_schema] if target_auth_exists else []),
             archive_auth=self._archived_names[1] if target_auth_exists and self.contents else None,
             target_auth=t.auth_schema, temporary_roles=self.temporary_roles, hold_schema=self.hold_schema,
             source_schema=s.schema, hold_auth=self.hold_auth, source_auth=s.auth_schema,

@@ -415,3 +415,20 @@ def test_storage_rows_of_the_projects_buckets_are_backed_up_and_restored(stack, 
         assert conn.execute("select id, public from storage.buckets where id like 'gamma-%%'").fetchall() == \
             [("gamma-avatars", True)]
         assert conn.execute("select count(*) from storage.objects where bucket_id like 'gamma-%%'").fetchone() == (0,)
+
+
+def test_rows_that_arrive_between_the_check_and_the_transaction_are_never_dropped(stack, backup_of_alpha, pg_tools,
+                                                                                  monkeypatch):
+    """An empty target is dropped, not archived; the transaction checks emptiness again under its lock."""
+    with psycopg.connect(stack, autocommit=True) as conn:
+        conn.execute("delete from alpha.users")
+    real_run = restore._run
+
+    def late_writer(*args):
+        seed(stack, "alpha", posts=1)  # after the checks, before the transaction
+        real_run(*args)
+
+    monkeypatch.setattr(restore, "_run", late_writer)
+    with pytest.raises(BackupError, match=r"alpha.users received rows during the restore; run it again"):
+        restore.restore(stack, backup_of_alpha, "alpha", tools=pg_tools)
+    assert len(rows(stack, "alpha")["posts"]) == 1
