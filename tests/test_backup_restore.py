@@ -154,13 +154,17 @@ def test_a_project_with_no_rows_is_restored_without_force(stack, backup_of_alpha
 
 
 def test_a_clone_has_the_rows_and_its_own_roles_and_is_isolated_from_its_source(stack, backup_of_alpha, pg_tools):
-    alpha_before = database_state(stack)["alpha"]
+    state = database_state(stack)
+    alpha_before = state["alpha"]
+    alpha_catalog = [r for r in state["relations"] if "alpha" in r[0]]
     gamma = pg.create_project(stack, "gamma")
 
     restore.clone(stack, backup_of_alpha, "gamma", tools=pg_tools)
 
     assert rows(stack, "gamma") == alpha_before
-    assert database_state(stack)["alpha"] == alpha_before  # the source is untouched
+    after = database_state(stack)
+    assert after["alpha"] == alpha_before  # the source is untouched: rows, relations, owners, grants
+    assert [r for r in after["relations"] if "alpha" in r[0]] == alpha_catalog
     with pg.request(stack, gamma.anon, gamma.schema) as conn:
         assert conn.execute("select count(*) from posts").fetchone()[0] == 20  # its policies, for its roles
         assert conn.execute("select count(*) from public.gamma_posts").fetchone()[0] == 20
@@ -432,3 +436,14 @@ def test_rows_that_arrive_between_the_check_and_the_transaction_are_never_droppe
     with pytest.raises(BackupError, match=r"alpha.users received rows during the restore; run it again"):
         restore.restore(stack, backup_of_alpha, "alpha", tools=pg_tools)
     assert len(rows(stack, "alpha")["posts"]) == 1
+
+
+def test_a_clone_names_the_functions_whose_text_still_reads_the_source(stack, pg_tools, tmp_path):
+    pg.run(stack, "create function alpha.post_count() returns bigint language sql "
+                  "as 'select count(*) from alpha.posts'")
+    path = dump.dump(stack, "alpha", tmp_path, tools=pg_tools)
+    pg.create_project(stack, "gamma")
+    result = restore.clone(stack, path, "gamma", tools=pg_tools)
+    assert result.warnings == ["function gamma.post_count() mentions schema 'alpha' in its body or settings: it still "
+                               "reads the source project's objects (which the clone's roles cannot access); "
+                               "fix it in the clone"]
