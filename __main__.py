@@ -9,6 +9,7 @@ import pulumi
 
 from components import urls
 from components.analytics import Analytics, AnalyticsArgs
+from components.backup import BackupArgs, BackupService
 from components.config import load_config, warnings
 from components.dashboard_site import DashboardSite, DashboardSiteArgs
 from components.functions import EdgeFunctions, FunctionsArgs
@@ -62,6 +63,8 @@ if config.features.functions:
                                              after=[*waits_for, database.ready]))
 if config.features.pooler:
     Pooler("pooler", PoolerArgs(network.name, config.bind_address, secrets, database))
+if config.backups.enabled:
+    BackupService("backup", BackupArgs(config.backups, network.name, database, secrets.postgres_password))
 services = stack_status(config, secrets.anon_key)  # [{name, image, healthUrl}]
 
 projects = {
@@ -113,4 +116,5 @@ for key, value in public_outputs.items():
     pulumi.export(key, value)
 pulumi.export("serviceRoleKey", secrets.service_role_key)
 pulumi.export("dashboardPassword", secrets.dashboard_password)  # basic-auth of Studio and the dashboard
+pulumi.export("databaseUrl", database.admin_dsn)  # for `python -m backup` on the host; secret
 pulumi.export("projectServiceKeys", pulumi.Output.secret({name: p.service_key for name, p in projects.items()}))

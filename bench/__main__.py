@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import churn, database, gotrue, program
+from bench import backup, churn, database, gotrue, program
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,6 +80,7 @@ def table(results: dict[str, Any]) -> str:
               f"  create the last project: {d['create_last_ms']:.1f} ms -> {d['create_last_vs_first']:.2f}x the first",
               f"  archive one: {d['archive_ms']:.1f} ms; PostgREST pre-config: {d['pre_config_ms']:.2f} ms", "",
               "churn when adding one project"]
+    b = results.get("backup")
     for c in results["churn"]:
         lines.append(f"  stack of {c['projects']:>4}: +{c['added_resources']} resources; shared containers changed: "
                      f"{len(c['shared_containers_changed'])}; other changes: {', '.join(c['other_resources_changed']) or 'none'}")
@@ -88,6 +89,14 @@ def table(results: dict[str, Any]) -> str:
               f"  idle RSS {g['idle_rss_mb']:.1f} MB (target {g['target_mb']} MB), of which private "
               f"{g['idle_private_mb']:.1f} MB and shared code {g['idle_shared_code_mb']:.1f} MB; migrate and start "
               f"{g['migrate_and_start_seconds']:.1f} s" if g["measured"] else f"  not measured: {g['reason']}"]
+    if b:
+        lines += ["", f"backup and restore of one blog project with {b['posts']:,} posts (median of {b['runs']}; "
+                      f"pg tools {b['pg_tools']})",
+                  f"  backup:  {b['backup_seconds']:.2f} s, pg_dump directly {b['pg_dump_seconds']:.2f} s -> "
+                  f"{b['backup_vs_pg_dump']:.2f}x; size {b['backup_bytes']:,} B vs {b['pg_dump_bytes']:,} B "
+                  f"({b['size_vs_pg_dump']:.2f}x)",
+                  f"  restore: {b['restore_seconds']:.2f} s, pg_restore directly {b['pg_restore_seconds']:.2f} s -> "
+                  f"{b['restore_vs_pg_restore']:.2f}x"]
     return "\n".join(lines)
 
 
@@ -97,6 +106,8 @@ def main() -> None:
     parser.add_argument("--db-projects", type=int, default=500)
     parser.add_argument("--churn-sizes", default="2,100,500")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--backup-posts", type=int, default=10_000, help="posts in the backed-up blog project")
+    parser.add_argument("--backup-runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -113,6 +124,7 @@ def main() -> None:
         "database": database.measure(args.db_projects),
         "churn": [churn.measure(int(n)) for n in args.churn_sizes.split(",")],
         "gotrue": gotrue.measure(),
+        "backup": backup.measure(args.backup_posts, args.backup_runs),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -62,13 +62,17 @@ SECRET_KEYS = ("postgresPassword", "jwtSecret", "dashboardPassword")
 # Supavisor's transaction-mode port (upstream POOLER_PROXY_PORT_TRANSACTION), published with features.pooler.
 POOLER_TRANSACTION_PORT = 6543
 PORT_RULE = "must be a TCP port number from 1 to 65535"
-# Top-level keys whose objects may hold secrets (auth.smtp.pass, auth.external.*.secret):
+# Top-level keys whose objects may hold secrets (auth.smtp.pass, auth.external.*.secret,
+# backups.s3.secretAccessKey):
 # set with `pulumi config set --secret --path`, which makes the whole key secret.
-NESTED_SECRET_KEYS = ("projects", "auth")
+NESTED_SECRET_KEYS = ("projects", "auth", "backups")
+SECRET_LEAVES = ("pass", "secret", "secretAccessKey")
 # OAuth providers GoTrue knows (supabase/auth internal/conf/configuration.go, ProviderConfiguration).
 OAUTH_PROVIDERS = ("apple", "azure", "bitbucket", "discord", "facebook", "figma", "fly", "github", "gitlab",
                    "google", "kakao", "keycloak", "linkedin_oidc", "notion", "slack_oidc", "spotify", "twitch",
                    "twitter", "workos", "x", "zoom")
+S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+CRON_RULE = "must be a cron schedule of 5 fields, in UTC, e.g. '0 3 * * *' (every day at 03:00)"
 
 
 class ConfigError(pulumi.RunError):
@@ -301,6 +305,49 @@ class Features(_Model):
     pooler: bool = False
 
 
+class S3Config(_Model):
+    """An S3-compatible bucket that receives a copy of every scheduled backup."""
+
+    endpoint: str
+    bucket: str
+    region: str = "us-east-1"
+    access_key_id: str = Field(alias="accessKeyId", min_length=1)
+    secret_access_key: SecretStr = Field(alias="secretAccessKey")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError("must be the service's base URL, e.g. https://s3.eu-central-1.amazonaws.com")
+        return v.rstrip("/")
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, v: str) -> str:
+        if not S3_BUCKET.match(v) or ".." in v:
+            raise ValueError("must be an S3 bucket name: 3-63 characters of a-z, 0-9, '.' and '-'")
+        return v
+
+
+class BackupsConfig(_Model):
+    """The stack's backup service (README, Backups and restore): every project, on a schedule."""
+
+    enabled: bool = True
+    schedule: str = "0 3 * * *"
+    retention: int = Field(7, ge=1, le=1000)
+    s3: Optional[S3Config] = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        from croniter import croniter
+
+        if len(v.split()) != 5 or not croniter.is_valid(v):
+            raise ValueError(CRON_RULE)
+        return v
+
+
 class StackConfig(_Model):
     projects: list[ProjectConfig] = Field(default_factory=list)
     templates_dir: Optional[Path] = Field(None, alias="templatesDir")
@@ -312,6 +359,7 @@ class StackConfig(_Model):
     ports: Ports = Field(default_factory=Ports)
     features: Features = Field(default_factory=Features)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    backups: BackupsConfig = Field(default_factory=BackupsConfig)
     postgres_password: Optional[SecretStr] = Field(None, alias="postgresPassword")
     jwt_secret: Optional[SecretStr] = Field(None, alias="jwtSecret")
     dashboard_password: Optional[SecretStr] = Field(None, alias="dashboardPassword")
@@ -414,7 +462,7 @@ def _describe(error: dict, raw: dict) -> list[str]:
 
 
 def _shown(loc: tuple, value: Any) -> str:
-    secret = bool(loc) and (loc[0] in SECRET_KEYS or any(part in ("pass", "secret") for part in loc))
+    secret = bool(loc) and (loc[0] in SECRET_KEYS or any(part in SECRET_LEAVES for part in loc))
     return "<hidden>" if secret else repr(value)
 
 
@@ -589,7 +637,7 @@ def _port_problems(raw: dict[str, Any]) -> list[str]:
 
 
 def nested_secret_paths(raw: dict[str, Any]) -> list[str]:
-    """Key paths of the secrets inside auth blocks (SMTP password, OAuth client secrets) that are set."""
+    """Key paths of the secrets inside structured keys (SMTP passwords, OAuth client secrets, the S3 key) that are set."""
     blocks = [("auth", raw.get("auth"))]
     if isinstance(raw.get("projects"), list):
         blocks += [(f"projects[{i}].auth", p.get("auth")) for i, p in enumerate(raw["projects"]) if isinstance(p, dict)]
@@ -601,6 +649,9 @@ def nested_secret_paths(raw: dict[str, Any]) -> list[str]:
             found.append(f"{path}.smtp.pass")
         external = auth.get("external") if isinstance(auth.get("external"), dict) else {}
         found += [f"{path}.external.{name}.secret" for name, p in external.items() if isinstance(p, dict) and "secret" in p]
+    s3 = raw.get("backups", {}).get("s3") if isinstance(raw.get("backups"), dict) else None
+    if isinstance(s3, dict) and "secretAccessKey" in s3:
+        found.append("backups.s3.secretAccessKey")
     return found
 
 

@@ -28,6 +28,9 @@ IMAGES: dict[str, str] = {
     "supavisor": "supabase/supavisor:2.7.4",
     # Not in the upstream compose: this program's own services.
     "dashboard": "nginx:1.30.6-alpine",  # serves the generated dashboard; nginx's stable line
+    # Base of the backup service's image (backup/Dockerfile): Debian 12 ships postgresql-client-15,
+    # the db image's major version, and the Python packages the backup tool needs.
+    "backup-base": "debian:12.13-slim",
 }
 OWN_SERVICES = frozenset({"dashboard"})  # pinned here, absent from upstream's compose by design
 

@@ -58,7 +58,8 @@ class ServiceSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     image_key: Optional[str] = None
-    # An image another service already pulled (its `image_id`): no second RemoteImage.
+    # An image already at hand (another service's pinned image, or one built here: components/backup.py):
+    # no RemoteImage of its own.
     image_id: Optional[pulumi.Input[str]] = None
     aliases: Sequence[str] = ()
     healthcheck: Optional[Healthcheck] = None

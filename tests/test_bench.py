@@ -13,7 +13,7 @@ def test_bench_runs_on_a_tiny_size(tmp_path):
     out = tmp_path / "results.json"
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--sizes", "1,2", "--db-projects", "6", "--churn-sizes", "1",
-         "--repeat", "1", "--out", str(out)],
+         "--repeat", "1", "--backup-posts", "300", "--backup-runs", "1", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "x floor" in result.stdout and "churn when adding one project" in result.stdout
@@ -23,3 +23,6 @@ def test_bench_runs_on_a_tiny_size(tmp_path):
     assert results["database"]["projects_registered"] == 6
     (churn,) = results["churn"]
     assert churn["shared_containers_changed"] == [] and churn["removed_resources"] == []
+    assert "backup and restore of one blog project with 300 posts" in result.stdout
+    backup = results["backup"]
+    assert backup["posts"] == 300 and backup["backup_bytes"] > 0 and backup["restore_vs_pg_restore"] > 0
