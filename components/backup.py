@@ -88,5 +88,5 @@ class BackupService(pulumi.ComponentResource):
             opts=child,
         )
         self.container = declare(backup_spec(args, self.image.image_name, self.volume),
-                                 after(child, [args.database.container, args.database.bootstrap]))
+                                 after(child, [args.database.ready, args.database.bootstrap]))
         self.register_outputs({})

@@ -325,7 +325,7 @@ class S3Config(_Model):
     @field_validator("bucket")
     @classmethod
     def _bucket(cls, v: str) -> str:
-        if not S3_BUCKET.match(v) or ".." in v:
+        if not S3_BUCKET.fullmatch(v) or ".." in v:
             raise ValueError("must be an S3 bucket name: 3-63 characters of a-z, 0-9, '.' and '-'")
         return v
 

@@ -32,7 +32,7 @@ IMAGES: dict[str, str] = {
     # the db image's major version, and the Python packages the backup tool needs.
     "backup-base": "debian:12.13-slim",
 }
-OWN_SERVICES = frozenset({"dashboard"})  # pinned here, absent from upstream's compose by design
+OWN_SERVICES = frozenset({"dashboard", "backup-base"})  # pinned here, absent from upstream's compose by design
 
 
 def image(service: str) -> str:

@@ -35,8 +35,8 @@ def test_one_backup_container_runs_the_built_image_with_the_backup_volume(dev):
     volume = next(v for v in dev.of_type(VOLUME) if v.name == "backups")
     assert volume.protect and volume.inputs["name"] == "supabase-dev-backups"
     assert dev.parent_of(container).typ == "supabase-multi-instance:index:BackupService"
-    db = containers(dev)["db"]
-    assert db.urn in container.dependencies  # the database first
+    (passwords,) = dev.of_type("pulumi-python:dynamic/supabase:DatabasePasswords")
+    assert passwords.urn in container.dependencies  # the database, with its current password, first
 
 
 def test_the_container_gets_schedule_retention_and_a_secret_database_url(dev):
@@ -96,7 +96,7 @@ def test_bad_backup_settings_get_one_line_each():
 def test_the_s3_secret_must_be_set_as_a_secret_and_is_never_echoed():
     lines = problems({"backups": {"s3": {**S3, "secretAccessKey": 12}}}, secret_keys=frozenset())
     assert lines[0] == ("backups.s3.secretAccessKey: is stored in plain text; set it with "
-                        "`pulumi config set --secret --path backups.s3.secretAccessKey ...`")
+                        "`pulumi config set --secret --path 'backups.s3.secretAccessKey' ...`")
     assert lines[1].startswith("backups.s3.secretAccessKey: <hidden> ")
     assert lines == [lines[0], lines[1]]
 

@@ -40,7 +40,7 @@ def test_every_container_given_the_postgres_password_waits_for_the_step(full):
                      if any(password in line for line in plain(c.inputs.get("envs") or []))}
     # Not vacuous: every service that connects to Postgres is found by its env.
     assert set(with_password) == {"db", "rest", "auth", "realtime", "storage", "meta", "studio", "analytics",
-                                  "functions", "supavisor"}
+                                  "functions", "supavisor", "backup"}
     late = [name for name, c in with_password.items() if name != "db" and step.urn not in c.dependencies]
     assert late == []
 
