@@ -29,10 +29,16 @@ def _timed_up(stack: EngineStack) -> tuple[float, Operation]:
     return time.perf_counter() - started, op
 
 
-def measure(projects: int) -> dict[str, Any]:
+def measure(projects: int, repeat: int = 1) -> dict[str, Any]:
+    """The run with the fastest first `up` of `repeat` runs, each on a fresh database and stack."""
     if not (CLI_ROOT / "bin" / "pulumi").exists():
         raise SystemExit(f"the Pulumi CLI {CLI_VERSION} is not built: run scripts/build-pulumi.sh")
     cli = auto.PulumiCommand(root=str(CLI_ROOT))
+    runs = [_run(projects, cli) for _ in range(max(repeat, 1))]
+    return min(runs, key=lambda r: r["up_seconds"]) | {"runs": len(runs)}
+
+
+def _run(projects: int, cli: auto.PulumiCommand) -> dict[str, Any]:
     names = [f"p{i:03d}" for i in range(projects + 1)]
     with database() as dsn, tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
         templates = Path(tmp) / "templates"
@@ -45,6 +51,7 @@ def measure(projects: int) -> dict[str, Any]:
         unchanged, _ = _timed_up(stack)
         stack.set_projects(config + [{"name": names[-1]}])
         one_more, added = _timed_up(stack)
+        overhead = _automation_overhead(stack)
     return {
         "cli": CLI_VERSION,
         "projects": projects,
@@ -54,4 +61,13 @@ def measure(projects: int) -> dict[str, Any]:
         "unchanged_up_seconds": unchanged,
         "add_one_project_up_seconds": one_more,
         "add_one_project_steps": added.changed(),
+        # Part of each timed `up`: the Automation API reads outputs and stack info after the CLI's `up`.
+        "automation_overhead_seconds": overhead,
     }
+
+
+def _automation_overhead(stack: EngineStack) -> float:
+    started = time.perf_counter()
+    stack.stack.outputs()
+    stack.stack.info()
+    return time.perf_counter() - started
