@@ -1,7 +1,9 @@
 """python -m bench: cost per project and scaling; prints a table, writes bench/results.json.
 
     python -m bench                      # the full run (a few minutes)
-    python -m bench --sizes 2,4 --db-projects 12 --out /tmp/r.json   # a quick smoke run
+    python -m bench --sizes 2,4 --db-projects 12 --engine-projects 2 --out /tmp/r.json   # a quick smoke run
+
+The engine part needs the Pulumi CLI of scripts/build-pulumi.sh; --engine-projects 0 leaves it out.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import backup, churn, database, gotrue, program
+from bench import backup, churn, database, engine, gotrue, program
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,6 +99,15 @@ def table(results: dict[str, Any]) -> str:
                   f"({b['size_vs_pg_dump']:.2f}x)",
                   f"  restore: {b['restore_seconds']:.2f} s, pg_restore directly {b['pg_restore_seconds']:.2f} s -> "
                   f"{b['restore_vs_pg_restore']:.2f}x"]
+    if results.get("engine"):
+        e = results["engine"]
+        lines += ["", f"real engine (Pulumi CLI {e['cli']}), SQL resources of {e['projects']} projects "
+                      f"(best of {e['runs']})",
+                  f"  first up: {e['up_seconds']:.1f} s ({e['resources_created']} created, "
+                  f"{e['seconds_per_project']:.2f} s per project); unchanged up: {e['unchanged_up_seconds']:.1f} s "
+                  f"(each including {e['automation_overhead_seconds']:.1f} s of Automation API reads after `up`)",
+                  f"  up adding one project: {e['add_one_project_up_seconds']:.1f} s; "
+                  f"steps: {', '.join(f'{k} {v}' for k, v in e['add_one_project_steps'].items())}"]
     return "\n".join(lines)
 
 
@@ -105,11 +116,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100,500", help="project counts for the program benchmark")
     parser.add_argument("--db-projects", type=int, default=500)
     parser.add_argument("--churn-sizes", default="2,100,500")
+    parser.add_argument("--engine-projects", type=int, default=50, help="projects in the real-engine `up`; 0: skip")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--backup-posts", type=int, default=10_000, help="posts in the backed-up blog project")
     parser.add_argument("--backup-runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--only-engine", action="store_true",
+                        help="measure only the engine part; keep the other parts already in --out")
     args = parser.parse_args()
+    if args.only_engine:
+        results = json.loads(args.out.read_text())
+        results["engine"] = engine.measure(args.engine_projects or 50, args.repeat)
+        write(results, args.out)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
 
     rows = program_costs(sizes, args.repeat)
@@ -125,11 +144,16 @@ def main() -> None:
         "churn": [churn.measure(int(n)) for n in args.churn_sizes.split(",")],
         "gotrue": gotrue.measure(),
         "backup": backup.measure(args.backup_posts, args.backup_runs),
+        "engine": engine.measure(args.engine_projects, args.repeat) if args.engine_projects else None,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write(results, args.out)
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
-    print(f"\nwritten: {args.out}")
+    print(f"\nwritten: {out}")
 
 
 if __name__ == "__main__":

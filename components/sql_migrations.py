@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
-from pulumi.dynamic import Resource
+from pulumi.dynamic import CheckFailure, CheckResult, Resource
 
 from components import migrations
 from components.dynamic_base import ConvergingProvider
@@ -42,7 +42,29 @@ def _load(props: dict[str, Any]) -> list[migrations.Migration]:
     return found
 
 
-class BootstrapProvider(ConvergingProvider):
+def refuse_applied_changes(olds: dict[str, Any], news: dict[str, Any]) -> list[CheckFailure]:
+    """At preview: an edited or removed migration that the last `up` applied fails, naming the file.
+
+    `olds` are the inputs that `up` recorded; diff would only plan an update, and the update
+    would refuse it only when it runs. A new project or template is left to the update.
+    """
+    if not olds or any(olds.get(k) != news.get(k) for k in ("project", "template", "template_dir")):
+        return []
+    recorded = {m["version"]: (m["filename"], m["checksum"]) for m in olds.get("migrations") or []}
+    planned = [migrations.Migration(m["version"], m["filename"], m["checksum"], "") for m in news["migrations"]]
+    try:
+        migrations.pending(recorded, planned, news["template_dir"])
+    except migrations.MigrationError as err:  # no property: the engine would print the whole list
+        return [CheckFailure("", str(err))]
+    return []
+
+
+class CheckedMigrations(ConvergingProvider):
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        return CheckResult(news, refuse_applied_changes(olds, news))
+
+
+class BootstrapProvider(CheckedMigrations):
     """No delete: the registry outlives the stack's resources, it records archived projects."""
 
     def resource_id(self, props: dict[str, Any]) -> str:
@@ -71,7 +93,7 @@ def _names(props: dict[str, Any]) -> ProjectNames:
     return ProjectNames(props["project"], props.get("auth_mode") or OWN)
 
 
-class ProjectMigrationsProvider(ConvergingProvider):
+class ProjectMigrationsProvider(CheckedMigrations):
     REPLACE_ON = frozenset({"project"})
     # Outputs computed by create/update; a preview must not count them as changes.
     IGNORE = frozenset({"tables", "views"})

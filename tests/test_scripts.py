@@ -40,3 +40,39 @@ def test_missing_docker_is_explained(tmp_path):
 def test_stopped_docker_engine_is_explained(tmp_path):
     result = run_up(tmp_path, {"pulumi": "exit 0", "docker": "exit 1"})
     assert result.returncode == 2 and "engine is not reachable" in result.stderr
+
+
+def build_pulumi_tree(tmp_path: Path, version: str = "v3.1.2") -> tuple[Path, Path]:
+    """A copy of scripts/build-pulumi.sh in a tmp checkout, and a PATH without Go."""
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "build-pulumi.sh", tmp_path / "scripts")
+    (tmp_path / "scripts" / "pulumi-cli.version").write_text(version + "\n")
+    bin_dir = tmp_path / "path"
+    bin_dir.mkdir()
+    for tool in ("bash", "dirname", "tr", "sh"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    return tmp_path / "scripts" / "build-pulumi.sh", bin_dir
+
+
+def test_build_pulumi_skips_when_the_pinned_cli_exists(tmp_path):
+    script, path = build_pulumi_tree(tmp_path)
+    cli = tmp_path / ".tools" / "pulumi-v3.1.2" / "bin"
+    cli.mkdir(parents=True)
+    for name, body in (("pulumi", 'echo v3.1.2'), ("pulumi-resource-pulumi-python", "exit 0")):
+        (cli / name).write_text(f"#!/bin/sh\n{body}\n")
+        (cli / name).chmod(0o755)
+    result = subprocess.run([str(path / "bash"), str(script)], env={"PATH": str(path)},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(cli.parent)
+
+
+def test_build_pulumi_rebuilds_another_version_and_explains_missing_go(tmp_path):
+    script, path = build_pulumi_tree(tmp_path)
+    stale = tmp_path / ".tools" / "pulumi-v3.1.2" / "bin"
+    stale.mkdir(parents=True)
+    (stale / "pulumi").write_text("#!/bin/sh\necho v3.0.0\n")
+    (stale / "pulumi").chmod(0o755)
+    result = subprocess.run([str(path / "bash"), str(script)], env={"PATH": str(path)},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "Go is needed to build the Pulumi CLI" in result.stderr

@@ -63,3 +63,21 @@ def test_diff_updates_on_new_migrations_and_replaces_on_rename():
     assert update.changes and not update.replaces
     assert provider.diff("a", olds, {**olds, "project": "b"}).replaces == ["project"]
     assert changed_keys({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 4}) == ["b", "c"]
+
+
+def test_check_refuses_an_applied_migration_edited_or_removed_but_not_a_new_one():
+    """What preview sees (tests/test_engine_sql_migrations.py runs it under the engine)."""
+    provider = ProjectMigrationsProvider()
+    olds = project_props("dsn", "crm")
+    first = olds["migrations"][0]
+    applied = olds["migrations"]
+    later = {"version": applied[-1]["version"] + 1, "filename": "0099_more.sql.j2", "checksum": "1" * 64}
+    added = {**olds, "migrations": [*applied, later]}
+    assert provider.check(olds, added).failures == []
+    assert provider.check({}, olds).failures == []  # a create: nothing applied yet
+    assert provider.check(olds, {**olds, "template": "empty"}).failures == []  # refused by the update, with its reason
+    edited = provider.check(olds, {**olds, "migrations": [{**first, "checksum": "0" * 64}, *applied[1:]]}).failures
+    assert [f.reason.split(" (")[0] for f in edited] == [f"{olds['template_dir']}/{first['filename']} was changed after it was applied"]
+    removed = provider.check(olds, {**olds, "migrations": added["migrations"][1:]}).failures
+    assert "was applied but is no longer in the template" in removed[0].reason
+    assert BootstrapProvider().check(bootstrap_props("dsn"), bootstrap_props("dsn")).failures == []
