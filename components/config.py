@@ -22,6 +22,8 @@ from pydantic import (
     field_validator,
 )
 
+from components.naming import DEFAULT_STATEMENT_TIMEOUT
+
 NAMESPACE = "supabase-multi-instance"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_TEMPLATES = REPO_ROOT / "sql" / "projects"
@@ -31,6 +33,10 @@ TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 CLOUDFLARE_ID = re.compile(r"^[0-9a-f]{32}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DURATION = re.compile(r"^([1-9][0-9]{0,6})(ms|s|min)$")  # Postgres time units, as ALTER ROLE takes them
+DURATION_MS = {"ms": 1, "s": 1000, "min": 60_000}
+# A request that holds a pooled PostgREST connection longer than this belongs in a job.
+STATEMENT_TIMEOUT_MS = (100, 5 * 60_000)
 
 # Schemas Postgres, the supabase/postgres image and its services own. A project with one of
 # these names would hand its roles privileges on a system schema.
@@ -81,6 +87,7 @@ class ProjectConfig(_Model):
     template: str = "blog"
     on_delete: Literal["archive", "drop"] = Field("archive", alias="onDelete")
     hostname: Optional[str] = None
+    statement_timeout: str = Field(DEFAULT_STATEMENT_TIMEOUT, alias="statementTimeout")
 
     @field_validator("name")
     @classmethod
@@ -101,6 +108,16 @@ class ProjectConfig(_Model):
         return v
 
     _hostname = field_validator("hostname")(classmethod(lambda cls, v: _check_hostname(v)))
+
+    @field_validator("statement_timeout")
+    @classmethod
+    def _statement_timeout(cls, v: str) -> str:
+        low, high = STATEMENT_TIMEOUT_MS
+        match = DURATION.match(v) if isinstance(v, str) else None
+        if not match or not low <= int(match.group(1)) * DURATION_MS[match.group(2)] <= high:
+            raise ValueError("must be a duration from 100ms to 5min written as a number and ms, s or min "
+                             "(e.g. 500ms, 8s, 1min)")
+        return v
 
     @property
     def schema_name(self) -> str:
