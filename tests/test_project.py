@@ -51,6 +51,7 @@ def test_each_project_declares_its_isolation_resources_under_its_component(dev, 
     assert [n for n, r in roles.items() if r.get("bypassRowLevelSecurity")] == [f"{project}_service"]
     (schema,) = [r for r in children if r.typ == "postgresql:index/schema:Schema"]
     assert schema.inputs["name"] == project and schema.inputs["owner"] == f"{project}_owner"
+    assert schema.inputs["ifNotExists"] is False  # no CREATE SCHEMA IF NOT EXISTS (issue 10)
     memberships = {(r.inputs["role"], r.inputs["grantRole"]) for r in children if r.typ.endswith("GrantRole")}
     assert memberships == {("authenticator", f"{project}_anon"), ("authenticator", f"{project}_service")}
 
@@ -75,6 +76,7 @@ def test_grants_wait_for_migrations_so_removal_revokes_before_archiving(dev):
 def test_migration_resource_records_checksums_not_sql_and_keeps_the_dsn_secret(dev):
     (sql,) = [r for r in dev.of_type(MIGRATIONS) if r.inputs["project"] == "blog"]
     assert sql.inputs["template"] == "blog" and sql.inputs["on_delete"] == "archive"
+    assert sql.inputs["statement_timeout"] == "8s"
     assert sql.inputs["template_dir"] == "sql/projects/blog"
     assert [m["filename"] for m in sql.inputs["migrations"]] == ["0001_users_and_posts.sql.j2"]
     assert all(set(m) == {"version", "filename", "checksum"} for m in sql.inputs["migrations"])
@@ -99,7 +101,8 @@ def test_outputs_contract(dev):
     assert {"serviceRoleKey", "projectServiceKeys"} <= dev.secret_outputs
     assert not {"anonKey", "projects", "apiUrl", "services"} & dev.secret_outputs
     blog = dev.outputs["projects"]["blog"]
-    assert set(blog) == {"schema", "restUrl", "anonKey", "hostname", "tables", "views", "template"}
+    assert set(blog) == {"schema", "restUrl", "anonKey", "hostname", "tables", "views", "functions", "sequences",
+                         "template"}
     assert blog["restUrl"] == "http://127.0.0.1:8000/rest/v1" and blog["schema"] == "blog"
     assert set(dev.outputs["projectServiceKeys"]) == {"blog", "shop"}
 
