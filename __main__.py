@@ -61,7 +61,7 @@ if config.features.functions:
     EdgeFunctions("functions", FunctionsArgs(config, network.name, secrets, api.functions_volume, after=waits_for))
 if config.features.pooler:
     Pooler("pooler", PoolerArgs(network.name, config.bind_address, secrets, database))
-services = stack_status(config, secrets.anon_key)  # [{name, image, healthUrl}]
+services = stack_status(config)  # [{name, image, healthUrl}]
 
 projects = {
     p.name: SupabaseProject(p.name, ProjectArgs(
