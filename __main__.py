@@ -12,7 +12,7 @@ from components.analytics import Analytics, AnalyticsArgs
 from components.config import load_config, warnings
 from components.dashboard_site import DashboardSite, DashboardSiteArgs
 from components.functions import EdgeFunctions, FunctionsArgs
-from components.gateway import Gateway, GatewayArgs, ProjectGateway
+from components.gateway import Gateway, GatewayArgs
 from components.network import StackNetwork
 from components.pooler import Pooler, PoolerArgs
 from components.postgres import Postgres, PostgresArgs
@@ -69,7 +69,9 @@ projects = {
         template_dir=config.template_path(p.template),
         dsn=database.admin_dsn,
         jwt_secret=secrets.jwt_secret,
-        rest_url=urls.project_rest_url(config, p),
+        url=urls.project_url(config, p),
+        network_name=network.name,
+        auth_image_id=api.auth_image_id,
         hostname=urls.project_hostname(config, p),
     ), opts=pulumi.ResourceOptions(provider=database.provider, depends_on=[database.bootstrap]))
     for p in config.projects
@@ -82,8 +84,7 @@ gateway = Gateway("gateway", GatewayArgs(
     config=config,
     network_name=network.name,
     secrets=secrets,
-    projects=[ProjectGateway(p.name, projects[p.name].anon_key, projects[p.name].service_key,
-                             urls.project_hostname(config, p)) for p in config.projects],
+    projects=[projects[p.name].gateway() for p in config.projects],
     after=waits_for,
 ))
 

@@ -20,6 +20,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from components.naming import DEFAULT_STATEMENT_TIMEOUT
@@ -37,6 +38,10 @@ DURATION = re.compile(r"^([1-9][0-9]{0,6})(ms|s|min)$")  # Postgres time units, 
 DURATION_MS = {"ms": 1, "s": 1000, "min": 60_000}
 # A request that holds a pooled PostgREST connection longer than this belongs in a job.
 STATEMENT_TIMEOUT_MS = (100, 5 * 60_000)
+# A redirect target GoTrue may send users to: web URLs and app deep links (myapp://...);
+# GoTrue matches `*`/`**` globs in the allow list.
+REDIRECT_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
+WEB_URL = re.compile(r"^https?://[^\s/?#]+(/\S*)?$")
 
 # Schemas Postgres, the supabase/postgres image and its services own. A project with one of
 # these names would hand its roles privileges on a system schema.
@@ -50,11 +55,21 @@ RESERVED_SCHEMAS = frozenset(
     }
 )
 RESERVED_PREFIXES = ("pg_", "_archived_")
+# Studio's own pages live under /project/default on the path prefix that gives each
+# project its local URL (/project/<name>).
+RESERVED_PROJECT_NAMES = frozenset({"default"})
 # Roles the image defines; a project named like them would collide with `<name>_anon` etc.
 RESERVED_ROLES = frozenset(
     {"anon", "authenticated", "service_role", "authenticator", "postgres", "supabase_admin", "dashboard_user"}
 )
 SECRET_KEYS = ("postgresPassword", "jwtSecret", "dashboardPassword")
+# Top-level keys whose objects may hold secrets (auth.smtp.pass, auth.external.*.secret):
+# set with `pulumi config set --secret --path`, which makes the whole key secret.
+NESTED_SECRET_KEYS = ("projects", "auth")
+# OAuth providers GoTrue knows (supabase/auth internal/conf/configuration.go, ProviderConfiguration).
+OAUTH_PROVIDERS = ("apple", "azure", "bitbucket", "discord", "facebook", "figma", "fly", "github", "gitlab",
+                   "google", "kakao", "keycloak", "linkedin_oidc", "notion", "slack_oidc", "spotify", "twitch",
+                   "twitter", "workos", "x", "zoom")
 
 
 class ConfigError(Exception):
@@ -72,6 +87,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+def _check_host(value: str) -> str:
+    """A DNS name or an IP address (SMTP relays are often addressed by IP)."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if not all(HOSTNAME_LABEL.match(label) for label in value.lower().rstrip(".").split(".")):
+        raise ValueError("must be a host name such as smtp.example.com, or an IP address")
+    return value.lower().rstrip(".")
+
+
 def _check_hostname(value: Optional[str]) -> Optional[str]:
     if value is None:
         return None
@@ -82,12 +108,100 @@ def _check_hostname(value: Optional[str]) -> Optional[str]:
     return value
 
 
+class SmtpConfig(_Model):
+    """Where GoTrue sends confirmation, magic-link and recovery mails."""
+
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    user: Optional[str] = None
+    password: Optional[SecretStr] = Field(None, alias="pass")
+    sender: str
+    sender_name: Optional[str] = Field(None, alias="senderName")
+
+    _host = field_validator("host")(classmethod(lambda cls, v: _check_host(v)))
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, v: str) -> str:
+        if not EMAIL.match(v):
+            raise ValueError("must be the e-mail address mails are sent from, e.g. noreply@example.com")
+        return v
+
+
+class OAuthProviderConfig(_Model):
+    enabled: bool = True
+    client_id: str = Field(alias="clientId", min_length=1)
+    secret: SecretStr
+    url: Optional[str] = None  # azure, gitlab, keycloak, workos: the provider's own base URL
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not WEB_URL.match(v):
+            raise ValueError("must be an http(s) URL")
+        return v
+
+
+class AuthSettings(_Model):
+    """Settings of one GoTrue: the stack's own (top-level `auth`) or a project's (`projects[].auth`)."""
+
+    site_url: Optional[str] = Field(None, alias="siteUrl")
+    redirect_urls: list[str] = Field(default_factory=list, alias="redirectUrls")
+    signup: Literal["open", "closed"] = "open"
+    autoconfirm: Optional[bool] = None
+    jwt_expiry: int = Field(3600, ge=60, le=7 * 24 * 3600, alias="jwtExpiry")
+    smtp: Optional[SmtpConfig] = None
+    external: dict[Literal[OAUTH_PROVIDERS], OAuthProviderConfig] = Field(default_factory=dict)
+
+    @field_validator("site_url")
+    @classmethod
+    def _site(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not WEB_URL.match(v):
+            raise ValueError("must be the http(s) URL of your app, e.g. https://app.example.com")
+        return v
+
+    @field_validator("redirect_urls")
+    @classmethod
+    def _redirects(cls, v: list[str]) -> list[str]:
+        bad = [u for u in v if not REDIRECT_URL.match(u) or "," in u]
+        if bad:
+            raise ValueError(f"not URLs (scheme://..., no commas): {', '.join(map(repr, bad))}")
+        return v
+
+    @model_validator(mode="after")
+    def _confirmable(self) -> "AuthSettings":
+        if self.autoconfirm is False and self.smtp is None:
+            raise ValueError("autoconfirm: false needs `smtp`: without mail nobody can confirm an account")
+        return self
+
+    @property
+    def confirms_automatically(self) -> bool:
+        """Safe default: confirm by mail when SMTP is set, automatically only without it."""
+        return self.smtp is None if self.autoconfirm is None else self.autoconfirm
+
+
+class ProjectAuthConfig(AuthSettings):
+    """`own` (default): the project's own GoTrue and user pool. `shared`: the stack's users."""
+
+    mode: Literal["own", "shared"] = "own"
+
+    @model_validator(mode="after")
+    def _shared_has_no_settings(self) -> "ProjectAuthConfig":
+        if self.mode == "shared":
+            own = sorted(f.alias or n for n, f in AuthSettings.model_fields.items() if n in self.model_fields_set)
+            if own:
+                raise ValueError(f"{', '.join(own)}: only for mode own; a shared project uses the stack's "
+                                 "top-level `auth` settings")
+        return self
+
+
 class ProjectConfig(_Model):
     name: str
     template: str = "blog"
     on_delete: Literal["archive", "drop"] = Field("archive", alias="onDelete")
     hostname: Optional[str] = None
     statement_timeout: str = Field(DEFAULT_STATEMENT_TIMEOUT, alias="statementTimeout")
+    auth: ProjectAuthConfig = Field(default_factory=ProjectAuthConfig)
 
     @field_validator("name")
     @classmethod
@@ -96,6 +210,8 @@ class ProjectConfig(_Model):
             raise ValueError(
                 "must be 1-40 characters of a-z, 0-9 and _, starting with a letter (e.g. my_app)"
             )
+        if v in RESERVED_PROJECT_NAMES:
+            raise ValueError("is reserved: Studio's own pages are at /project/default; choose another project name")
         if v in RESERVED_SCHEMAS or v in RESERVED_ROLES or v.startswith(RESERVED_PREFIXES):
             raise ValueError("is a Postgres or Supabase system name; choose another project name")
         return v
@@ -178,6 +294,7 @@ class StackConfig(_Model):
     bind_address: str = Field("127.0.0.1", alias="bindAddress")
     ports: Ports = Field(default_factory=Ports)
     features: Features = Field(default_factory=Features)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     postgres_password: Optional[SecretStr] = Field(None, alias="postgresPassword")
     jwt_secret: Optional[SecretStr] = Field(None, alias="jwtSecret")
     dashboard_password: Optional[SecretStr] = Field(None, alias="dashboardPassword")
@@ -264,14 +381,24 @@ def _describe(error: dict, raw: dict) -> list[str]:
         return [_unknown_key(loc, raw)]
     if error["type"] == "value_error" and not loc:
         return str(error["ctx"]["error"]).split("\n")
+    if "[key]" in loc:  # a bad key of a mapping, e.g. an unknown OAuth provider
+        hint = difflib.get_close_matches(str(loc[loc.index("[key]") - 1]), OAUTH_PROVIDERS, n=1)
+        return [f"{_key_path(loc[: loc.index('[key]')])}: unknown provider"
+                f"{'; did you mean ' + repr(hint[0]) + '?' if hint else '; known: ' + ', '.join(OAUTH_PROVIDERS)}"]
     value = _lookup(raw, loc)
-    shown = "<hidden>" if loc and loc[0] in SECRET_KEYS else repr(value)
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "missing":
         return [f"{_key_path(loc)}: is required"]
     if error["type"] == "literal_error":
         message = f"must be one of {error['ctx']['expected']}"
-    return [f"{_key_path(loc)}: {shown} {message}"]
+    if isinstance(value, dict) and error["type"] == "value_error":  # a rule across an object's keys
+        return [f"{_key_path(loc)}: {message}"]
+    return [f"{_key_path(loc)}: {_shown(loc, value)} {message}"]
+
+
+def _shown(loc: tuple, value: Any) -> str:
+    secret = bool(loc) and (loc[0] in SECRET_KEYS or any(part in ("pass", "secret") for part in loc))
+    return "<hidden>" if secret else repr(value)
 
 
 def _unknown_key(loc: tuple, raw: dict) -> str:
@@ -340,12 +467,18 @@ def available_templates(templates_dir: Optional[Path]) -> list[str]:
     return sorted({d.name for r in template_roots(templates_dir) for d in r.iterdir() if d.is_dir() and TEMPLATE_NAME.match(d.name)})
 
 
-def parse_config(raw: dict[str, Any], secret_keys: frozenset[str] = frozenset(SECRET_KEYS)) -> StackConfig:
+def parse_config(raw: dict[str, Any],
+                 secret_keys: frozenset[str] = frozenset((*SECRET_KEYS, *NESTED_SECRET_KEYS))) -> StackConfig:
     """Validate a raw namespace dict; raise ConfigError listing every problem."""
     problems = [
         f"{key}: is stored in plain text; set it with `pulumi config set --secret {key} ...`"
         for key in SECRET_KEYS
         if key in raw and key not in secret_keys
+    ]
+    problems += [
+        f"{path}: is stored in plain text; set it with `pulumi config set --secret --path '{path}' ...`"
+        for path in nested_secret_paths(raw)
+        if path.split("[")[0].split(".")[0] not in secret_keys
     ]
     try:
         config = StackConfig.model_validate(raw)
@@ -354,11 +487,43 @@ def parse_config(raw: dict[str, Any], secret_keys: frozenset[str] = frozenset(SE
         config = None
     problems += _cross_checks(raw)
     if config is not None:
-        problems += _route_problems(config)
+        problems += _route_problems(config) + _template_problems(config)
     if problems:
         raise ConfigError(problems)
     assert config is not None
     return config
+
+
+def nested_secret_paths(raw: dict[str, Any]) -> list[str]:
+    """Key paths of the secrets inside auth blocks (SMTP password, OAuth client secrets) that are set."""
+    blocks = [("auth", raw.get("auth"))]
+    if isinstance(raw.get("projects"), list):
+        blocks += [(f"projects[{i}].auth", p.get("auth")) for i, p in enumerate(raw["projects"]) if isinstance(p, dict)]
+    found = []
+    for path, auth in blocks:
+        if not isinstance(auth, dict):
+            continue
+        if isinstance(auth.get("smtp"), dict) and "pass" in auth["smtp"]:
+            found.append(f"{path}.smtp.pass")
+        external = auth.get("external") if isinstance(auth.get("external"), dict) else {}
+        found += [f"{path}.external.{name}.secret" for name, p in external.items() if isinstance(p, dict) and "secret" in p]
+    return found
+
+
+def _template_problems(config: StackConfig) -> list[str]:
+    """Each template in use must have well-formed migrations and quickstart: found now, not mid-`up`."""
+    from components import migrations, quickstart  # template readers; they build on nothing here
+
+    found: list[str] = []
+    for template in sorted({p.template for p in config.projects} & set(available_templates(config.templates_dir))):
+        where = [i for i, p in enumerate(config.projects) if p.template == template][0]
+        folder = config.template_path(template)
+        try:
+            migrations.discover(folder)
+            quickstart.load(folder)
+        except (migrations.MigrationError, quickstart.QuickstartError) as err:
+            found.append(f"projects[{where}].template: {err}")
+    return found
 
 
 def _route_problems(config: StackConfig) -> list[str]:
@@ -371,12 +536,28 @@ def _route_problems(config: StackConfig) -> list[str]:
 def load_config() -> StackConfig:
     """The stack's validated config, read from the running Pulumi program."""
     raw = _raw_namespace_config()
-    secret = frozenset(k for k in SECRET_KEYS if pulumi.runtime.is_config_secret(f"{NAMESPACE}:{k}"))
+    secret = frozenset(k for k in (*SECRET_KEYS, *NESTED_SECRET_KEYS)
+                       if pulumi.runtime.is_config_secret(f"{NAMESPACE}:{k}"))
     return parse_config(raw, secret)
 
 
 def warnings(config: StackConfig) -> list[str]:
     """Things that work but that users usually do not want."""
+    return _hostname_warnings(config) + _signup_warnings(config)
+
+
+def _signup_warnings(config: StackConfig) -> list[str]:
+    """A public stack whose sign-up is open and confirms without mail: anyone can make accounts."""
+    if not config.published:
+        return []
+    blocks = [("auth", config.auth)] + [(f"projects[{i}].auth", p.auth) for i, p in enumerate(config.projects)
+                                        if p.auth.mode == "own"]
+    return [f"{path}: sign-up is open and no `smtp` is set, so anyone on the internet can create confirmed "
+            "accounts; set signup: closed, or configure smtp so addresses are confirmed by mail"
+            for path, auth in blocks if auth.signup == "open" and auth.smtp is None]
+
+
+def _hostname_warnings(config: StackConfig) -> list[str]:
     return [
         f"{path}: {host!r} is more than one level below {config.domain!r}; Cloudflare's Universal "
         f"SSL certificate covers only *.{config.domain}, so HTTPS will fail unless you buy "

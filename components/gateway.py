@@ -23,7 +23,10 @@ from components.options import after
 HTTP_PORT = 8000
 ADMIN_PORT = 8001
 ADMIN_HOST = "127.0.0.1"
-PLUGINS = "request-transformer,cors,key-auth,acl,basic-auth,request-termination,ip-restriction"
+PLUGINS = "request-transformer,cors,key-auth,acl,basic-auth,request-termination,ip-restriction,pre-function"
+# The project guard (kong_config.GUARD_LUA) runs in Kong's Lua sandbox (the default,
+# untrusted_lua = sandbox) and may require only this JSON decoder.
+SANDBOX_REQUIRES = "cjson.safe"
 # Prefer the full config Kong was last given (kept on its volume); the base config is only
 # the first start's, before KongConfig has pushed anything.
 ENTRYPOINT = (
@@ -40,6 +43,8 @@ class ProjectGateway:
     anon_key: pulumi.Input[str]
     service_key: pulumi.Input[str]
     hostname: Optional[str] = None
+    roles: Sequence[str] = ()  # the roles its tokens may carry
+    auth_host: str = "auth"  # its GoTrue on the stack network
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,8 @@ def full_config(config: StackConfig, s: StackSecrets, projects: Sequence[Project
 
     def build(values: list) -> str:
         (anon, service, password), pairs = values[:3], values[3:]
-        found = [ProjectKeys(p.name, a, k, p.hostname) for p, (a, k) in zip(projects, pairs)]
+        found = [ProjectKeys(p.name, a, k, p.hostname, tuple(p.roles), p.auth_host, urls.project_path(p.name))
+                 for p, (a, k) in zip(projects, pairs)]
         return kong_config.render(stack_settings(config, anon, service, password, found))
 
     return pulumi.Output.secret(pulumi.Output.all(s.anon_key, s.service_role_key, s.dashboard_password, *keys)
@@ -88,7 +94,8 @@ def kong_spec(a: GatewayArgs, volume: docker.Volume) -> ServiceSpec:
         env={"KONG_DATABASE": "off", "KONG_DECLARATIVE_CONFIG": f"{CONFIG_DIR}/kong.yml",
              "KONG_DNS_ORDER": "LAST,A,CNAME", "KONG_PLUGINS": PLUGINS,
              "KONG_NGINX_PROXY_PROXY_BUFFER_SIZE": "160k", "KONG_NGINX_PROXY_PROXY_BUFFERS": "64 160k",
-             "KONG_ADMIN_LISTEN": f"0.0.0.0:{ADMIN_PORT}"},
+             "KONG_ADMIN_LISTEN": f"0.0.0.0:{ADMIN_PORT}", "KONG_UNTRUSTED_LUA": "sandbox",
+             "KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES": SANDBOX_REQUIRES},
         entrypoint=["sh", "-c", ENTRYPOINT],
         ports=[publish(HTTP_PORT, c.ports.kong, c.bind_address), publish(ADMIN_PORT, c.ports.kong_admin, ADMIN_HOST)],
         mounts=[Mount(CONFIG_DIR, volume=volume.name)],

@@ -57,12 +57,47 @@ ADMIN_GROUPS = (GROUPS.admin,)
 
 @dataclass(frozen=True)
 class ProjectKeys:
-    """One project as Kong sees it: its two keys and, when published, its hostname."""
+    """One project as Kong sees it: its keys, the roles its tokens may carry, its auth
+    upstream, its local path prefix and, when it has one, its hostname."""
 
     name: str
     anon_key: str
     service_key: str
     hostname: Optional[str] = None
+    roles: Sequence[str] = ()
+    auth_host: str = "auth"
+    prefix: str = ""
+
+
+# Lua run by Kong's pre-function plugin (sandboxed; `cjson.safe` allowed by the container's
+# KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES). Returns the per-request function (serverless plugin 0.2+).
+GUARD_LUA = """local cjson = require "cjson.safe"
+local roles = {%(roles)s}
+return function()
+  local auth = kong.request.get_header("authorization")
+  if not auth then
+    local key = kong.request.get_header("apikey") or kong.request.get_query_arg("apikey")
+    if type(key) ~= "string" then return end
+    auth = "Bearer " .. key
+    kong.service.request.set_header("Authorization", auth)
+  end
+  local payload = type(auth) == "string" and auth:match("^[Bb]earer%%s+[%%w_-]+%%.([%%w_-]+)%%.[%%w_-]+$")
+  local claims
+  if payload then
+    local padded = payload:gsub("-", "+"):gsub("_", "/") .. string.rep("=", (4 - #payload %% 4) %% 4)
+    local text = ngx.decode_base64(padded)
+    claims = text and cjson.decode(text)
+  end
+  if type(claims) ~= "table" or not roles[claims.role] then
+    return kong.response.exit(401, { message = "this key or token does not belong to this project" })
+  end
+end
+"""
+
+
+def guard_lua(roles: Sequence[str]) -> str:
+    """The project guard for `roles`; role names are SQL identifiers, quoted as Lua strings."""
+    return GUARD_LUA % {"roles": ", ".join(f"[{json.dumps(r)}] = true" for r in roles)}
 
 
 @dataclass(frozen=True)
@@ -96,6 +131,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE.parent)), undefined=jinja2.StrictUndefined,
                              autoescape=False, keep_trailing_newline=True)
     env.filters["q"] = lambda value: json.dumps(str(value))  # a JSON string is a YAML string
+    env.globals["guard_lua"] = guard_lua
     return env
 
 
@@ -112,8 +148,8 @@ def render(settings: KongSettings) -> str:
         functions=settings.functions, dashboard_hostname=settings.dashboard_hostname, realtime_host=REALTIME_HOST,
         studio_hosts=[settings.studio_hostname] if settings.studio_hostname else [],
         local_hosts=list(settings.local_hosts) if settings.dashboard_hostname else [],
-        projects=[{"name": p.name, "hostname": p.hostname, "group": GROUPS.project(p.name)}
-                  for p in settings.projects if p.hostname])
+        projects=[{"name": p.name, "hostname": p.hostname, "group": GROUPS.project(p.name), "roles": list(p.roles),
+                   "auth_host": p.auth_host, "prefix": p.prefix} for p in settings.projects])
     yaml.load(text, Loader=_YAML_LOADER)
     return text
 

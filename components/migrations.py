@@ -118,7 +118,10 @@ def _begin_locked(conn: psycopg.Connection, ensure_registry: bool = False) -> No
     The superuser's own statements run with an empty search_path: nothing a template
     made can shadow a function or operator they call."""
     conn.execute("select pg_advisory_xact_lock(%s), set_config('search_path', '', true)", (LOCK_KEY,))
-    missing = conn.execute("select to_regclass('supabase_multi.migrations') is null").fetchone()[0]
+    # The newest registry column doubles as its version: older registries are upgraded in place.
+    missing = conn.execute(
+        "select not exists (select 1 from pg_catalog.pg_attribute"
+        " where attrelid = pg_catalog.to_regclass('supabase_multi.projects') and attname = 'auth_mode')").fetchone()[0]
     if ensure_registry or missing:
         conn.execute(render_named("registry/registry.sql.j2"))
 
@@ -203,9 +206,10 @@ def apply_project(
     with _connect(dsn) as conn, conn.transaction():
         _begin_locked(conn)
         _refuse_template_change(conn, names, template)
+        _refuse_auth_mode_change(conn, names)
         _refuse_adoption(conn, names)
         done = _apply_as_owner(conn, names, where, migrations, context)
-        settings = {"api_roles": names.api_roles(), "statement_timeout": statement_timeout}
+        settings = {"roles": names.authenticator_members(), "statement_timeout": statement_timeout}
         _run(conn, "sql/projects/_role_settings.sql.j2", render_named("projects/_role_settings.sql.j2", **settings))
         _run(conn, "sql/projects/_finalize.sql.j2", render_named("projects/_finalize.sql.j2", **context))
         return done
@@ -247,7 +251,8 @@ def _refuse_foreign_objects(conn: psycopg.Connection, label: str, names: Project
 
 def _refuse_adoption(conn: psycopg.Connection, names: ProjectNames) -> None:
     """Defence in depth behind the event trigger of sql/bootstrap/0002: never take over a schema."""
-    problem = conn.execute("select supabase_multi.adoption_problem(%s)", (names.schema,)).fetchone()[0]
+    problem = conn.execute("select supabase_multi.adoption_problem(%s, %s, %s)",
+                           (names.schema, names.project, names.owner)).fetchone()[0]
     if problem:
         raise MigrationError(
             f"project {names.project!r}: schema {names.schema!r} exists and is not recorded as this project's "
@@ -266,40 +271,58 @@ def _refuse_template_change(conn: psycopg.Connection, names: ProjectNames, templ
         )
 
 
-def archived_schema_name(project: str, when: datetime) -> str:
-    """`_archived_<name>_<UTC timestamp>` within Postgres's 63 bytes.
+def _refuse_auth_mode_change(conn: psycopg.Connection, names: ProjectNames) -> None:
+    """Moving a project between user pools would strand its users: refused, like a template switch."""
+    row = conn.execute(
+        "select auth_mode from supabase_multi.projects where schema_name = %s", (names.schema,)
+    ).fetchone()
+    if row and row[0] and row[0] != names.auth_mode:
+        raise MigrationError(
+            f"project {names.project!r} has auth mode {row[0]!r} and cannot switch to {names.auth_mode!r}: its "
+            "users live in that user pool; back it up and create a new project instead"
+        )
+
+
+AUTH_ARCHIVE_SUFFIX = "_auth"
+
+
+def archived_schema_name(project: str, when: datetime, suffix: str = "") -> str:
+    """`_archived_<name>_<UTC timestamp><suffix>` within Postgres's 63 bytes. The auth schema's
+    archive ends in `_auth`, after the timestamp: no project archive can end so.
 
     A name too long to keep whole keeps its start plus 8 hex digits of a hash of the whole
     name, so two long names that share a start never share an archive name."""
     stamp = when.astimezone(timezone.utc).strftime(ARCHIVE_STAMP)
-    room = MAX_IDENTIFIER - len(ARCHIVE_PREFIX) - len(stamp) - 1
+    room = MAX_IDENTIFIER - len(ARCHIVE_PREFIX) - len(stamp) - 1 - len(suffix)
     if len(project) > room:
         digest = hashlib.sha256(project.encode()).hexdigest()[:ARCHIVE_HASH]
         project = f"{project[:room - ARCHIVE_HASH - 1]}_{digest}"
-    return f"{ARCHIVE_PREFIX}{project}_{stamp}"
+    return f"{ARCHIVE_PREFIX}{project}_{stamp}{suffix}"
 
 
-def _free_archive_name(conn: psycopg.Connection, project: str, when: datetime) -> str:
-    """The archive name for `when`, or for the next second that is free: unique by construction,
-    since the lookup and the rename happen under the advisory lock in one transaction."""
-    while True:
-        name = archived_schema_name(project, when)
-        if not _schema_exists(conn, name):
-            return name
+def _free_archive_name(conn: psycopg.Connection, project: str, when: datetime) -> datetime:
+    """The first second from `when` on for which the project's archive names (data and user
+    pool) are free: unique by construction, since the lookup and the renames happen under the
+    advisory lock in one transaction."""
+    while any(_schema_exists(conn, archived_schema_name(project, when, suffix)) for suffix in ("", AUTH_ARCHIVE_SUFFIX)):
         when += timedelta(seconds=1)
+    return when
 
 
 def archive_project(dsn: str, names: ProjectNames, when: Optional[datetime] = None) -> str:
     """Unexpose and rename the schema; returns the archived schema's name. Data stays.
 
-    The revokes, the rename and the registry update are one transaction: a rename that fails
+    The revokes, the renames and the registry update are one transaction: a rename that fails
     leaves every grant in place."""
     with _connect(dsn) as conn, conn.transaction():
         _begin_locked(conn)
         if not _schema_exists(conn, names.schema):
             return ""
-        archived = _free_archive_name(conn, names.project, when or datetime.now(timezone.utc))
-        context = names.context() | {"archived_schema": archived}
+        when = _free_archive_name(conn, names.project, when or datetime.now(timezone.utc))
+        archived = archived_schema_name(names.project, when)
+        context = names.context() | {
+            "archived_schema": archived,
+            "archived_auth_schema": archived_schema_name(names.project, when, AUTH_ARCHIVE_SUFFIX)}
         _run(conn, "sql/projects/_archive.sql.j2", render_named("projects/_archive.sql.j2", **context))
     return archived
 

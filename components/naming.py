@@ -12,6 +12,9 @@ DATABASE = "postgres"  # the one database of the stack; projects are schemas in 
 # How long one request of a project's API roles may run (`projects[].statementTimeout`):
 # Supabase's own `authenticated` default, and what its `authenticator` login carries.
 DEFAULT_STATEMENT_TIMEOUT = "8s"
+SHARED_AUTHENTICATED = "authenticated"  # signed-in users of the stack's own GoTrue
+SHARED_AUTH_SCHEMA = "auth"  # the stack GoTrue's user pool (supabase/postgres image)
+OWN, SHARED = "own", "shared"  # projects[].auth.mode
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,12 @@ class DefaultPrivilegeSpec:
 
 @dataclass(frozen=True)
 class ProjectNames:
+    """Every name of project `project`. With auth mode `own` (the default) the project has
+    its own user pool (`<p>_auth`, written by `<p>_auth_admin`) and its own signed-in role
+    (`<p>_authenticated`); with `shared` it uses the stack's `auth` and `authenticated`."""
+
     project: str
+    auth_mode: str = OWN
 
     @property
     def schema(self) -> str:
@@ -46,21 +54,44 @@ class ProjectNames:
         return f"{self.project}_anon"
 
     @property
+    def authenticated(self) -> str:
+        return f"{self.project}_authenticated" if self.own_auth else SHARED_AUTHENTICATED
+
+    @property
     def service(self) -> str:
         return f"{self.project}_service"
 
+    @property
+    def own_auth(self) -> bool:
+        return self.auth_mode == OWN
+
+    @property
+    def auth_schema(self) -> str:
+        return f"{self.project}_auth" if self.own_auth else SHARED_AUTH_SCHEMA
+
+    @property
+    def auth_admin(self) -> str:
+        """The LOGIN role of the project's GoTrue (own mode only): it owns `<p>_auth`, nothing else."""
+        return f"{self.project}_auth_admin"
+
     def context(self) -> dict[str, str]:
         """Template variables for sql/projects/*."""
-        return {"project": self.project, "schema": self.schema, "owner": self.owner,
-                "anon": self.anon, "service": self.service}
+        return {"project": self.project, "schema": self.schema, "owner": self.owner, "anon": self.anon,
+                "authenticated": self.authenticated, "service": self.service, "auth_schema": self.auth_schema,
+                "auth_admin": self.auth_admin if self.own_auth else "", "own_auth": self.own_auth}
 
     def roles(self) -> list[RoleSpec]:
-        """NOLOGIN roles; only the service role bypasses RLS, and it can reach this schema only."""
-        return [RoleSpec(self.owner), RoleSpec(self.anon), RoleSpec(self.service, bypass_rls=True)]
+        """The project's NOLOGIN roles; only the service role bypasses RLS, and it reaches this schema only."""
+        own = [RoleSpec(self.authenticated)] if self.own_auth else []
+        return [RoleSpec(self.owner), RoleSpec(self.anon), *own, RoleSpec(self.service, bypass_rls=True)]
 
     def api_roles(self) -> list[str]:
-        """Roles PostgREST switches to for this project's keys: members of authenticator, schema usage."""
-        return [self.anon, self.service]
+        """Roles PostgREST switches to for this project's tokens: each gets USAGE on the schema."""
+        return [self.anon, self.authenticated, self.service]
+
+    def authenticator_members(self) -> list[str]:
+        """The project's own API roles, granted to authenticator (the shared `authenticated` already is)."""
+        return [r for r in self.api_roles() if r != SHARED_AUTHENTICATED]
 
     def default_privileges(self) -> list[DefaultPrivilegeSpec]:
         """Tables the owner creates later (Studio, psql) stay reachable by the service key."""

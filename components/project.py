@@ -1,8 +1,10 @@
 """SupabaseProject: one isolated project inside the shared Postgres.
 
-Roles and schema come first; the migrations resource builds the tables inside them; the
-grants that open the project to PostgREST depend on the migrations, so on removal Pulumi
-revokes them first, then archives (or drops) the schema, then drops the roles.
+Roles and schema come first; with `auth.mode: own` the project's GoTrue (ProjectAuth)
+creates its user pool next; the migrations resource builds the tables; the grants that
+open the project to PostgREST depend on the migrations. On removal Pulumi therefore
+revokes the grants first, stops the auth container, archives (or drops) the schemas,
+then drops the roles.
 """
 from __future__ import annotations
 
@@ -13,11 +15,13 @@ from typing import Optional
 import pulumi
 import pulumi_postgresql as postgresql
 
-from components import keys
+from components import keys, quickstart
 from components.config import ProjectConfig
 from components.naming import AUTHENTICATOR, DATABASE, ProjectNames
-from components.sql_migrations import ProjectMigrations
 from components.options import after
+from components.gateway import ProjectGateway
+from components.project_auth import STACK_AUTH_HOST, ProjectAuth, ProjectAuthArgs, service_name
+from components.sql_migrations import ProjectMigrations
 
 
 @dataclass(frozen=True)
@@ -26,14 +30,24 @@ class ProjectArgs:
     template_dir: Path
     dsn: pulumi.Input[str]
     jwt_secret: pulumi.Input[str]
-    rest_url: str
+    url: str  # the project's one URL (components/urls.project_url)
+    network_name: pulumi.Input[str]
+    auth_image_id: pulumi.Input[str]  # the stack's pinned GoTrue image, pulled once
     hostname: Optional[str] = None
+
+    @property
+    def rest_url(self) -> str:
+        return f"{self.url}/rest/v1"
+
+    @property
+    def auth_url(self) -> str:
+        return f"{self.url}/auth/v1"
 
 
 class SupabaseProject(pulumi.ComponentResource):
     def __init__(self, name: str, args: ProjectArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("supabase-multi-instance:index:SupabaseProject", name, None, opts)
-        self.names = names = ProjectNames(args.config.name)
+        self.names = names = ProjectNames(args.config.name, args.config.auth.mode)
         child = pulumi.ResourceOptions(parent=self)
         roles = [postgresql.Role(r.name, name=r.name, login=False, bypass_row_level_security=r.bypass_rls, opts=child)
                  for r in names.roles()]
@@ -45,34 +59,60 @@ class SupabaseProject(pulumi.ComponentResource):
         self.migrations = ProjectMigrations(
             f"{name}-sql",
             project=names.project,
+            auth_mode=names.auth_mode,
             template=args.config.template,
             template_dir=args.template_dir,
             on_delete=args.config.on_delete,
             dsn=args.dsn,
             statement_timeout=args.config.statement_timeout,
-            opts=after(child, [schema]),
+            opts=after(child, [schema, *self._own_auth(name, args, names, after(child, roles))]),
         )
         self._open_to_postgrest(name, names, after(child, [self.migrations]))
 
         self.anon_key = keys.role_key(args.jwt_secret, names.anon, public=True)
         self.service_key = keys.role_key(args.jwt_secret, names.service, public=False)
-        static = {"schema": names.schema, "restUrl": args.rest_url, "hostname": args.hostname,
-                  "template": args.config.template}
+        auth = args.config.auth
+        static = {"url": args.url, "schema": names.schema, "restUrl": args.rest_url, "authUrl": args.auth_url,
+                  "hostname": args.hostname, "template": args.config.template,
+                  "quickstart": quickstart.load(args.template_dir),
+                  "auth": {"mode": auth.mode, "signup": auth.signup, "autoconfirm": auth.confirms_automatically,
+                           "providers": sorted(n for n, p in auth.external.items() if p.enabled)}}
         m = self.migrations
         self.info = pulumi.Output.all(self.anon_key, m.tables, m.views, m.functions, m.sequences).apply(
             lambda v: {**static, "anonKey": v[0], "tables": v[1] or [], "views": v[2] or [],
                        "functions": v[3] or [], "sequences": v[4] or []})
+        self._hostname = args.hostname
         self.register_outputs({"schema": names.schema})
+
+    def gateway(self) -> ProjectGateway:
+        """What Kong needs to route this project's URL to its services, for its keys only."""
+        names = self.names
+        return ProjectGateway(names.project, self.anon_key, self.service_key, self._hostname,
+                              roles=tuple(names.api_roles()),
+                              auth_host=service_name(names.project) if names.own_auth else STACK_AUTH_HOST)
+
+    @staticmethod
+    def _own_auth(name: str, args: ProjectArgs, names: ProjectNames,
+                  opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+        """The project's GoTrue (own mode); the migrations wait for its user pool to exist."""
+        if not names.own_auth:
+            return []
+        auth = ProjectAuth(f"{name}-auth", ProjectAuthArgs(
+            names=names, settings=args.config.auth, auth_url=args.auth_url, project_url=args.url,
+            network_name=args.network_name, jwt_secret=args.jwt_secret, image_id=args.auth_image_id), opts=opts)
+        return [auth.schema, auth.container]
 
     @staticmethod
     def _open_to_postgrest(name: str, names: ProjectNames, opts: pulumi.ResourceOptions) -> None:
         """authenticator may switch to the project's API roles, which may use its schema."""
-        for role in names.api_roles():
+        for role in names.authenticator_members():
             postgresql.GrantRole(f"{role}-authenticator", role=AUTHENTICATOR, grant_role=role, opts=opts)
-            postgresql.Grant(f"{role}-usage", role=role, database=DATABASE, schema=names.schema,
+        for role in names.api_roles():
+            # Own roles keep their first release's resource name (a rename would revoke after re-granting).
+            resource = f"{role}-usage" if role.startswith(f"{names.project}_") else f"{name}-{role}-usage"
+            postgresql.Grant(resource, role=role, database=DATABASE, schema=names.schema,
                              object_type="schema", privileges=["USAGE"], opts=opts)
         for d in names.default_privileges():
             postgresql.DefaultPrivileges(
                 f"{name}-{d.role}-default-{d.object_type}s", owner=d.owner, role=d.role, database=DATABASE,
                 schema=d.schema, object_type=d.object_type, privileges=list(d.privileges), opts=opts)
-

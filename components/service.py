@@ -58,6 +58,8 @@ class ServiceSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     image_key: Optional[str] = None
+    # An image another service already pulled (its `image_id`): no second RemoteImage.
+    image_id: Optional[pulumi.Input[str]] = None
     aliases: Sequence[str] = ()
     healthcheck: Optional[Healthcheck] = None
     ports: Sequence[docker.ContainerPortArgs] = ()
@@ -96,13 +98,16 @@ def named_volume(resource_name: str, suffix: str, opts: pulumi.ResourceOptions, 
 
 
 def declare(spec: ServiceSpec, opts: pulumi.ResourceOptions) -> docker.Container:
-    """The pinned image and the container of one service (resources `<name>-image`, `<name>`)."""
-    image = docker.RemoteImage(f"{spec.name}-image", name=pinned_image(spec.image_key or spec.name),
-                               keep_locally=True, opts=opts)
+    """The pinned image and the container of one service (resources `<name>-image`, `<name>`);
+    with `spec.image_id`, the container only."""
+    image_id = spec.image_id
+    if image_id is None:
+        image_id = docker.RemoteImage(f"{spec.name}-image", name=pinned_image(spec.image_key or spec.name),
+                                      keep_locally=True, opts=opts).image_id
     return docker.Container(
         spec.name,
         name=container_name(spec.name),
-        image=image.image_id,
+        image=image_id,
         restart=RESTART,
         envs=env_list(spec.env, spec.secret_env),
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(

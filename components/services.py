@@ -16,10 +16,11 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components import urls
+from components import gotrue, urls
 from components.config import StackConfig
 from components.images import image
 from components.migrations import POSTGREST_BASE_SCHEMAS
+from components.naming import SHARED_AUTH_SCHEMA, SHARED_AUTHENTICATED
 from components.postgres import ADMIN_USER, DATABASE, JWT_EXP, PORT, Postgres, internal_url
 from components.secrets import StackSecrets
 from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
@@ -71,24 +72,22 @@ def rest(a: ServicesArgs) -> ServiceSpec:
     )
 
 
+def stack_auth_identity(config: StackConfig) -> gotrue.GoTrueIdentity:
+    """The stack's GoTrue: Studio's users and the projects with `auth.mode: shared`."""
+    return gotrue.GoTrueIdentity(
+        auth_url=urls.stack_auth_url(config), namespace=SHARED_AUTH_SCHEMA, signed_in_role=SHARED_AUTHENTICATED,
+        admin_role="service_role", audience=SHARED_AUTHENTICATED, default_site_url=urls.api_url(config))
+
+
 def auth(a: ServicesArgs) -> ServiceSpec:
-    """GoTrue. No SMTP is configured by this stack, so e-mail sign-ups are confirmed on creation."""
-    api = urls.api_url(a.config)
-    verify = "/auth/v1/verify"
+    """The stack's GoTrue, configured by the top-level `auth` block (components/gotrue.py)."""
+    settings = a.config.auth
     return ServiceSpec(
         name="auth", network_name=a.network_name,
-        env={"GOTRUE_API_HOST": "0.0.0.0", "GOTRUE_API_PORT": "9999", "API_EXTERNAL_URL": api,
-             "GOTRUE_DB_DRIVER": "postgres", "GOTRUE_SITE_URL": api, "GOTRUE_URI_ALLOW_LIST": "",
-             "GOTRUE_DISABLE_SIGNUP": "false", "GOTRUE_JWT_ADMIN_ROLES": "service_role",
-             "GOTRUE_JWT_AUD": "authenticated", "GOTRUE_JWT_DEFAULT_GROUP_NAME": "authenticated",
-             "GOTRUE_JWT_EXP": str(JWT_EXP), "GOTRUE_EXTERNAL_EMAIL_ENABLED": "true",
-             "GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED": "false", "GOTRUE_MAILER_AUTOCONFIRM": "true",
-             "GOTRUE_MAILER_URLPATHS_INVITE": verify, "GOTRUE_MAILER_URLPATHS_CONFIRMATION": verify,
-             "GOTRUE_MAILER_URLPATHS_RECOVERY": verify, "GOTRUE_MAILER_URLPATHS_EMAIL_CHANGE": verify,
-             "GOTRUE_EXTERNAL_PHONE_ENABLED": "false", "GOTRUE_SMS_AUTOCONFIRM": "false"},
-        secret_env={"GOTRUE_DB_DATABASE_URL": _url("postgres", "supabase_auth_admin", a.secrets.postgres_password),
-                    "GOTRUE_JWT_SECRET": a.secrets.jwt_secret},
-        healthcheck=Healthcheck(["CMD", "wget", "--no-verbose", "--tries=1", "--spider", "http://localhost:9999/health"]),
+        env=gotrue.env(settings, stack_auth_identity(a.config)),
+        secret_env=gotrue.secret_env(settings, _url("postgres", "supabase_auth_admin", a.secrets.postgres_password),
+                                     a.secrets.jwt_secret),
+        healthcheck=gotrue.healthcheck(),
     )
 
 
@@ -192,6 +191,7 @@ class SupabaseServices(pulumi.ComponentResource):
         self._add(storage(args, self.storage_volume, _random("storage-s3-key-id", 32, child),
                           _random("storage-s3-key-secret", 64, child)),
                   self._after(child, args, [args.database.container, self.containers["rest"], self.containers["imgproxy"]]))
+        self.auth_image_id = self.containers["auth"].image  # projects' GoTrue containers use it too
         self._add(meta(args), after_db)
         self._add(studio(args, self.snippets_volume, self.functions_volume), self._after(child, args, []))
         self.register_outputs({})

@@ -15,7 +15,7 @@ from pulumi.dynamic import Resource
 
 from components import migrations
 from components.dynamic_base import ConvergingProvider
-from components.naming import DEFAULT_STATEMENT_TIMEOUT, ProjectNames
+from components.naming import DEFAULT_STATEMENT_TIMEOUT, OWN, ProjectNames
 from components.sql_templates import SQL_ROOT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +67,11 @@ class StackBootstrap(Resource, module="supabase", name="StackBootstrap"):
         super().__init__(BootstrapProvider(), name, props, opts)
 
 
+def _names(props: dict[str, Any]) -> ProjectNames:
+    """State written before per-project auth has no auth_mode: those projects get `own` on update."""
+    return ProjectNames(props["project"], props.get("auth_mode") or OWN)
+
+
 class ProjectMigrationsProvider(ConvergingProvider):
     REPLACE_ON = frozenset({"project"})
     # Outputs computed by create/update; a preview must not count them as changes.
@@ -76,13 +81,13 @@ class ProjectMigrationsProvider(ConvergingProvider):
         return props["project"]
 
     def converge(self, props: dict[str, Any]) -> dict[str, Any]:
-        names = ProjectNames(props["project"])
+        names = _names(props)
         migrations.apply_project(props["dsn"], names, props["template"], _load(props), props["template_dir"],
                                  statement_timeout=props.get("statement_timeout") or DEFAULT_STATEMENT_TIMEOUT)
         return {**props, **migrations.describe(props["dsn"], names.schema)}
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        names = ProjectNames(props["project"])
+        names = _names(props)
         if props.get("on_delete") == "drop":
             migrations.drop_project(props["dsn"], names)
         else:
@@ -103,6 +108,7 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
         name: str,
         *,
         project: str,
+        auth_mode: str,
         template: str,
         template_dir: Path,
         on_delete: str,
@@ -113,6 +119,7 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
         folder, planned = _plan(Path(template_dir))
         props = {
             "project": project,
+            "auth_mode": auth_mode,
             "template": template,
             "template_dir": folder,
             "migrations": planned,

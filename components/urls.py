@@ -52,10 +52,34 @@ def dashboard_url(config: StackConfig) -> str:
     return f"https://{dashboard_hostname(config)}/" if config.published else f"{local_base(config)}/dashboard/"
 
 
-def project_rest_url(config: StackConfig, project: ProjectConfig) -> str:
+LOCAL_PROJECT_PREFIX = "/project"
+
+
+def project_path(name: str) -> str:
+    """The path prefix of a project on Kong's local port: /project/<name>."""
+    return f"{LOCAL_PROJECT_PREFIX}/{name}"
+
+
+def project_url(config: StackConfig, project: ProjectConfig) -> str:
+    """The one URL of a project, for `createClient(url, key)`: its hostname when published,
+    else a path prefix on Kong's port. /rest/v1, /auth/v1, /storage/v1, /realtime/v1 are under it."""
     host = project_hostname(config, project)
-    base = f"https://{host}" if config.published and host else api_url(config)
-    return f"{base}/rest/v1"
+    if config.published and host:
+        return f"https://{host}"
+    return f"{local_base(config)}{project_path(project.name)}"
+
+
+def project_rest_url(config: StackConfig, project: ProjectConfig) -> str:
+    return f"{project_url(config, project)}/rest/v1"
+
+
+def project_auth_url(config: StackConfig, project: ProjectConfig) -> str:
+    """Kong sends it to the project's own GoTrue, or to the stack's for `auth.mode: shared`."""
+    return f"{project_url(config, project)}/auth/v1"
+
+
+def stack_auth_url(config: StackConfig) -> str:
+    return f"{api_url(config)}/auth/v1"
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import jinja2
 import jwt
+
+from components.quickstart import validate as validate_quickstart
+from dashboard.examples import Example, examples, requests_for
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -35,8 +38,6 @@ TOKENISH_RE = re.compile(r"[A-Za-z0-9_\-.]+")
 SECRET_PLACEHOLDER = "[secret]"
 # Secret outputs by contract: never read, whatever they hold.
 IGNORED_OUTPUTS = ("serviceRoleKey", "projectServiceKeys")
-TEXT_TYPES = ("text", "character varying", "varchar", "citext")
-SKIP_INSERT_COLUMNS = ("id", "created_at", "updated_at")
 PLACEHOLDER_API_URL = "https://YOUR-API-HOST"
 
 
@@ -149,27 +150,40 @@ class Relation:
 
 
 @dataclass
-class Example:
-    id: str
-    title: str
-    language: str
-    code: str
-    note: str = ""
-
-
-@dataclass
 class Project:
     name: str
     schema: str
     template: str
+    url: str  # the one URL for createClient(url, key)
     rest_url: str
-    api_url: str
+    auth_url: str
     anon_key: str | None
     anon_key_note: str
     hostname: str | None
+    auth: AuthFacts
     tables: list[Relation]
     views: list[Relation]
     examples: list[Example] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AuthFacts:
+    """How the project's users sign in, from the `auth` entry of its output."""
+
+    mode: str = "own"
+    signup: str = "open"
+    autoconfirm: bool = True
+    providers: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        pool = "its own users" if self.mode == "own" else "the stack's shared users"
+        if self.signup == "closed":
+            how = "sign-up closed (users are invited or created with the service key)"
+        else:
+            how = "sign-up open, " + ("confirmed automatically" if self.autoconfirm else "confirmed by e-mail")
+        extra = f"; also {', '.join(self.providers)}" if self.providers else ""
+        return f"{pool}: {how}{extra}"
 
 
 @dataclass
@@ -233,13 +247,6 @@ def _columns(value: Any, where: str, s: Sanitizer) -> list[Column]:
     return columns
 
 
-def _strip_rest(url: str | None) -> str | None:
-    """The API base of a `.../rest/v1` URL: supabase clients want the base, not the REST path."""
-    if url and url.rstrip("/").endswith("/rest/v1"):
-        return url.rstrip("/")[: -len("/rest/v1")]
-    return None
-
-
 def _hostname(value: Any, where: str, s: Sanitizer) -> str | None:
     """A valid DNS name or None: it goes into URLs, so anything odd is refused."""
     text = s.text(value, where)
@@ -266,35 +273,52 @@ def _anon_key(value: Any, name: str, where: str, s: Sanitizer) -> tuple[str | No
     return key, ""
 
 
-def _project(name: str, raw: dict, site_api: str | None, s: Sanitizer) -> Project | None:
+def _auth_facts(value: Any, where: str, s: Sanitizer) -> AuthFacts:
+    if not isinstance(value, dict):
+        return AuthFacts()
+    providers = value.get("providers") if isinstance(value.get("providers"), list) else []
+    return AuthFacts(
+        mode="shared" if value.get("mode") == "shared" else "own",
+        signup="closed" if value.get("signup") == "closed" else "open",
+        autoconfirm=value.get("autoconfirm") is not False,
+        providers=tuple(p for p in (s.text(x, f"{where}.providers") for x in providers) if p and SCHEMA_RE.match(p)),
+    )
+
+
+def _quickstart(value: Any, where: str, s: Sanitizer) -> dict | None:
+    """The template's quickstart as the program validated it; anything odd drops it."""
+    if value is None:
+        return None
+    try:
+        return validate_quickstart(value, Path(where))
+    except ValueError as err:
+        s.warn(f"{where}: ignored ({err})")
+        return None
+
+
+def _project(name: str, raw: dict, s: Sanitizer) -> Project | None:
     """One project from its output entry, or None (with a warning) when it cannot be shown."""
     where = f"projects.{name}"
     schema = s.text(raw.get("schema"), f"{where}.schema") or name
     if not SCHEMA_RE.match(schema):
         s.warn(f"{where}.schema: {schema!r} is not a plain schema name, project skipped")
         return None
-    hostname = _hostname(raw.get("hostname"), f"{where}.hostname", s)
-    rest_url = s.text(raw.get("restUrl"), f"{where}.restUrl")
-    if hostname:
-        api_url = _strip_rest(rest_url) or f"https://{hostname}"
-    else:
-        api_url = site_api or _strip_rest(rest_url) or PLACEHOLDER_API_URL
-    if api_url == PLACEHOLDER_API_URL:
-        s.warn(f"{where}: no apiUrl or restUrl in the outputs; examples use a placeholder")
+    url = s.text(raw.get("url"), f"{where}.url")
+    if not is_http_url(url):
+        s.warn(f"{where}: no http(s) url in the outputs; examples use a placeholder")
+        url = PLACEHOLDER_API_URL
     anon_key, anon_note = _anon_key(raw.get("anonKey"), name, f"{where}.anonKey", s)
+    auth = _auth_facts(raw.get("auth"), f"{where}.auth", s)
+    tables = _relations(raw.get("tables"), f"{where}.tables", s)
     project = Project(
-        name=name,
-        schema=schema,
-        template=s.text(raw.get("template"), f"{where}.template") or "unknown",
-        rest_url=rest_url or f"{api_url}/rest/v1",
-        api_url=api_url,
-        anon_key=anon_key,
-        anon_key_note=anon_note,
-        hostname=hostname,
-        tables=_relations(raw.get("tables"), f"{where}.tables", s),
+        name=name, schema=schema, template=s.text(raw.get("template"), f"{where}.template") or "unknown",
+        url=url, rest_url=f"{url}/rest/v1", auth_url=f"{url}/auth/v1", anon_key=anon_key, anon_key_note=anon_note,
+        hostname=_hostname(raw.get("hostname"), f"{where}.hostname", s), auth=auth, tables=tables,
         views=_relations(raw.get("views"), f"{where}.views", s),
     )
-    project.examples = examples_for(project)
+    steps = requests_for(_quickstart(raw.get("quickstart"), f"{where}.quickstart", s),
+                         tables[0].name if tables else None, auth.signup == "open")
+    project.examples = examples(url, anon_key, steps, placeholder_table=not tables)
     return project
 
 
@@ -313,7 +337,7 @@ def _project_entries(value: Any, s: Sanitizer) -> list[tuple[str, Any]]:
     return []
 
 
-def _projects(value: Any, site_api: str | None, s: Sanitizer) -> list[Project]:
+def _projects(value: Any, s: Sanitizer) -> list[Project]:
     """Valid projects in output order; bad names are skipped because they become file names."""
     projects = []
     for name, raw in _project_entries(value, s):
@@ -323,7 +347,7 @@ def _projects(value: Any, site_api: str | None, s: Sanitizer) -> list[Project]:
         if not isinstance(raw, dict):
             s.warn(f"projects.{name}: expected an object, skipped")
             continue
-        project = _project(name, raw, site_api, s)
+        project = _project(name, raw, s)
         if project:
             projects.append(project)
     if not projects:
@@ -374,80 +398,9 @@ def build_model(outputs: dict, s: Sanitizer, stack: str | None, now: datetime | 
         studio_url=s.text(outputs.get("studioUrl"), "studioUrl"),
         dashboard_url=s.text(outputs.get("dashboardUrl"), "dashboardUrl"),
         anon_key=s.text(outputs.get("anonKey"), "anonKey"),
-        projects=_projects(outputs.get("projects"), api_url, s),
+        projects=_projects(outputs.get("projects"), s),
         services=_services(outputs.get("services"), s),
     )
-
-
-# --------------------------------------------------------------------------- examples
-
-
-def _insert_body(table: Relation | None) -> str:
-    """A one-column JSON body for the insert example, from the first plain text column."""
-    for column in table.columns if table else []:
-        if column.name not in SKIP_INSERT_COLUMNS and column.type.lower() in TEXT_TYPES:
-            return json.dumps({column.name: "example"})
-    return '{"column": "value"}'
-
-
-def curl_example(p: Project) -> Example:
-    """GET and POST with curl; the profile headers only where no hostname forces the schema."""
-    table = p.tables[0] if p.tables else None
-    path = quote(table.name if table else "your_table", safe="")
-    url = f"{p.rest_url.rstrip('/')}/{path}"
-    auth = [f'-H "apikey: {p.anon_key or "ANON_KEY"}"', f'-H "Authorization: Bearer {p.anon_key or "ANON_KEY"}"']
-    read = [f"curl '{url}?select=*'", *auth]
-    write = [f"curl -X POST '{url}'", *auth, '-H "Content-Type: application/json"',
-             '-H "Prefer: return=representation"']
-    if not p.hostname:
-        read.append(f'-H "Accept-Profile: {p.schema}"')
-        write.append(f'-H "Content-Profile: {p.schema}"')
-    write.append(f"-d '{_insert_body(table)}'")
-    code = "# read\n" + " \\\n  ".join(read) + "\n\n# insert (RLS decides; a signed-in user's\n# access token goes in Authorization)\n" + " \\\n  ".join(write)
-    if p.hostname:
-        note = f"{p.hostname} forces schema {p.schema}: no profile header needed."
-    else:
-        note = (f"Accept-Profile: {p.schema} selects the schema for reads; "
-                f"Content-Profile: {p.schema} for POST, PATCH and DELETE.")
-    return Example("curl", "curl", "shell", code, note)
-
-
-def js_example(p: Project) -> Example:
-    """supabase-js v2: the client takes the API base URL and picks the schema with `db.schema`."""
-    table = p.tables[0].name if p.tables else "your_table"
-    code = (
-        "import { createClient } from '@supabase/supabase-js'\n\n"
-        f"const supabase = createClient('{p.api_url}', '{p.anon_key or 'ANON_KEY'}', {{\n"
-        f"  db: {{ schema: '{p.schema}' }},\n"
-        "})\n\n"
-        f"const {{ data, error }} = await supabase.from('{table}').select('*')"
-    )
-    return Example("js", "supabase-js", "javascript", code)
-
-
-def py_example(p: Project) -> Example:
-    """supabase-py v2: same base URL, the schema goes in ClientOptions."""
-    table = p.tables[0].name if p.tables else "your_table"
-    code = (
-        "from supabase import ClientOptions, create_client\n\n"
-        "supabase = create_client(\n"
-        f'    "{p.api_url}",\n'
-        f'    "{p.anon_key or "ANON_KEY"}",\n'
-        f'    options=ClientOptions(schema="{p.schema}"),\n'
-        ")\n"
-        f'response = supabase.table("{table}").select("*").execute()'
-    )
-    return Example("py", "supabase-py", "python", code)
-
-
-def examples_for(p: Project) -> list[Example]:
-    """The three client examples; a project without tables gets a placeholder table name."""
-    examples = [curl_example(p), js_example(p), py_example(p)]
-    if not p.tables:
-        for example in examples:
-            example.note = (example.note + " " if example.note else "") + \
-                "This project has no tables yet: replace your_table."
-    return examples
 
 
 # --------------------------------------------------------------------------- render

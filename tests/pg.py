@@ -84,13 +84,16 @@ def _roles(dsn: str) -> set[str]:
         return {r for (r,) in conn.execute("select rolname from pg_roles")}
 
 
-def provider_create(dsn: str, names: ProjectNames) -> None:
-    """Roles and schema: what postgresql.Role/Schema run before the migrations."""
+def provider_create(dsn: str, names: ProjectNames, auth_password: Optional[str] = None) -> None:
+    """Roles and schemas: what postgresql.Role/Schema of SupabaseProject and ProjectAuth run
+    before the migrations (the auth admin logs in with `auth_password`)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         for role in names.roles():
             conn.execute(sql.SQL("create role {} nologin {}").format(
                 sql.Identifier(role.name), sql.SQL("bypassrls" if role.bypass_rls else "nobypassrls")))
     provider_create_schema(dsn, names.schema, names.owner)
+    if names.own_auth:
+        provider_create_auth(dsn, names, auth_password)
 
 
 def provider_create_schema(dsn: str, schema: str, owner: str, if_not_exists: bool = False) -> None:
@@ -107,11 +110,33 @@ def provider_create_schema(dsn: str, schema: str, owner: str, if_not_exists: boo
                 sql.SQL("if not exists " if if_not_exists else ""), sql.Identifier(schema), sql.Identifier(owner)))
 
 
+def provider_create_auth(dsn: str, names: ProjectNames, auth_password: Optional[str] = None) -> None:
+    """ProjectAuth's role and schema: the LOGIN role of the project's GoTrue and its user pool."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        admin = sql.Identifier(names.auth_admin)
+        conn.execute(sql.SQL("create role {} login password {} connection limit 10").format(
+            admin, sql.Literal(auth_password or uuid.uuid4().hex)))
+        conn.execute(sql.SQL("alter role {} set search_path to {}").format(admin, sql.Identifier(names.auth_schema)))
+    provider_create_schema(dsn, names.auth_schema, names.auth_admin, if_not_exists=True)  # ProjectAuth's default
+
+
+def gotrue_pool_stand_in(dsn: str, names: ProjectNames) -> None:
+    """The part of GoTrue's user pool the archive/drop tests look at (`users`), created as
+    GoTrue creates it: by the auth admin, in its namespace. The real GoTrue's migrations run
+    in tests/test_gotrue_real.py when a GoTrue binary is available."""
+    with psycopg.connect(with_database(dsn, conninfo_to_dict(dsn)["dbname"]), autocommit=True) as conn:
+        conn.execute(sql.SQL("set role {}").format(sql.Identifier(names.auth_admin)))
+        conn.execute(sql.SQL("create table {}.users (id uuid primary key, email text, role text, aud text)").format(
+            sql.Identifier(names.auth_schema)))
+        conn.execute(sql.SQL("alter table {}.users enable row level security").format(sql.Identifier(names.auth_schema)))
+
+
 def provider_grant(dsn: str, names: ProjectNames) -> None:
     """GrantRole, Grant(schema USAGE) and DefaultPrivileges: declared after the migrations."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for role in names.api_roles():
+        for role in names.authenticator_members():
             conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(role), sql.Identifier(AUTHENTICATOR)))
+        for role in names.api_roles():
             conn.execute(sql.SQL("grant usage on schema {} to {}").format(
                 sql.Identifier(names.schema), sql.Identifier(role)))
         for d in names.default_privileges():
@@ -129,6 +154,7 @@ def provider_revoke(dsn: str, names: ProjectNames) -> None:
         for role in names.api_roles():
             conn.execute(sql.SQL("revoke all on schema {} from {}").format(
                 sql.Identifier(names.schema), sql.Identifier(role)))
+        for role in names.authenticator_members():
             conn.execute(sql.SQL("revoke {} from {}").format(sql.Identifier(role), sql.Identifier(AUTHENTICATOR)))
 
 
@@ -140,8 +166,11 @@ def provider_delete(dsn: str, names: ProjectNames) -> None:
     """
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("drop schema if exists {} restrict").format(sql.Identifier(names.schema)))
-        for role in reversed(names.roles()):
-            ident = sql.Identifier(role.name)
+        own_auth = [names.auth_admin] if names.own_auth else []
+        if own_auth:
+            conn.execute(sql.SQL("drop schema if exists {} restrict").format(sql.Identifier(names.auth_schema)))
+        for role in [*own_auth, *(r.name for r in reversed(names.roles()))]:
+            ident = sql.Identifier(role)
             conn.execute(sql.SQL("reassign owned by {} to current_user").format(ident))
             conn.execute(sql.SQL("drop owned by {}").format(ident))
             conn.execute(sql.SQL("drop role {}").format(ident))
@@ -152,10 +181,10 @@ def bootstrap(dsn: str) -> list[str]:
 
 
 def create_project(dsn: str, project: str, template: str = "blog", template_dir: Optional[Path] = None,
-                   **options) -> ProjectNames:
+                   auth_mode: str = "own", auth_password: Optional[str] = None, **options) -> ProjectNames:
     """A project, created in the order Pulumi runs a SupabaseProject's resources."""
-    names = ProjectNames(project)
-    provider_create(dsn, names)
+    names = ProjectNames(project, auth_mode)
+    provider_create(dsn, names, auth_password)
     m.apply_project(dsn, names, template, m.discover(template_dir or BUILTIN_TEMPLATES / template), **options)
     provider_grant(dsn, names)
     return names

@@ -136,14 +136,28 @@ def dev_config() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
 
 
+def _reveal(value: Any) -> tuple[Any, bool]:
+    """`{"secure": v}` anywhere in a value (`pulumi config set --secret --path`): v, and that
+    the whole top-level key is secret, as the Pulumi CLI hands it to the program."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return value["secure"], True
+    if isinstance(value, dict):
+        pairs = {k: _reveal(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
+    if isinstance(value, list):
+        pairs = [_reveal(v) for v in value]
+        return [v for v, _ in pairs], any(s for _, s in pairs)
+    return value, False
+
+
 def _flatten(config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
     flat: dict[str, str] = {}
     secret: list[str] = []
     for key, value in config.items():
         full = key if ":" in key else f"{NAMESPACE}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
+        value, is_secret = _reveal(value)
+        if is_secret:
             secret.append(full)
-            value = value["secure"]
         flat[full] = value if isinstance(value, str) else json.dumps(value)
     return flat, secret
 

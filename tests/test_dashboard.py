@@ -76,7 +76,7 @@ def test_one_card_and_one_page_per_project(site, outputs):
     for name, project in outputs["projects"].items():
         c = card(index, name)
         assert project["anonKey"] in c
-        assert project["restUrl"] in c
+        assert project["restUrl"] in c and project["url"] in c
         assert f'href="projects/{name}.html"' in c
         page = (site / "projects" / f"{name}.html").read_text()
         assert project["anonKey"] in page
@@ -111,46 +111,31 @@ def test_tables_and_views_listed_and_documented(site):
     assert "<code>display_name</code>" in view
 
 
-def test_examples_without_hostname_send_profile_headers(site, outputs):
-    blog = outputs["projects"]["blog"]
-    key = blog["anonKey"]
-    for page in ((site / "index.html").read_text(), (site / "projects/blog.html").read_text()):
-        curl = code(page, "example-blog-curl")
-        assert "curl 'http://127.0.0.1:8000/rest/v1/users?select=*'" in curl
-        assert f'-H "apikey: {key}"' in curl
-        assert f'-H "Authorization: Bearer {key}"' in curl
-        assert '-H "Accept-Profile: blog"' in curl
-        assert '-H "Content-Profile: blog"' in curl
-        assert "curl -X POST 'http://127.0.0.1:8000/rest/v1/users'" in curl
-
-        js = code(page, "example-blog-js")
-        assert f"createClient('http://127.0.0.1:8000', '{key}', {{" in js
-        assert "db: { schema: 'blog' }" in js
-        assert "supabase.from('users').select('*')" in js
-        assert "/rest/v1" not in js
-
-        py = code(page, "example-blog-py")
-        assert "from supabase import ClientOptions, create_client" in py
-        assert '"http://127.0.0.1:8000",' in py and f'"{key}",' in py
-        assert 'options=ClientOptions(schema="blog")' in py
-        assert 'supabase.table("users").select("*").execute()' in py
-        assert "/rest/v1" not in py
+def test_examples_use_the_project_url_with_no_schema_option(site, outputs):
+    """createClient(projectUrl, anonKey): the gateway pins the schema, so no db.schema, no profile header."""
+    for name in ("blog", "shop"):
+        project = outputs["projects"][name]
+        url, key = project["url"], project["anonKey"]
+        for page in ((site / "index.html").read_text(), (site / f"projects/{name}.html").read_text()):
+            curl = code(page, f"example-{name}-curl")
+            assert f"URL='{url}'" in curl and f"KEY='{key}'" in curl
+            assert 'curl "$URL/rest/v1/posts?select=id,title,content,published,created_at" -H "apikey: $KEY"' in curl
+            assert '"$URL/auth/v1/signup"' in curl and '"$URL/auth/v1/token?grant_type=password"' in curl
+            assert "Profile" not in curl
+            js = code(page, f"example-{name}-js")
+            assert f"createClient('{url}', '{key}')" in js and "schema" not in js
+            assert "supabase.auth.signUp(" in js and "supabase.from('users').insert({ name: \"Ada\" })" in js
+            py = code(page, f"example-{name}-py")
+            assert f'create_client("{url}", "{key}")' in py and "schema" not in py
+            assert 'supabase.table("posts").insert(' in py
 
 
-def test_examples_with_hostname_use_it_and_no_profile_header(site, outputs):
-    key = outputs["projects"]["shop"]["anonKey"]
-    page = (site / "projects/shop.html").read_text()
-    curl = code(page, "example-shop-curl")
-    assert "curl 'https://shop-api.example.com/rest/v1/users?select=*'" in curl
-    assert f'-H "apikey: {key}"' in curl and f'-H "Authorization: Bearer {key}"' in curl
-    assert "Profile" not in curl  # the gateway forces the schema
-    js = code(page, "example-shop-js")
-    assert f"createClient('https://shop-api.example.com', '{key}'" in js
-    assert "db: { schema: 'shop' }" in js
-    py = code(page, "example-shop-py")
-    assert '"https://shop-api.example.com",' in py
-    assert 'ClientOptions(schema="shop")' in py
-    assert "forced by the gateway on <code>shop-api.example.com</code>" in page
+def test_cards_show_project_url_auth_url_and_signup(site, outputs):
+    index = (site / "index.html").read_text()
+    for name in ("blog", "shop"):
+        c = card(index, name)
+        assert outputs["projects"][name]["url"] in c and outputs["projects"][name]["authUrl"] in c
+        assert "its own users: sign-up open, confirmed automatically" in c
 
 
 def test_project_without_tables_gets_placeholder_examples(site):
@@ -158,7 +143,6 @@ def test_project_without_tables_gets_placeholder_examples(site):
     assert "your_table" in code(page, "example-notes-curl")
     assert "supabase.from('your_table')" in code(page, "example-notes-js")
     assert "no tables yet" in page
-    assert "db: { schema: 'notes' }" in code(page, "example-notes-js")
 
 
 def test_pages_are_accessible_and_offline(site):
@@ -199,7 +183,7 @@ def test_service_keys_never_reach_the_site(outputs, tmp_path, capsys):
     outputs["projectServiceKeys"] = {"blog": blog_service, "shop": shop_service}
     outputs["projects"]["blog"]["anonKey"] = blog_service
     # hidden inside another field, glued to dotted text
-    outputs["projects"]["shop"]["restUrl"] = f"https://x.example.com/rest/v1?apikey=a.{shop_service}"
+    outputs["projects"]["shop"]["url"] = f"https://x.example.com/project/shop?apikey=a.{shop_service}"
     out = tmp_path / "site"
     warnings = build_site(outputs, out, now=NOW)
 
@@ -209,7 +193,7 @@ def test_service_keys_never_reach_the_site(outputs, tmp_path, capsys):
     assert not any(jwt.decode(t, options={"verify_signature": False}).get("role", "").endswith(
         ("service", "service_role")) for t in find_jwts(text))
     assert any("projects.blog.anonKey" in w and "blog_service" in w for w in warnings), warnings
-    assert any("projects.shop.restUrl" in w and "shop_service" in w for w in warnings), warnings
+    assert any("projects.shop.url" in w and "shop_service" in w for w in warnings), warnings
     # the other projects still render, the blog card explains the missing key
     assert outputs["projects"]["notes"]["anonKey"] in (out / "index.html").read_text()
     assert "not available" in card((out / "index.html").read_text(), "blog")

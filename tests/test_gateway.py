@@ -30,7 +30,11 @@ from components.kong_config import (
     consumers,
     render,
 )
+from components.naming import ProjectNames
+from components.project_auth import service_name
+from components.urls import project_path
 from tests._tools import require_executable
+from tests.kong_guard import run_guard
 from tests.program import dev_config, run_program
 from tests.test_stack import NS, containers, plain
 
@@ -40,8 +44,11 @@ UPSTREAM_PATHS = ["/auth/v1/verify", "/auth/v1/callback", "/auth/v1/authorize", 
 KONG_CONFIG = "pulumi-python:dynamic/supabase:KongConfig"
 
 
-def project(name: str, hostname: Optional[str] = None) -> ProjectKeys:
-    return ProjectKeys(name, keys.sign(SECRET, f"{name}_anon"), keys.sign(SECRET, f"{name}_service"), hostname)
+def project(name: str, hostname: Optional[str] = None, shared_auth: bool = False) -> ProjectKeys:
+    names = ProjectNames(name, "shared" if shared_auth else "own")
+    return ProjectKeys(name, keys.sign(SECRET, names.anon), keys.sign(SECRET, names.service), hostname,
+                       roles=tuple(names.api_roles()), auth_host="auth" if shared_auth else service_name(name),
+                       prefix=project_path(name))
 
 
 STACK_ANON, STACK_SERVICE = keys.sign(SECRET, "anon"), keys.sign(SECRET, "service_role")
@@ -87,11 +94,18 @@ def consumer_of(config: dict, key: str) -> Optional[dict]:
                  if any(k["key"] == key for k in c.get("keyauth_credentials", []))), None)
 
 
-def allowed(config: dict, path: str, key: Optional[str], host: str = "127.0.0.1") -> bool:
-    """Would Kong pass this request on to the upstream service?"""
+def allowed(config: dict, path: str, key: Optional[str], host: str = "127.0.0.1",
+            bearer: Optional[str] = None) -> bool:
+    """Would Kong pass this request (apikey `key`, Authorization `Bearer <bearer>`) on to the
+    upstream service? The project guard runs for real (tests/kong_guard.py)."""
     service, _ = match(config, path, host)
     if plugin(service, "request-termination") is not None or plugin(service, "basic-auth") is not None:
         return False
+    guard = plugin(service, "pre-function")
+    if guard is not None:
+        headers = {k: v for k, v in (("apikey", key), ("Authorization", bearer and f"Bearer {bearer}")) if v}
+        if not run_guard(guard["access"][0], headers).passed:
+            return False
     if plugin(service, "key-auth") is None:
         return True
     consumer = consumer_of(config, key) if key else None
@@ -219,14 +233,15 @@ def test_a_project_hostname_takes_only_that_projects_keys(published):
     assert allowed(published, "/rest/v1/posts", project("blog").service_key, host)
     for key in (project("shop").anon_key, project("shop").service_key, STACK_ANON, None):
         assert not allowed(published, "/rest/v1/posts", key, host)
-    # Other paths on the project's hostname fall through to the shared routes.
-    assert match(published, "/auth/v1/token", host)[0]["name"] == "auth-v1"
+    # The project's own GoTrue answers auth on its hostname.
+    assert match(published, "/auth/v1/token", host)[0]["name"] == "project-blog-auth"
 
 
-def test_without_a_hostname_a_project_has_keys_but_no_host_route():
+def test_without_a_hostname_a_project_has_keys_and_a_local_url_but_no_host_route():
     config = yaml.safe_load(render(settings(project("blog"))))
     assert {c["username"] for c in config["consumers"]} >= {"blog_anon", "blog_service"}
     assert not any(r.get("hosts") for _, r in routes(config))
+    assert match(config, "/project/blog/rest/v1/posts")[0]["name"] == "project-blog-rest"
 
 
 def test_values_cannot_break_the_yaml():

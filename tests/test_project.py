@@ -8,13 +8,25 @@ from tests.program import dev_config, fake_secret, run_program
 
 PROJECT = "supabase-multi-instance:index:SupabaseProject"
 MIGRATIONS = "pulumi-python:dynamic/supabase:ProjectMigrations"
+AUTH = "supabase-multi-instance:index:ProjectAuth"
+CONTAINER = "docker:index/container:Container"
+# Per project with its own auth (the default): listed in the README, Projects section.
 PER_PROJECT = {
-    "postgresql:index/role:Role": 3,
-    "postgresql:index/schema:Schema": 1,
-    "postgresql:index/grantRole:GrantRole": 2,
-    "postgresql:index/grant:Grant": 2,
+    "postgresql:index/role:Role": 5,  # owner, anon, authenticated, service; auth admin (LOGIN)
+    "postgresql:index/schema:Schema": 2,  # <p>, <p>_auth
+    "postgresql:index/grantRole:GrantRole": 3,  # anon, authenticated, service -> authenticator
+    "postgresql:index/grant:Grant": 3,  # USAGE on <p> for the three API roles
     "postgresql:index/defaultPrivileges:DefaultPrivileges": 1,
     MIGRATIONS: 1,
+    AUTH: 1,
+    "random:index/randomPassword:RandomPassword": 1,  # the auth admin's password
+    CONTAINER: 1,  # auth-<p>, GoTrue
+}
+# `auth.mode: shared`: no user pool, container or signed-in role of its own.
+PER_SHARED_PROJECT = {
+    "postgresql:index/role:Role": 3, "postgresql:index/schema:Schema": 1,
+    "postgresql:index/grantRole:GrantRole": 2, "postgresql:index/grant:Grant": 3,
+    "postgresql:index/defaultPrivileges:DefaultPrivileges": 1, MIGRATIONS: 1,
 }
 
 
@@ -46,14 +58,19 @@ def test_each_project_declares_its_isolation_resources_under_its_component(dev, 
     children = dev.descendants(component(dev, project))
     assert counts(children) == PER_PROJECT
     roles = {r.inputs["name"]: r.inputs for r in children if r.typ == "postgresql:index/role:Role"}
-    assert set(roles) == {f"{project}_owner", f"{project}_anon", f"{project}_service"}
-    assert not any(r.get("login") for r in roles.values())
+    assert set(roles) == {f"{project}_owner", f"{project}_anon", f"{project}_authenticated", f"{project}_service",
+                          f"{project}_auth_admin"}
+    assert [n for n, r in roles.items() if r.get("login")] == [f"{project}_auth_admin"]
+    assert roles[f"{project}_auth_admin"]["searchPaths"] == [f"{project}_auth"]
     assert [n for n, r in roles.items() if r.get("bypassRowLevelSecurity")] == [f"{project}_service"]
-    (schema,) = [r for r in children if r.typ == "postgresql:index/schema:Schema"]
-    assert schema.inputs["name"] == project and schema.inputs["owner"] == f"{project}_owner"
+    schemas = {r.inputs["name"]: r.inputs["owner"] for r in children if r.typ == "postgresql:index/schema:Schema"}
+    assert schemas == {project: f"{project}_owner", f"{project}_auth": f"{project}_auth_admin"}
+    (schema,) = [r for r in children if r.typ == "postgresql:index/schema:Schema" and r.inputs["name"] == project]
     assert schema.inputs["ifNotExists"] is False  # no CREATE SCHEMA IF NOT EXISTS (issue 10)
     memberships = {(r.inputs["role"], r.inputs["grantRole"]) for r in children if r.typ.endswith("GrantRole")}
-    assert memberships == {("authenticator", f"{project}_anon"), ("authenticator", f"{project}_service")}
+    assert memberships == {("authenticator", f"{project}_{r}") for r in ("anon", "authenticated", "service")}
+    usage = {r.inputs["role"] for r in children if r.typ == "postgresql:index/grant:Grant"}
+    assert usage == {f"{project}_{r}" for r in ("anon", "authenticated", "service")}
 
 
 def test_project_resources_use_the_stack_postgres_provider(dev):
@@ -67,10 +84,16 @@ def test_grants_wait_for_migrations_so_removal_revokes_before_archiving(dev):
     children = dev.descendants(component(dev, "blog"))
     (sql,) = [r for r in children if r.typ == MIGRATIONS]
     grants = [r for r in children if r.typ.startswith(("postgresql:index/grant", "postgresql:index/defaultPriv"))]
-    assert len(grants) == 5 and all(sql.urn in g.dependencies for g in grants)
-    (schema,) = [r for r in children if r.typ.endswith(":Schema")]
-    roles = {r.urn for r in children if r.typ.endswith(":Role")}
+    assert len(grants) == 7 and all(sql.urn in g.dependencies for g in grants)
+    (schema,) = [r for r in children if r.typ.endswith(":Schema") and r.inputs["name"] == "blog"]
+    roles = {r.urn for r in children if r.typ.endswith(":Role") and r.inputs["name"] != "blog_auth_admin"}
     assert schema.urn in sql.dependencies and roles <= set(schema.dependencies)
+    # The SQL step runs after the project's GoTrue made its user pool, so removal archives
+    # the pool (with the project's data) after the container is gone and before the schema resource.
+    (auth_schema,) = [r for r in children if r.typ.endswith(":Schema") and r.inputs["name"] == "blog_auth"]
+    (container,) = [r for r in children if r.typ == CONTAINER]
+    assert {auth_schema.urn, container.urn} <= set(sql.dependencies)
+    assert auth_schema.urn in container.dependencies
 
 
 def test_migration_resource_records_checksums_not_sql_and_keeps_the_dsn_secret(dev):
@@ -78,7 +101,9 @@ def test_migration_resource_records_checksums_not_sql_and_keeps_the_dsn_secret(d
     assert sql.inputs["template"] == "blog" and sql.inputs["on_delete"] == "archive"
     assert sql.inputs["statement_timeout"] == "8s"
     assert sql.inputs["template_dir"] == "sql/projects/blog"
-    assert [m["filename"] for m in sql.inputs["migrations"]] == ["0001_users_and_posts.sql.j2"]
+    assert [m["filename"] for m in sql.inputs["migrations"]] == ["0001_users_and_posts.sql.j2",
+                                                                 "0002_project_users.sql.j2"]
+    assert sql.inputs["auth_mode"] == "own"
     assert all(set(m) == {"version", "filename", "checksum"} for m in sql.inputs["migrations"])
     assert fake_secret("postgres-password", 32) not in str({k: v for k, v in sql.inputs.items() if k != "dsn"})
 
@@ -101,9 +126,12 @@ def test_outputs_contract(dev):
     assert {"serviceRoleKey", "projectServiceKeys"} <= dev.secret_outputs
     assert not {"anonKey", "projects", "apiUrl", "services"} & dev.secret_outputs
     blog = dev.outputs["projects"]["blog"]
-    assert set(blog) == {"schema", "restUrl", "anonKey", "hostname", "tables", "views", "functions", "sequences",
-                         "template"}
-    assert blog["restUrl"] == "http://127.0.0.1:8000/rest/v1" and blog["schema"] == "blog"
+    assert set(blog) == {"url", "schema", "restUrl", "authUrl", "anonKey", "hostname", "tables", "views",
+                         "functions", "sequences", "template", "auth", "quickstart"}
+    assert blog["quickstart"]["read"]["table"] == "posts"
+    assert blog["url"] == "http://127.0.0.1:8000/project/blog" and blog["schema"] == "blog"
+    assert blog["restUrl"] == blog["url"] + "/rest/v1" and blog["authUrl"] == blog["url"] + "/auth/v1"
+    assert blog["auth"] == {"mode": "own", "signup": "open", "autoconfirm": True, "providers": []}
     assert set(dev.outputs["projectServiceKeys"]) == {"blog", "shop"}
 
 

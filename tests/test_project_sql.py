@@ -82,17 +82,17 @@ def test_shared_anon_role_has_no_project_access(two_projects):
 def test_signed_in_user_writes_only_own_rows(two_projects):
     dsn, a, _, seeded, _ = two_projects
     me = pg.new_user_id()
-    claims = {"sub": me, "role": "authenticated"}
-    with pg.request(dsn, "authenticated", a.schema, claims) as conn:
-        conn.execute("insert into users (id, email, name) values (%s, 'me@example.com', 'Me')", (me,))
-        conn.execute("insert into posts (title, user_id) values ('Mine', %s)", (me,))
+    claims = {"sub": me, "role": a.authenticated, "email": "me@example.com"}
+    with pg.request(dsn, a.authenticated, a.schema, claims) as conn:
+        conn.execute("insert into users (name) values ('Me')")
+        conn.execute("insert into posts (title) values ('Mine')")
         assert conn.execute("update posts set title = 'Mine!' where user_id = %s", (me,)).rowcount == 1
         assert [t for (t,) in rows(conn, "select title from posts order by title")] == ["Hello", "Mine!"]
         # Another author's rows are invisible to update/delete, and cannot be forged on insert.
         assert conn.execute("update posts set title = 'pwned' where user_id = %s", (seeded["author"],)).rowcount == 0
         assert conn.execute("delete from users where id = %s", (seeded["author"],)).rowcount == 0
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        with pg.request(dsn, "authenticated", a.schema, claims) as conn:
+        with pg.request(dsn, a.authenticated, a.schema, claims) as conn:
             conn.execute("insert into posts (title, user_id) values ('forged', %s)", (seeded["author"],))
 
 
@@ -171,6 +171,7 @@ def test_archive_keeps_every_row_and_unexposes(two_projects):
                           " and relnamespace = 'public'::regnamespace") == []
         assert rows(conn, "select status from supabase_multi.projects where schema_name = %s", archived) == [("archived",)]
     assert denied(dsn, "authenticated", "public", f'select * from "{archived}".posts')
+    assert denied(dsn, "beta_authenticated", "public", f'select * from "{archived}".posts')
 
 
 def test_project_can_be_recreated_after_archive(two_projects):
@@ -303,7 +304,8 @@ def test_long_names_archived_in_the_same_second_do_not_collide(db):
     archived = {pg.remove_project(db, first, when=when), pg.remove_project(db, second, when=when)}
     with psycopg.connect(db) as conn:
         found = {n for (n,) in rows(conn, "select nspname from pg_namespace where nspname like '\\_archived\\_%'")}
-    assert len(archived) == 2 and found == archived
+    assert len(archived) == 2 and {n for n in found if not n.endswith("_auth")} == archived
+    assert len(found) == 4  # and their user pools' archives, distinct too
 
 
 def test_the_same_project_archived_twice_in_one_second_keeps_both(two_projects):
@@ -319,9 +321,13 @@ def test_a_failing_rename_revokes_nothing(two_projects, monkeypatch):
     """Revokes, rename and registry update are one transaction: when the rename fails (here:
     the name is taken), the project keeps every grant and stays registered and exposed."""
     dsn, a, *_ = two_projects
-    monkeypatch.setattr(m, "_free_archive_name", lambda conn, project, when: "beta")
-    with pytest.raises(m.MigrationError, match=r'_archive\.sql\.j2: schema "beta" already exists'):
-        m.archive_project(dsn, a)
+    when = datetime(2026, 11, 25, 3, 4, 5, tzinfo=timezone.utc)
+    taken = m.archived_schema_name("alpha", when)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'create schema "{taken}"')
+    monkeypatch.setattr(m, "_free_archive_name", lambda conn, project, when: when)  # no lookup: the rename fails
+    with pytest.raises(m.MigrationError, match=rf'_archive\.sql\.j2: schema "{taken}" already exists'):
+        m.archive_project(dsn, a, when)
     with pg.request(dsn, a.anon, a.schema) as conn:
         assert [t for (t,) in rows(conn, "select title from posts")] == ["Hello"]
         assert [t for (t,) in rows(conn, "select title from public.alpha_posts")] == ["Hello"]
@@ -345,6 +351,15 @@ def test_api_roles_get_the_project_statement_timeout(db):
             conn.execute("select pg_sleep(1)")
     with pg.request(db, default.anon, default.schema) as conn:
         assert rows(conn, "select current_setting('statement_timeout')") == [("8s",)]
+
+
+def test_a_shared_auth_project_leaves_the_stack_role_alone(db):
+    """`auth.mode: shared` signs users in as the stack's `authenticated`: its setting stays."""
+    pg.bootstrap(db)
+    shared = pg.create_project(db, "guests", "empty", auth_mode="shared", statement_timeout="200ms")
+    settings = pg.role_settings(db)
+    assert settings[shared.anon] == settings[shared.service] == {"statement_timeout": "200ms"}
+    assert "authenticated" not in settings
 
 
 def test_a_new_statement_timeout_is_an_update(db):

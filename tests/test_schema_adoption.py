@@ -36,9 +36,21 @@ def existing(db):
 def test_the_schema_resource_cannot_take_over_an_existing_schema(existing):
     names = ProjectNames("ledger")
     with pytest.raises(psycopg.errors.InsufficientPrivilege,
-                       match=r"schema ledger exists and is not recorded as project 'ledger''s .*already holds objects"):
+                       match=r"schema ledger exists and is not recorded as project 'ledger' in supabase_multi.projects "
+                             r"\(it already holds objects\); refusing to hand it to role ledger_owner"):
         pg.provider_create(existing, names)
     assert owner_of(existing, "ledger") == "ledger_app"
+
+
+def test_an_existing_user_pool_schema_is_not_taken_over_either(existing):
+    """Project `ledger` (auth mode own) also gets `ledger_auth`, through ProjectAuth's Schema."""
+    with psycopg.connect(existing, autocommit=True) as conn:
+        conn.execute("create schema ledger_auth authorization ledger_app")
+        conn.execute("create table ledger_auth.users (id uuid)")
+        conn.execute("create role ledger_auth_admin login")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="schema ledger_auth exists .* already holds objects"):
+        pg.provider_create_schema(existing, "ledger_auth", "ledger_auth_admin", if_not_exists=True)
+    assert owner_of(existing, "ledger_auth") == "ledger_app"
 
 
 def test_an_existing_empty_schema_with_foreign_grants_is_refused(db):
@@ -74,7 +86,7 @@ def test_a_fresh_schema_and_a_retry_after_a_failed_create_are_accepted(db, tmp_p
     (broken / "0001_init.sql.j2").write_text("create table {{ schema | ident }}.t (id int);\nselect 1/0;\n")
     with pytest.raises(m.MigrationError, match="division by zero"):
         m.apply_project(db, names, "blog", m.discover(broken))
-    assert m.apply_project(db, names, "blog", m.discover(BUILTIN_TEMPLATES / "blog")) == ["0001_users_and_posts.sql.j2"]
+    assert m.apply_project(db, names, "blog", m.discover(BUILTIN_TEMPLATES / "blog"))[0] == "0001_users_and_posts.sql.j2"
 
 
 def test_a_recorded_project_keeps_updating_and_recreates_after_archive(db):

@@ -15,7 +15,7 @@ from tests import pg
 
 def project_props(dsn: str, project: str, on_delete: str = "archive") -> dict:
     return {
-        "project": project, "template": "blog", "template_dir": _portable(BUILTIN_TEMPLATES / "blog"),
+        "project": project, "auth_mode": "own", "template": "blog", "template_dir": _portable(BUILTIN_TEMPLATES / "blog"),
         "migrations": m.plan_names(m.discover(BUILTIN_TEMPLATES / "blog")), "on_delete": on_delete, "dsn": dsn,
         "statement_timeout": "8s", "tables": None, "views": None, "functions": None, "sequences": None,
     }
@@ -45,8 +45,11 @@ def test_provider_lifecycle(db, on_delete, schema_left):
     pg.provider_revoke(db, names)
     provider.delete("crm", created.outs)
     with psycopg.connect(db) as conn:
-        archived = conn.execute("select count(*) from pg_namespace where nspname like '\\_archived\\_crm\\_%'").fetchone()
-    assert archived == ((1,) if schema_left else (0,))
+        archived = [n for (n,) in conn.execute(
+            "select nspname from pg_namespace where nspname like '\\_archived\\_crm\\_%' order by nspname")]
+    # The project's schema and its user pool are archived together, or dropped together.
+    assert len(archived) == (2 if schema_left else 0)
+    assert not schema_left or archived[1] == archived[0] + "_auth"
 
 
 def test_files_changed_since_preview_are_refused(db):

@@ -80,7 +80,7 @@ LEFT_OUT: dict[str, set[str]] = {
     # Upstream's entrypoint pastes these into kong.yml with `eval`; here Jinja2 renders the
     # config and it arrives as a secret upload, so Kong's env holds no key at all.
     "kong": {"SUPABASE_ANON_KEY", "SUPABASE_SERVICE_KEY", "DASHBOARD_USERNAME", "DASHBOARD_PASSWORD"},
-    # The stack config has no mail server; upstream's values are placeholders (supabase-mail).
+    # Without `auth.smtp` in the stack config; upstream's values are placeholders (supabase-mail).
     "auth": {"GOTRUE_SMTP_ADMIN_EMAIL", "GOTRUE_SMTP_HOST", "GOTRUE_SMTP_PORT", "GOTRUE_SMTP_USER",
              "GOTRUE_SMTP_PASS", "GOTRUE_SMTP_SENDER_NAME"},
     # Empty by default upstream (`${OPENAI_API_KEY:-}`).
@@ -89,7 +89,11 @@ LEFT_OUT: dict[str, set[str]] = {
 # Studio's log pages need Logflare: without features.analytics its settings are left out.
 STUDIO_LOGFLARE = {"LOGFLARE_API_KEY", "LOGFLARE_PUBLIC_ACCESS_TOKEN", "LOGFLARE_PRIVATE_ACCESS_TOKEN", "LOGFLARE_URL",
                    "NEXT_ANALYTICS_BACKEND_PROVIDER"}
-ADDED = {"kong": {"KONG_ADMIN_LISTEN"}, "rest": {"PGRST_DB_PRE_CONFIG"}}
+ADDED = {"kong": {"KONG_ADMIN_LISTEN", "KONG_UNTRUSTED_LUA", "KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES"},
+         "rest": {"PGRST_DB_PRE_CONFIG"},
+         # Explicit where upstream relies on defaults (namespace `auth`, issuer unset): the same
+         # builder (components/gotrue.py) configures every project's GoTrue, where they differ.
+         "auth": {"DB_NAMESPACE", "GOTRUE_JWT_ISSUER"}}
 
 # Healthchecks upstream declares (first words of the test); rest, meta, kong (2.8) and
 # functions have none upstream. Kong gets `kong health` here: the config push waits for it.
@@ -375,7 +379,11 @@ def test_adding_a_project_changes_no_container(features):
     three = config_with(features=features)
     three[f"{NS}:projects"] = three[f"{NS}:projects"] + [{"name": "crm"}]
     before, after = run_program(two), run_program(three)
-    assert docker_inputs(before) == docker_inputs(after)
+    (crm,) = [r for r in after.of_type("supabase-multi-instance:index:SupabaseProject") if r.name == "crm"]
+    own = {(r.typ, r.name) for r in after.descendants(crm)}
+    assert {k for k in own if k[0].startswith("docker:")} == {(CONTAINER, "auth-crm")}  # its GoTrue, alone
+    shared = {k: v for k, v in docker_inputs(after).items() if k not in own}
+    assert docker_inputs(before) == shared
     assert len([k for k in docker_inputs(after) if k[0] == CONTAINER]) >= len(CORE)
     # ... while the project does reach Kong, through the config resource.
     (push_before,), (push_after,) = before.of_type(KONG_CONFIG), after.of_type(KONG_CONFIG)

@@ -1,0 +1,138 @@
+"""Client examples for a project's card: curl, supabase-js and supabase-py, all against the
+project's one URL (the gateway pins its schema, so no `db.schema` and no profile header).
+
+Each example is rendered from the same list of `Request`s (the template's quickstart, see
+components/quickstart.py), and tests/test_dashboard_examples.py runs those requests against
+the template on a real PostgreSQL: what the page shows is what was tested.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+EMAIL = "you@example.com"
+PASSWORD = "choose-a-long-password"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One call of an example: read a table (anon key), sign up or in, insert as that user."""
+
+    action: str  # read | signup | signin | insert
+    table: Optional[str] = None
+    select: str = "*"
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Example:
+    id: str
+    title: str
+    language: str
+    code: str
+    note: str = ""
+
+
+def requests_for(quickstart: Optional[dict], first_table: Optional[str], signup_open: bool) -> list[Request]:
+    """The template's quickstart as requests; without one, a read of the first table."""
+    if not quickstart:
+        return [Request("read", first_table or "your_table")]
+    read = quickstart["read"]
+    steps = [Request("read", read["table"], read.get("select", "*"))]
+    inserts = [Request("insert", s["table"], body=dict(s["insert"])) for s in quickstart.get("signedIn", [])]
+    if inserts:
+        steps += ([Request("signup")] if signup_open else []) + [Request("signin"), *inserts]
+    return steps
+
+
+def _js_value(body: dict) -> str:
+    return "{ " + ", ".join(f"{k}: {json.dumps(v)}" for k, v in body.items()) + " }"
+
+
+def _py_value(body: dict) -> str:
+    def one(v: Any) -> str:
+        return repr(v) if isinstance(v, bool) else json.dumps(v)
+    return "{" + ", ".join(f"{json.dumps(k)}: {one(v)}" for k, v in body.items()) + "}"
+
+
+CREDENTIALS = json.dumps({"email": EMAIL, "password": PASSWORD})
+COMMENTS = {
+    "read": "anyone: what row level security lets the anon key read",
+    "signup": "a new user of this project (its own user pool)",
+    "signin": "sign in: the user's access token",
+    "insert": "as that user: row level security lets them write their own rows",
+}
+
+
+def _comment(lines: list[str], said: set[str], action: str, mark: str) -> None:
+    """One comment before the first request of each kind."""
+    if action not in said:
+        lines += ["", f"{mark} {COMMENTS[action]}"]
+        said.add(action)
+
+
+def curl(url: str, key: str, requests: list[Request]) -> str:
+    lines = [f"URL='{url}'", f"KEY='{key}'"]
+    said: set[str] = set()
+    for r in requests:
+        _comment(lines, said, r.action, "#")
+        if r.action == "read":
+            lines.append(f'curl "$URL/rest/v1/{r.table}?select={r.select}" -H "apikey: $KEY"')
+        elif r.action == "signup":
+            lines.append(f'curl -X POST "$URL/auth/v1/signup" -H "apikey: $KEY" \\\n'
+                         f"  -H 'Content-Type: application/json' -d '{CREDENTIALS}'")
+        elif r.action == "signin":
+            lines.append(f'TOKEN=$(curl -s -X POST "$URL/auth/v1/token?grant_type=password" -H "apikey: $KEY" \\\n'
+                         f"  -H 'Content-Type: application/json' -d '{CREDENTIALS}' \\\n"
+                         "  | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"access_token\"])')")
+        else:
+            lines.append(f'curl -X POST "$URL/rest/v1/{r.table}" -H "apikey: $KEY" -H "Authorization: Bearer $TOKEN" \\\n'
+                         f"  -H 'Content-Type: application/json' -d '{json.dumps(r.body)}'")
+    return "\n".join(lines)
+
+
+def js(url: str, key: str, requests: list[Request]) -> str:
+    lines = ["import { createClient } from '@supabase/supabase-js'", "",
+             f"const supabase = createClient('{url}', '{key}')"]
+    credentials = f"{{ email: '{EMAIL}', password: '{PASSWORD}' }}"
+    said: set[str] = set()
+    for r in requests:
+        _comment(lines, said, r.action, "//")
+        if r.action == "read":
+            lines.append(f"const {{ data, error }} = await supabase.from('{r.table}').select('{r.select}')")
+        elif r.action == "signup":
+            lines.append(f"await supabase.auth.signUp({credentials})")
+        elif r.action == "signin":
+            lines.append(f"await supabase.auth.signInWithPassword({credentials})")
+        else:
+            lines.append(f"await supabase.from('{r.table}').insert({_js_value(r.body)})")
+    return "\n".join(lines)
+
+
+def py(url: str, key: str, requests: list[Request]) -> str:
+    lines = ["from supabase import create_client", "", f'supabase = create_client("{url}", "{key}")']
+    credentials = _py_value({"email": EMAIL, "password": PASSWORD})
+    said: set[str] = set()
+    for r in requests:
+        _comment(lines, said, r.action, "#")
+        if r.action == "read":
+            lines.append(f'rows = supabase.table("{r.table}").select("{r.select}").execute()')
+        elif r.action == "signup":
+            lines.append(f"supabase.auth.sign_up({credentials})")
+        elif r.action == "signin":
+            lines.append(f"supabase.auth.sign_in_with_password({credentials})")
+        else:
+            lines.append(f'supabase.table("{r.table}").insert({_py_value(r.body)}).execute()')
+    return "\n".join(lines)
+
+
+def examples(url: str, key: Optional[str], requests: list[Request], placeholder_table: bool) -> list[Example]:
+    key = key or "ANON_KEY"
+    found = [Example("curl", "curl", "shell", curl(url, key, requests)),
+             Example("js", "supabase-js", "javascript", js(url, key, requests)),
+             Example("py", "supabase-py", "python", py(url, key, requests))]
+    if placeholder_table:
+        for example in found:
+            example.note = "This project has no tables yet: replace your_table."
+    return found
