@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import churn, database, program
+from bench import churn, database, gotrue, program
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,6 +83,11 @@ def table(results: dict[str, Any]) -> str:
     for c in results["churn"]:
         lines.append(f"  stack of {c['projects']:>4}: +{c['added_resources']} resources; shared containers changed: "
                      f"{len(c['shared_containers_changed'])}; other changes: {', '.join(c['other_resources_changed']) or 'none'}")
+    g = results["gotrue"]
+    lines += ["", "auth per project (one real GoTrue, idle after its migrations)",
+              f"  idle RSS {g['idle_rss_mb']:.1f} MB (target {g['target_mb']} MB), of which private "
+              f"{g['idle_private_mb']:.1f} MB and shared code {g['idle_shared_code_mb']:.1f} MB; migrate and start "
+              f"{g['migrate_and_start_seconds']:.1f} s" if g["measured"] else f"  not measured: {g['reason']}"]
     return "\n".join(lines)
 
 
@@ -107,6 +112,7 @@ def main() -> None:
         "sdk_profile": program.profile_growth(rows[0]["resources"], rows[-1]["resources"]),
         "database": database.measure(args.db_projects),
         "churn": [churn.measure(int(n)) for n in args.churn_sizes.split(",")],
+        "gotrue": gotrue.measure(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

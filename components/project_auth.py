@@ -23,7 +23,7 @@ from components.options import after
 from components.postgres import internal_url
 from components.service import ServiceSpec, declare
 
-# A project's GoTrue keeps at most gotrue.PROJECT_POOL connections; the role's limit is
+# A project's GoTrue keeps at most gotrue.PROJECT_TUNING's pool of connections; the role's limit is
 # the hard stop if that ever fails (migrations open one more).
 AUTH_ADMIN_CONNECTION_LIMIT = 10
 STACK_AUTH_HOST = "auth"  # the stack's GoTrue (components/services.py), for `auth.mode: shared`
@@ -39,7 +39,7 @@ def identity(names: ProjectNames, auth_url: str, project_url: str) -> gotrue.GoT
     return gotrue.GoTrueIdentity(
         auth_url=auth_url, namespace=names.auth_schema, signed_in_role=names.authenticated,
         admin_role=names.service, audience=names.project, default_site_url=project_url,
-        pool=tuple(gotrue.PROJECT_POOL.items()))
+        tuning=tuple(gotrue.PROJECT_TUNING.items()))
 
 
 @dataclass(frozen=True)

@@ -402,3 +402,51 @@ def test_sequences_and_functions_belong_to_the_project_and_serve_its_service_key
     assert owners == [("counters_owner",)] and functions == [("counters_owner",)]
     # Nothing of the schema is granted to PUBLIC, functions included: anon gets what the template grants.
     assert denied(db, names.anon, names.schema, "select note_count()")
+
+
+# -- the project's users (auth.mode: own) -------------------------------------------------------
+
+
+@pytest.fixture
+def project_with_users(db):
+    pg.bootstrap(db)
+    names = pg.create_project(db, "alpha")
+    pg.gotrue_pool_stand_in(db, names)
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("insert into alpha_auth.users (id, email, role, aud) values (gen_random_uuid(),"
+                     " 'ada@example.com', 'alpha_authenticated', 'alpha')")
+    return db, names
+
+
+def test_archive_keeps_the_projects_users_and_shuts_its_gotrue_out(project_with_users):
+    dsn, names = project_with_users
+    when = datetime(2026, 11, 25, 3, 4, 5, tzinfo=timezone.utc)
+    pg.provider_revoke(dsn, names)
+    m.archive_project(dsn, names, when)
+    with psycopg.connect(dsn) as conn:
+        assert rows(conn, "select rolcanlogin from pg_roles where rolname = 'alpha_auth_admin'") == [(False,)]
+    pg.provider_delete(dsn, names)
+    with psycopg.connect(dsn) as conn:
+        assert rows(conn, 'select email from "_archived_alpha_20261125030405_auth".users') == [("ada@example.com",)]
+        assert rows(conn, "select 1 from pg_roles where rolname like 'alpha\\_%'") == []
+        assert rows(conn, "select 1 from pg_namespace where nspname = 'alpha_auth'") == []
+
+
+def test_drop_removes_the_projects_users(project_with_users):
+    dsn, names = project_with_users
+    pg.remove_project(dsn, names, "drop")
+    with psycopg.connect(dsn) as conn:
+        assert rows(conn, "select nspname from pg_namespace where nspname like '%alpha%'") == []
+
+
+def test_nobody_but_its_gotrue_reads_the_user_pool(project_with_users):
+    dsn, names = project_with_users
+    for role in (names.anon, names.authenticated, names.service, "authenticated", "anon", "service_role"):
+        assert denied(dsn, role, "public", "select * from alpha_auth.users"), role
+
+
+def test_a_project_cannot_switch_its_user_pool(project_with_users):
+    dsn, names = project_with_users
+    shared = ProjectNames("alpha", "shared")
+    with pytest.raises(m.MigrationError, match="cannot switch to 'shared'"):
+        m.apply_project(dsn, shared, "blog", m.discover(BUILTIN_TEMPLATES / "blog"))
