@@ -65,7 +65,7 @@ if config.features.pooler:
     Pooler("pooler", PoolerArgs(network.name, config.bind_address, secrets, database))
 if config.backups.enabled:
     BackupService("backup", BackupArgs(config.backups, network.name, database, secrets.postgres_password))
-services = stack_status(config, secrets.anon_key)  # [{name, image, healthUrl}]
+services = stack_status(config)  # [{name, image, healthUrl}]
 
 projects = {
     p.name: SupabaseProject(p.name, ProjectArgs(

@@ -52,7 +52,7 @@ def baseline_project(conn: psycopg.Connection, dsn: str, name: str, blog: list[m
     names = ProjectNames(name)
     pg.provider_create(dsn, names)
     context = names.context() | {"template": "blog"}
-    script = "".join(render_text(x.source, **context) for x in blog) + render_named("projects/_finalize.sql.j2", **context)
+    script = "".join(render_text(x.source, x.folder, **context) for x in blog) + render_named("projects/_finalize.sql.j2", **context)
     seconds = _timed(lambda: conn.execute(script))
     pg.provider_grant(dsn, names)
     return seconds

@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from components.naming import DEFAULT_STATEMENT_TIMEOUT
+
 NAMESPACE = "supabase-multi-instance"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_TEMPLATES = REPO_ROOT / "sql" / "projects"
@@ -34,6 +36,10 @@ TEMPLATE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 HOSTNAME_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 CLOUDFLARE_ID = re.compile(r"[0-9a-f]{32}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+DURATION = re.compile(r"([1-9][0-9]{0,6})(ms|s|min)")  # Postgres time units, as ALTER ROLE takes them
+DURATION_MS = {"ms": 1, "s": 1000, "min": 60_000}
+# A request that holds a pooled PostgREST connection longer than this belongs in a job.
+STATEMENT_TIMEOUT_MS = (100, 5 * 60_000)
 # A redirect target GoTrue may send users to: web URLs and app deep links (myapp://...);
 # GoTrue matches `*`/`**` globs in the allow list.
 REDIRECT_URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+")
@@ -71,7 +77,7 @@ SECRET_LEAVES = ("pass", "secret", "secretAccessKey")
 OAUTH_PROVIDERS = ("apple", "azure", "bitbucket", "discord", "facebook", "figma", "fly", "github", "gitlab",
                    "google", "kakao", "keycloak", "linkedin_oidc", "notion", "slack_oidc", "spotify", "twitch",
                    "twitter", "workos", "x", "zoom")
-S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 CRON_RULE = "must be a cron schedule of 5 fields, in UTC, e.g. '0 3 * * *' (every day at 03:00)"
 
 
@@ -231,6 +237,7 @@ class ProjectConfig(_Model):
     template: str = "blog"
     on_delete: Literal["archive", "drop"] = Field("archive", alias="onDelete")
     hostname: Optional[str] = None
+    statement_timeout: str = Field(DEFAULT_STATEMENT_TIMEOUT, alias="statementTimeout")
     auth: ProjectAuthConfig = Field(default_factory=ProjectAuthConfig)
 
     @field_validator("name")
@@ -254,6 +261,16 @@ class ProjectConfig(_Model):
         return v
 
     _hostname = field_validator("hostname")(classmethod(lambda cls, v: _check_hostname(v)))
+
+    @field_validator("statement_timeout")
+    @classmethod
+    def _statement_timeout(cls, v: str) -> str:
+        low, high = STATEMENT_TIMEOUT_MS
+        match = DURATION.fullmatch(v) if isinstance(v, str) else None
+        if not match or not low <= int(match.group(1)) * DURATION_MS[match.group(2)] <= high:
+            raise ValueError("must be a duration from 100ms to 5min written as a number and ms, s or min "
+                             "(e.g. 500ms, 8s, 1min)")
+        return v
 
     @property
     def schema_name(self) -> str:

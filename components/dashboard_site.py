@@ -19,10 +19,18 @@ from components import docker_cli
 from components.images import image
 from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
 from components.dynamic_base import ConvergingProvider
+from components.sql_templates import render
+from components.status_probes import PROBES
 
 IMAGE = image("dashboard")
 WEB_ROOT = "/usr/share/nginx/html"
-NGINX_CONF = Path(__file__).resolve().parent.parent / "volumes" / "dashboard" / "default.conf"
+NGINX_CONF = Path(__file__).resolve().parent.parent / "volumes" / "dashboard" / "default.conf.j2"
+
+
+def nginx_conf() -> str:
+    """The site's nginx config with the status probes: the same for every stack, so a project
+    or feature change never replaces the container."""
+    return render(NGINX_CONF, probes=PROBES)
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ class DashboardSite(pulumi.ComponentResource):
         self.container = declare(ServiceSpec(
             name="dashboard",
             network_name=args.network_name,
-            uploads=[docker.ContainerUploadArgs(file="/etc/nginx/conf.d/default.conf", content=NGINX_CONF.read_text())],
+            uploads=[docker.ContainerUploadArgs(file="/etc/nginx/conf.d/default.conf", content=nginx_conf())],
             mounts=[Mount(WEB_ROOT, volume=pages.name)],
             healthcheck=Healthcheck(["CMD", "wget", "-q", "--spider", "http://127.0.0.1/healthz"], interval="10s"),
             wait=True,

@@ -4,6 +4,12 @@ Each step (create, update, archive, drop) is one transaction under one advisory 
 it applies completely or not at all, and parallel project updates never interleave DDL.
 The dynamic provider in `sql_migrations.py` only wraps these functions, so the tests
 exercise exactly what a deployment does.
+
+A project's template files run as the project's owner role, not as the superuser the
+connection logs in as (sql/projects/_owner_runner.sql.j2); each file is then audited for
+objects outside the project's schema. The superuser runs only the named steps that need
+it: the registry, _owner_grants, _role_settings, _finalize (ownership, grants, NOTIFY),
+_archive and _drop.
 """
 from __future__ import annotations
 
@@ -12,20 +18,22 @@ import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
 import psycopg
 
-from components.naming import AUTHENTICATOR, ProjectNames
-from components.sql_templates import render_named, render_text
+from components.naming import AUTHENTICATOR, DEFAULT_STATEMENT_TIMEOUT, ProjectNames
+from components.sql_templates import TemplateRefused, render_named, render_text
 
 MIGRATION_FILE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql\.j2")
 STACK_SCOPE = "_stack"
 LOCK_KEY = 0x5B3A_0001  # one lock for all registry/project DDL of this program
 MAX_IDENTIFIER = 63
 ARCHIVE_PREFIX = "_archived_"
+ARCHIVE_STAMP = "%Y%m%d%H%M%S"
+ARCHIVE_HASH = 8  # hex digits of the full name kept when a long name is shortened
 POSTGREST_BASE_SCHEMAS = "public,storage,graphql_public"
 
 
@@ -39,6 +47,7 @@ class Migration:
     filename: str
     checksum: str
     source: str
+    folder: Optional[Path] = None  # the only folder its {% include %} may read
 
 
 def discover(template_dir: Path) -> list[Migration]:
@@ -54,7 +63,7 @@ def discover(template_dir: Path) -> list[Migration]:
         if version in migrations:
             raise MigrationError(f"{path}: version {version:04d} is also {migrations[version].filename}")
         source = path.read_text()
-        migrations[version] = Migration(version, path.name, checksum(source), source)
+        migrations[version] = Migration(version, path.name, checksum(source), source, Path(template_dir))
     if not migrations:
         raise MigrationError(f"{template_dir}: the template has no NNNN_name.sql.j2 migration")
     return [migrations[v] for v in sorted(migrations)]
@@ -104,12 +113,15 @@ def _checkin(dsn: str, conn: psycopg.Connection) -> None:
 
 
 def _begin_locked(conn: psycopg.Connection, ensure_registry: bool = False) -> None:
-    """Serialize all registry/project DDL; create the registry if this database lacks it."""
-    conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+    """Serialize all registry/project DDL; create the registry if this database lacks it.
+
+    The superuser's own statements run with an empty search_path: nothing a template
+    made can shadow a function or operator they call."""
+    conn.execute("select pg_advisory_xact_lock(%s), set_config('search_path', '', true)", (LOCK_KEY,))
     # The newest registry column doubles as its version: older registries are upgraded in place.
     missing = conn.execute(
         "select not exists (select 1 from pg_catalog.pg_attribute"
-        " where attrelid = to_regclass('supabase_multi.projects') and attname = 'auth_mode')").fetchone()[0]
+        " where attrelid = pg_catalog.to_regclass('supabase_multi.projects') and attname = 'auth_mode')").fetchone()[0]
     if ensure_registry or missing:
         conn.execute(render_named("registry/registry.sql.j2"))
 
@@ -144,47 +156,108 @@ def _run(conn: psycopg.Connection, label: str, text: str) -> None:
 
 
 def _explain(err: psycopg.Error, text: str) -> str:
+    """The server's message and, when it can be told, the line of `text` that failed."""
     diag = err.diag
-    where = ""
-    if diag.statement_position:
-        line = text[: int(diag.statement_position)].count("\n") + 1
-        where = f" (line {line})"
-    return f"{diag.message_primary or err}{where}"
+    position = diag.statement_position or (diag.internal_position if diag.internal_query == text else None)
+    line = text[: int(position)].count("\n") + 1 if position else None
+    statement = re.search(r'SQL statement "(.*?)"\n', (diag.context or "") + "\n", re.S)
+    if line is None and statement and statement.group(1) in text:
+        line = text[: text.index(statement.group(1))].count("\n") + 1
+    return f"{diag.message_primary or err}{f' (line {line})' if line else ''}"
 
 
-def _apply(conn: psycopg.Connection, scope: str, where: str, migrations: list[Migration], context: dict) -> list[str]:
-    done = []
-    for m in pending(_applied(conn, scope), migrations, where):
-        _run(conn, f"{where}/{m.filename}", render_text(m.source, **context))
-        conn.execute(
-            "insert into supabase_multi.migrations (scope, version, filename, checksum) values (%s, %s, %s, %s)",
-            (scope, m.version, m.filename, m.checksum),
-        )
-        done.append(m.filename)
-    return done
+def _render(m: Migration, label: str, context: dict) -> str:
+    try:
+        return render_text(m.source, m.folder, **context)
+    except TemplateRefused as err:
+        raise MigrationError(f"{label}: {err}; nothing was applied") from None
+
+
+def _record(conn: psycopg.Connection, scope: str, m: Migration) -> None:
+    conn.execute(
+        "insert into supabase_multi.migrations (scope, version, filename, checksum) values (%s, %s, %s, %s)",
+        (scope, m.version, m.filename, m.checksum),
+    )
 
 
 def apply_bootstrap(dsn: str, migrations: list[Migration], where: str = "sql/bootstrap") -> list[str]:
-    """The stack's own schema objects: registry and PostgREST pre-config function."""
+    """The stack's own schema objects (this repository's sql/bootstrap, run as the superuser):
+    registry, PostgREST pre-config function, the schema-adoption guard."""
     context = {"authenticator": AUTHENTICATOR, "base_schemas": POSTGREST_BASE_SCHEMAS}
     with _connect(dsn) as conn, conn.transaction():
         _begin_locked(conn, ensure_registry=True)
-        return _apply(conn, STACK_SCOPE, where, migrations, context)
+        done = []
+        for m in pending(_applied(conn, STACK_SCOPE), migrations, where):
+            label = f"{where}/{m.filename}"
+            _run(conn, label, _render(m, label, context))
+            _record(conn, STACK_SCOPE, m)
+            done.append(m.filename)
+        return done
 
 
 def apply_project(
-    dsn: str, names: ProjectNames, template: str, migrations: list[Migration], where: Optional[str] = None
+    dsn: str, names: ProjectNames, template: str, migrations: list[Migration], where: Optional[str] = None,
+    statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT,
 ) -> list[str]:
-    """Create or update a project: new migrations, then ownership, grants, registry, NOTIFY."""
+    """Create or update a project: new migrations as its owner, then the superuser's steps:
+    role settings, ownership, grants, registry, NOTIFY."""
     where = where or f"sql/projects/{template}"
     context = names.context() | {"template": template}
     with _connect(dsn) as conn, conn.transaction():
         _begin_locked(conn)
         _refuse_template_change(conn, names, template)
         _refuse_auth_mode_change(conn, names)
-        done = _apply(conn, names.schema, where, migrations, context)
+        _refuse_adoption(conn, names)
+        done = _apply_as_owner(conn, names, where, migrations, context)
+        settings = {"roles": names.authenticator_members(), "statement_timeout": statement_timeout}
+        _run(conn, "sql/projects/_role_settings.sql.j2", render_named("projects/_role_settings.sql.j2", **settings))
         _run(conn, "sql/projects/_finalize.sql.j2", render_named("projects/_finalize.sql.j2", **context))
         return done
+
+
+def _apply_as_owner(conn: psycopg.Connection, names: ProjectNames, where: str, migrations: list[Migration],
+                    context: dict) -> list[str]:
+    """Each new file as the owner role, audited, then recorded; any refusal rolls all back."""
+    todo = pending(_applied(conn, names.schema), migrations, where)
+    if todo:
+        _run(conn, "sql/projects/_owner_grants.sql.j2", render_named("projects/_owner_grants.sql.j2", **context))
+    for m in todo:
+        label = f"{where}/{m.filename}"
+        _run_as_owner(conn, label, _render(m, label, context), context)
+        _refuse_foreign_objects(conn, label, names)
+        _record(conn, names.schema, m)
+    return [m.filename for m in todo]
+
+
+def _run_as_owner(conn: psycopg.Connection, label: str, text: str, context: dict) -> None:
+    conn.execute(render_named("projects/_owner_runner.sql.j2", **context))
+    try:
+        conn.execute("select pg_temp.supabase_multi_run_as_owner(%s)", (text,))
+    except psycopg.Error as err:
+        raise MigrationError(f"{label}: {_explain(err, text)}; nothing was applied") from err
+    conn.execute("drop function pg_temp.supabase_multi_run_as_owner(text)")
+
+
+def _refuse_foreign_objects(conn: psycopg.Connection, label: str, names: ProjectNames) -> None:
+    """A template may create objects in its schema and security_invoker public views over it only."""
+    found = conn.execute("select kind, identity, reason from supabase_multi.foreign_objects_of(%s, %s)",
+                         (names.schema, names.owner)).fetchall()
+    if found:
+        listed = "; ".join(f"{kind} {identity}: {reason}" for kind, identity, reason in found)
+        raise MigrationError(
+            f"{label}: a template may create objects only in schema {names.schema!r} (plus security_invoker "
+            f"views in public over its tables); refused: {listed}; nothing was applied")
+
+
+def _refuse_adoption(conn: psycopg.Connection, names: ProjectNames) -> None:
+    """Defence in depth behind the event trigger of sql/bootstrap/0002: never take over a schema."""
+    problem = conn.execute("select supabase_multi.adoption_problem(%s, %s, %s)",
+                           (names.schema, names.project, names.owner)).fetchone()[0]
+    if problem:
+        raise MigrationError(
+            f"project {names.project!r}: schema {names.schema!r} exists and is not recorded as this project's "
+            f"in supabase_multi.projects ({problem}); refusing to adopt it. Choose another project name, or "
+            "move the existing schema away first")
 
 
 def _refuse_template_change(conn: psycopg.Connection, names: ProjectNames, template: str) -> None:
@@ -210,27 +283,46 @@ def _refuse_auth_mode_change(conn: psycopg.Connection, names: ProjectNames) -> N
         )
 
 
-def archived_schema_name(project: str, when: datetime, suffix: str = "") -> str:
-    """`_archived_<name>_<UTC timestamp><suffix>`, the name shortened if it would pass Postgres's 63 bytes.
-    The auth schema's archive ends in `_auth`, after the timestamp: no project archive can end so."""
-    stamp = when.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
-    room = MAX_IDENTIFIER - len(ARCHIVE_PREFIX) - len(stamp) - 1 - len(suffix)
-    return f"{ARCHIVE_PREFIX}{project[:room]}_{stamp}{suffix}"
-
-
 AUTH_ARCHIVE_SUFFIX = "_auth"
 
 
+def archived_schema_name(project: str, when: datetime, suffix: str = "") -> str:
+    """`_archived_<name>_<UTC timestamp><suffix>` within Postgres's 63 bytes. The auth schema's
+    archive ends in `_auth`, after the timestamp: no project archive can end so.
+
+    A name too long to keep whole keeps its start plus 8 hex digits of a hash of the whole
+    name, so two long names that share a start never share an archive name."""
+    stamp = when.astimezone(timezone.utc).strftime(ARCHIVE_STAMP)
+    room = MAX_IDENTIFIER - len(ARCHIVE_PREFIX) - len(stamp) - 1 - len(suffix)
+    if len(project) > room:
+        digest = hashlib.sha256(project.encode()).hexdigest()[:ARCHIVE_HASH]
+        project = f"{project[:room - ARCHIVE_HASH - 1]}_{digest}"
+    return f"{ARCHIVE_PREFIX}{project}_{stamp}{suffix}"
+
+
+def _free_archive_name(conn: psycopg.Connection, project: str, when: datetime) -> datetime:
+    """The first second from `when` on for which the project's archive names (data and user
+    pool) are free: unique by construction, since the lookup and the renames happen under the
+    advisory lock in one transaction."""
+    while any(_schema_exists(conn, archived_schema_name(project, when, suffix)) for suffix in ("", AUTH_ARCHIVE_SUFFIX)):
+        when += timedelta(seconds=1)
+    return when
+
+
 def archive_project(dsn: str, names: ProjectNames, when: Optional[datetime] = None) -> str:
-    """Unexpose and rename the schema; returns the archived schema's name. Data stays."""
-    when = when or datetime.now(timezone.utc)
-    archived = archived_schema_name(names.project, when)
-    context = names.context() | {"archived_schema": archived,
-                                 "archived_auth_schema": archived_schema_name(names.project, when, AUTH_ARCHIVE_SUFFIX)}
+    """Unexpose and rename the schema; returns the archived schema's name. Data stays.
+
+    The revokes, the renames and the registry update are one transaction: a rename that fails
+    leaves every grant in place."""
     with _connect(dsn) as conn, conn.transaction():
         _begin_locked(conn)
         if not _schema_exists(conn, names.schema):
             return ""
+        when = _free_archive_name(conn, names.project, when or datetime.now(timezone.utc))
+        archived = archived_schema_name(names.project, when)
+        context = names.context() | {
+            "archived_schema": archived,
+            "archived_auth_schema": archived_schema_name(names.project, when, AUTH_ARCHIVE_SUFFIX)}
         _run(conn, "sql/projects/_archive.sql.j2", render_named("projects/_archive.sql.j2", **context))
     return archived
 
@@ -248,7 +340,8 @@ def _schema_exists(conn: psycopg.Connection, schema: str) -> bool:
 
 
 def describe(dsn: str, schema: str) -> dict[str, list[dict]]:
-    """Tables and views (with columns) that the project exposes, for outputs and the dashboard."""
+    """Every object the project's templates made, for outputs and the dashboard: tables and
+    views (with columns; public views as `public.<name>`), functions and sequences."""
     query = """
         select c.relname, c.relkind in ('v', 'm') as is_view, n.nspname,
                coalesce(json_agg(json_build_object('name', a.attname,
@@ -264,10 +357,24 @@ def describe(dsn: str, schema: str) -> dict[str, list[dict]]:
          order by n.nspname <> %(schema)s, c.relname"""
     with _connect(dsn) as conn:
         rows = conn.execute(query, {"schema": schema}).fetchall()
+        routines = conn.execute(_ROUTINES, {"schema": schema}).fetchall()
     tables = [{"name": name, "columns": cols} for name, is_view, ns, cols in rows if not is_view]
     views = [{"name": name if ns == schema else f"{ns}.{name}", "columns": cols}
              for name, is_view, ns, cols in rows if is_view]
-    return {"tables": tables, "views": views}
+    functions = [{"name": name, "returns": returns, "securityDefiner": definer}
+                 for kind, name, returns, definer in routines if kind == "function"]
+    sequences = [{"name": name} for kind, name, _, _ in routines if kind == "sequence"]
+    return {"tables": tables, "views": views, "functions": functions, "sequences": sequences}
+
+
+_ROUTINES = """
+    select o.kind, coalesce(p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', c.relname),
+           pg_get_function_result(p.oid), p.prosecdef
+      from supabase_multi.objects_of(%(schema)s) o
+      left join pg_proc p on o.kind = 'function' and p.oid = o.objid
+      left join pg_class c on o.kind = 'sequence' and c.oid = o.objid
+     where o.kind in ('function', 'sequence')
+     order by o.kind, 2"""
 
 
 def plan_names(migrations: Iterable[Migration]) -> list[dict]:

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 AUTHENTICATOR = "authenticator"  # the role PostgREST logs in as (supabase/postgres image)
 DATABASE = "postgres"  # the one database of the stack; projects are schemas in it
+# How long one request of a project's API roles may run (`projects[].statementTimeout`):
+# Supabase's own `authenticated` default, and what its `authenticator` login carries.
+DEFAULT_STATEMENT_TIMEOUT = "8s"
 SHARED_AUTHENTICATED = "authenticated"  # signed-in users of the stack's own GoTrue
 SHARED_AUTH_SCHEMA = "auth"  # the stack GoTrue's user pool (supabase/postgres image)
 OWN, SHARED = "own", "shared"  # projects[].auth.mode

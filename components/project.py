@@ -52,7 +52,9 @@ class SupabaseProject(pulumi.ComponentResource):
         roles = [postgresql.Role(r.name, name=r.name, login=False, bypass_row_level_security=r.bypass_rls, opts=child)
                  for r in names.roles()]
         # Plain names plus explicit depends_on: the same ordering as Output names, fewer Outputs.
-        schema = postgresql.Schema(f"{name}-schema", name=names.schema, owner=names.owner,
+        # if_not_exists=False: never CREATE SCHEMA IF NOT EXISTS. The provider still ALTERs the
+        # owner of a schema that exists; sql/bootstrap/0002 refuses that for an unrecorded one.
+        schema = postgresql.Schema(f"{name}-schema", name=names.schema, owner=names.owner, if_not_exists=False,
                                    opts=after(child, roles))
         self.migrations = ProjectMigrations(
             f"{name}-sql",
@@ -62,6 +64,7 @@ class SupabaseProject(pulumi.ComponentResource):
             template_dir=args.template_dir,
             on_delete=args.config.on_delete,
             dsn=args.dsn,
+            statement_timeout=args.config.statement_timeout,
             opts=after(child, [schema, *self._own_auth(name, args, names, after(child, roles))]),
         )
         self._open_to_postgrest(name, names, after(child, [self.migrations]))
@@ -74,8 +77,10 @@ class SupabaseProject(pulumi.ComponentResource):
                   "quickstart": quickstart.load(args.template_dir),
                   "auth": {"mode": auth.mode, "signup": auth.signup, "autoconfirm": auth.confirms_automatically,
                            "providers": sorted(n for n, p in auth.external.items() if p.enabled)}}
-        self.info = pulumi.Output.all(self.anon_key, self.migrations.tables, self.migrations.views).apply(
-            lambda v: {**static, "anonKey": v[0], "tables": v[1] or [], "views": v[2] or []})
+        m = self.migrations
+        self.info = pulumi.Output.all(self.anon_key, m.tables, m.views, m.functions, m.sequences).apply(
+            lambda v: {**static, "anonKey": v[0], "tables": v[1] or [], "views": v[2] or [],
+                       "functions": v[3] or [], "sequences": v[4] or []})
         self._hostname = args.hostname
         self.register_outputs({"schema": names.schema})
 

@@ -25,6 +25,7 @@ from components.postgres import ADMIN_USER, DATABASE, JWT_EXP, PORT, Postgres, i
 from components.secrets import StackSecrets
 from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
 from components.options import after
+from components.status_probes import PROBES, SELF_PATH, STATUS_PATH
 
 PRE_CONFIG = "supabase_multi.postgrest_pre_config"
 # Realtime takes its tenant id from the first label of the Host header; upstream names the
@@ -204,25 +205,20 @@ class SupabaseServices(pulumi.ComponentResource):
         return after(child, [*deps, *args.after])
 
 
-def status(config: StackConfig, anon_key: pulumi.Input[str]) -> list[dict]:
-    """The `services` output: {name, image, healthUrl}. Health URLs go through Kong (same form
-    for local and published stacks); key-protected ones carry the public anon key as `apikey`,
-    so the status page gets a real answer. Services with no public route have no URL."""
-    api = urls.api_url(config)
-
-    def keyed(path: str) -> pulumi.Output[str]:
-        return pulumi.Output.concat(api, path, "?apikey=", anon_key)
-
-    urls_by_service = {
-        "db": None, "kong": f"{api}/gateway/health", "auth": keyed("/auth/v1/health"), "rest": keyed("/rest/v1/"),
-        "realtime": keyed("/realtime/v1/api/ping"), "storage": f"{api}/storage/v1/status", "imgproxy": None,
-        "meta": None, "studio": None, "dashboard": f"{urls.dashboard_url(config)}healthz",
-    }
+def status(config: StackConfig) -> list[dict]:
+    """The `services` output: {name, image, healthUrl}. A health URL is the dashboard's own
+    status endpoint (components/status_probes.py): same origin as the status page, so it
+    sees real status codes, and it carries no key. Services with no HTTP health endpoint
+    (db, functions) have none, and the page shows them as unknown."""
+    site = urls.dashboard_url(config)
+    names = ["db", "kong", "auth", "rest", "realtime", "storage", "imgproxy", "meta", "studio", "dashboard"]
     features = config.features
-    if features.analytics:
-        urls_by_service |= {"analytics": None, "vector": None}
-    if features.functions:
-        urls_by_service["functions"] = None
-    if features.pooler:
-        urls_by_service["supavisor"] = None
-    return [{"name": name, "image": image(name), "healthUrl": url} for name, url in urls_by_service.items()]
+    names += (["analytics", "vector"] if features.analytics else []) + (["functions"] if features.functions else [])
+    names += ["supavisor"] if features.pooler else []
+
+    def health_url(name: str) -> Optional[str]:
+        if name == "dashboard":
+            return f"{site}{SELF_PATH}"
+        return f"{site}{STATUS_PATH}{name}" if name in PROBES else None
+
+    return [{"name": name, "image": image(name), "healthUrl": health_url(name)} for name in names]

@@ -1,7 +1,8 @@
 """Dynamic resources over components/migrations.py: the stack bootstrap and a project's SQL.
 
 Pulumi diffs the list of migration checksums: a new file is an update that applies only
-that file; removing the project runs archive or drop, whichever its state recorded.
+that file; a new statement timeout is an update that only sets it; removing the project
+runs archive or drop, whichever its state recorded.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, Resource
 
 from components import migrations
 from components.dynamic_base import ConvergingProvider
-from components.naming import OWN, ProjectNames
+from components.naming import DEFAULT_STATEMENT_TIMEOUT, OWN, ProjectNames
 from components.sql_templates import SQL_ROOT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -96,14 +97,15 @@ def _names(props: dict[str, Any]) -> ProjectNames:
 class ProjectMigrationsProvider(CheckedMigrations):
     REPLACE_ON = frozenset({"project"})
     # Outputs computed by create/update; a preview must not count them as changes.
-    IGNORE = frozenset({"tables", "views"})
+    IGNORE = frozenset({"tables", "views", "functions", "sequences"})
 
     def resource_id(self, props: dict[str, Any]) -> str:
         return props["project"]
 
     def converge(self, props: dict[str, Any]) -> dict[str, Any]:
         names = _names(props)
-        migrations.apply_project(props["dsn"], names, props["template"], _load(props), props["template_dir"])
+        migrations.apply_project(props["dsn"], names, props["template"], _load(props), props["template_dir"],
+                                 statement_timeout=props.get("statement_timeout") or DEFAULT_STATEMENT_TIMEOUT)
         return {**props, **migrations.describe(props["dsn"], names.schema)}
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -115,10 +117,13 @@ class ProjectMigrationsProvider(CheckedMigrations):
 
 
 class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
-    """A project's tables, policies and views, its registry row and PostgREST exposure."""
+    """A project's tables, policies and views, its registry row and PostgREST exposure,
+    and the statement timeout of its API roles."""
 
     tables: pulumi.Output[list]
     views: pulumi.Output[list]
+    functions: pulumi.Output[list]
+    sequences: pulumi.Output[list]
 
     def __init__(
         self,
@@ -130,6 +135,7 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
         template_dir: Path,
         on_delete: str,
         dsn: pulumi.Input[str],
+        statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         folder, planned = _plan(Path(template_dir))
@@ -140,8 +146,11 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
             "template_dir": folder,
             "migrations": planned,
             "on_delete": on_delete,
+            "statement_timeout": statement_timeout,
             "dsn": pulumi.Output.secret(dsn),
             "tables": None,
             "views": None,
+            "functions": None,
+            "sequences": None,
         }
         super().__init__(ProjectMigrationsProvider(), name, props, opts)

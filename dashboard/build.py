@@ -28,8 +28,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PACKAGE_DIR / "static"
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates" / "dashboard"
 
-PROJECT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+PROJECT_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
 )

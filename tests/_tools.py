@@ -16,9 +16,10 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def require_executable(name: str, install_hint: str) -> str:
-    """Return the path of `name`, or skip (outside CI) / fail (in CI) saying how to install it."""
-    path = shutil.which(name)
+def require_executable(name: str, install_hint: str, also_in: tuple[str, ...] = ()) -> str:
+    """Return the path of `name` (on PATH or in `also_in`, e.g. /usr/sbin for a non-root
+    user), or skip (outside CI) / fail (in CI) saying how to install it."""
+    path = shutil.which(name) or (shutil.which(name, path=os.pathsep.join(also_in)) if also_in else None)
     if path:
         return path
     message = f"{name} is not installed ({install_hint})"

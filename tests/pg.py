@@ -91,10 +91,23 @@ def provider_create(dsn: str, names: ProjectNames, auth_password: Optional[str] 
         for role in names.roles():
             conn.execute(sql.SQL("create role {} nologin {}").format(
                 sql.Identifier(role.name), sql.SQL("bypassrls" if role.bypass_rls else "nobypassrls")))
-        conn.execute(sql.SQL("create schema {} authorization {}").format(
-            sql.Identifier(names.schema), sql.Identifier(names.owner)))
+    provider_create_schema(dsn, names.schema, names.owner)
     if names.own_auth:
         provider_create_auth(dsn, names, auth_password)
+
+
+def provider_create_schema(dsn: str, schema: str, owner: str, if_not_exists: bool = False) -> None:
+    """postgresql.Schema's create, as terraform-provider-postgresql's createSchema runs it: in
+    one transaction, CREATE SCHEMA when the name is free, else ALTER SCHEMA ... OWNER TO the
+    owner (whatever `if_not_exists` says; it only adds IF NOT EXISTS to the CREATE).
+    components/project.py sets if_not_exists=False."""
+    with psycopg.connect(dsn) as conn, conn.transaction():
+        exists = conn.execute("select true from pg_catalog.pg_namespace where nspname = %s", (schema,)).fetchone()
+        if exists:
+            conn.execute(sql.SQL("alter schema {} owner to {}").format(sql.Identifier(schema), sql.Identifier(owner)))
+        else:
+            conn.execute(sql.SQL("create schema {}{} authorization {}").format(
+                sql.SQL("if not exists " if if_not_exists else ""), sql.Identifier(schema), sql.Identifier(owner)))
 
 
 def provider_create_auth(dsn: str, names: ProjectNames, auth_password: Optional[str] = None) -> None:
@@ -104,7 +117,7 @@ def provider_create_auth(dsn: str, names: ProjectNames, auth_password: Optional[
         conn.execute(sql.SQL("create role {} login password {} connection limit 10").format(
             admin, sql.Literal(auth_password or uuid.uuid4().hex)))
         conn.execute(sql.SQL("alter role {} set search_path to {}").format(admin, sql.Identifier(names.auth_schema)))
-        conn.execute(sql.SQL("create schema {} authorization {}").format(sql.Identifier(names.auth_schema), admin))
+    provider_create_schema(dsn, names.auth_schema, names.auth_admin, if_not_exists=True)  # ProjectAuth's default
 
 
 def gotrue_pool_stand_in(dsn: str, names: ProjectNames) -> None:
@@ -168,11 +181,11 @@ def bootstrap(dsn: str) -> list[str]:
 
 
 def create_project(dsn: str, project: str, template: str = "blog", template_dir: Optional[Path] = None,
-                   auth_mode: str = "own", auth_password: Optional[str] = None) -> ProjectNames:
+                   auth_mode: str = "own", auth_password: Optional[str] = None, **options) -> ProjectNames:
     """A project, created in the order Pulumi runs a SupabaseProject's resources."""
     names = ProjectNames(project, auth_mode)
     provider_create(dsn, names, auth_password)
-    m.apply_project(dsn, names, template, m.discover(template_dir or BUILTIN_TEMPLATES / template))
+    m.apply_project(dsn, names, template, m.discover(template_dir or BUILTIN_TEMPLATES / template), **options)
     provider_grant(dsn, names)
     return names
 
@@ -185,14 +198,53 @@ def remove_project(dsn: str, names: ProjectNames, on_delete: str = "archive", wh
     return archived or ""
 
 
+def as_authenticator(dsn: str) -> str:
+    return with_database(dsn, conninfo_to_dict(dsn)["dbname"], user=AUTHENTICATOR)
+
+
+# PostgREST's queryRoleSettings (src/PostgREST/Config/Database.hs, v14.5), run as authenticator
+# on start and on `reload config`: the settings of the roles authenticator is a member of.
+ROLE_SETTINGS = """
+    with role_setting as (
+        select r.rolname, unnest(r.rolconfig) as setting
+        from pg_auth_members m
+        join pg_roles r on r.oid = m.roleid
+        where member = current_user::regrole::oid
+    ), kv_settings as (
+        select rolname, substr(setting, 1, strpos(setting, '=') - 1) as key,
+               lower(substr(setting, strpos(setting, '=') + 1)) as value
+        from role_setting
+    )
+    select kv.rolname, kv.key, kv.value
+    from kv_settings kv
+    join pg_settings ps on ps.name = kv.key
+     and (ps.context = 'user' or has_parameter_privilege(current_user::regrole::oid, ps.name, 'set'))
+    where kv.key <> 'default_transaction_isolation'"""
+
+
+def role_settings(dsn: str) -> dict[str, dict[str, str]]:
+    """What PostgREST caches at its last config reload: role -> {setting: value}."""
+    found: dict[str, dict[str, str]] = {}
+    with psycopg.connect(as_authenticator(dsn)) as conn:
+        for role, key, value in conn.execute(ROLE_SETTINGS):
+            found.setdefault(role, {})[key] = value
+    return found
+
+
 @contextmanager
 def request(dsn: str, role: str, schema: str, claims: Optional[dict] = None) -> Iterator[psycopg.Connection]:
-    """One PostgREST request: log in as authenticator, switch role, claims and search_path locally."""
+    """One PostgREST request: log in as authenticator; set search_path, the role's cached settings
+    (statement_timeout, ...), role and claims transaction-locally, in PostgREST's order
+    (src/PostgREST/Query/PreQuery.hs txVarQuery)."""
     claims = {"role": role, **(claims or {})}
-    with psycopg.connect(with_database(dsn, conninfo_to_dict(dsn)["dbname"], user=AUTHENTICATOR)) as conn:
+    settings = role_settings(dsn).get(role, {})
+    with psycopg.connect(as_authenticator(dsn)) as conn:
         with conn.transaction():
-            conn.execute("select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
-                         " set_config('search_path', %s, true)", (role, json.dumps(claims), schema))
+            conn.execute("select set_config('search_path', %s, true)", (schema,))
+            for key, value in settings.items():
+                conn.execute("select set_config(%s, %s, true)", (key, value))
+            conn.execute("select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+                         (role, json.dumps(claims)))
             yield conn
 
 

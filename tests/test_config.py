@@ -42,6 +42,18 @@ def test_every_problem_is_reported_at_once_with_its_path():
     ]
 
 
+@pytest.mark.parametrize("value", ["0s", "99ms", "6min", "8", "8 s", "1h", "-1s", "8sec", "8s; reset all"])
+def test_statement_timeout_is_a_bounded_postgres_duration(value):
+    (line,) = problems({"projects": [{"name": "a", "statementTimeout": value}]})
+    assert line == (f"projects[0].statementTimeout: {value!r} must be a duration from 100ms to 5min written as a "
+                    "number and ms, s or min (e.g. 500ms, 8s, 1min)")
+
+
+def test_statement_timeout_defaults_to_eight_seconds():
+    config = parse_config({"projects": [{"name": "a"}, {"name": "b", "statementTimeout": "500ms"}]})
+    assert [p.statement_timeout for p in config.projects] == ["8s", "500ms"]
+
+
 def test_secrets_must_be_set_as_secrets_and_are_never_echoed():
     lines = problems({"jwtSecret": "too-short-and-plain"}, secret_keys=frozenset())
     assert lines == [

@@ -1,8 +1,12 @@
-"""The generated site in a real Chromium, opened from file:// like a user double-clicking it.
+"""The generated site in a real Chromium: pages from file:// like a user double-clicking
+them, and the status page served the way the stack serves it (issue 10).
 
-One browser per module. The status page checks health URLs served by this module:
-one answers (up), one refuses connections (down), one accepts and never answers
-(down by timeout), and one service has no health URL (unknown).
+The status page is served by a local server that also answers `/status/<service>` as the
+dashboard's nginx does (components/status_probes.py): one service up, one answering 502,
+one 503, one that never answers. Other origins check the cross-origin rules: one answers
+502 without CORS headers (unknown: before issue 10 this opaque answer showed UP), one
+answers with them (its real status), one refuses connections (down); one service has no
+health URL (unknown).
 """
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ import os
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -29,16 +34,47 @@ CHROMIUM_ARGS = [
 ]
 CHECK_TIMEOUT_S = 3  # status.js TIMEOUT_MS
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 740}}
+# /status/<service> of the dashboard's origin -> what the service answers (None: never)
+SAME_ORIGIN = {"kong": 200, "auth": 502, "storage": 503, "rest": None}
 
 
-class Health(BaseHTTPRequestHandler):
+class Dashboard(SimpleHTTPRequestHandler):
+    """The site's files, /healthz and /status/<service>, like the dashboard's nginx."""
+
     def do_GET(self):  # noqa: N802 - http.server API
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
+        if self.path == "/healthz":
+            return self._status(200)
+        if self.path.startswith("/status/"):
+            code = SAME_ORIGIN.get(self.path.removeprefix("/status/"), 404)
+            if code is None:
+                time.sleep(CHECK_TIMEOUT_S + 2)  # holds the request past the page's timeout
+                return None
+            return self._status(code)
+        return super().do_GET()
+
+    def _status(self, code: int) -> None:
+        self.send_response(code)
+        self.send_header("Content-Length", "0")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+
+class Other(BaseHTTPRequestHandler):
+    """A service on another origin: `/502` answers 502 (what a published Kong answered the
+    status page when a service was down); `?cors` adds the header that lets any page read it."""
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        self.send_response(502 if self.path.startswith("/502") else 200)
+        if "cors" in self.path:
+            self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
 
-    def log_message(self, *args):  # keep test output clean
+    def log_message(self, *args):
         pass
 
 
@@ -48,33 +84,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def health_endpoints():
-    """(up, refused, hanging) URLs, alive for the whole module."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+def serve(handler) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    hanging = socket.socket()
-    hanging.bind(("127.0.0.1", 0))
-    hanging.listen(8)  # the kernel accepts; nobody ever answers
-    yield (f"http://127.0.0.1:{server.server_port}/health",
-           f"http://127.0.0.1:{free_port()}/health",
-           f"http://127.0.0.1:{hanging.getsockname()[1]}/health")
-    server.shutdown()
-    server.server_close()
-    hanging.close()
+    return server
 
 
 @pytest.fixture(scope="module")
-def outputs(health_endpoints) -> dict:
-    data = json.loads(FIXTURE.read_text())
-    up, refused, hanging = health_endpoints
-    data["services"] = [
-        {"name": "kong", "image": "kong:2.8.1", "healthUrl": up},
-        {"name": "auth", "image": "supabase/gotrue:v2.177.0", "healthUrl": refused},
-        {"name": "rest", "image": "postgrest/postgrest:v12.2.12", "healthUrl": hanging},
-        {"name": "db", "image": "supabase/postgres:15.8.1.060", "healthUrl": None},
+def served(tmp_path_factory):
+    """(site folder, its origin, services) with the site served by `Dashboard` on 127.0.0.1."""
+    folder = tmp_path_factory.mktemp("served-site")
+    dashboard = serve(partial(Dashboard, directory=str(folder)))
+    other = serve(Other)
+    origin = f"http://127.0.0.1:{dashboard.server_port}"
+    elsewhere = f"http://127.0.0.1:{other.server_port}"
+    services = [{"name": name, "image": f"{name}:1", "healthUrl": f"{origin}/status/{name}"} for name in SAME_ORIGIN]
+    services += [
+        {"name": "dashboard", "image": "nginx:1", "healthUrl": f"{origin}/healthz"},
+        {"name": "realtime", "image": "realtime:1", "healthUrl": f"{elsewhere}/502"},  # opaque: never "up"
+        {"name": "meta", "image": "meta:1", "healthUrl": f"{elsewhere}/health?cors"},
+        {"name": "imgproxy", "image": "imgproxy:1", "healthUrl": f"http://127.0.0.1:{free_port()}/health"},
+        {"name": "db", "image": "postgres:15", "healthUrl": None},
     ]
-    return data
+    assert build_site(dict(json.loads(FIXTURE.read_text()), services=services), folder) == []
+    yield folder, origin, services
+    for server in (dashboard, other):
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def outputs() -> dict:
+    return json.loads(FIXTURE.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +160,11 @@ class Console:
         # page reports, not an error in the page.
         if (message.text.startswith("Failed to load resource")
                 and message.location.get("url") in self.expected_failed_urls):
+            return
+        # A cross-origin check without CORS headers is refused by Chromium's CORS check
+        # (logged), then retried opaquely: that refusal is how the page learns "unknown".
+        if message.text.startswith("Access to fetch at") and any(
+                f"'{url}'" in message.text for url in self.expected_failed_urls):
             return
         self.problems.append(f"{message.type}: {message.text} at {message.location}")
 
@@ -189,37 +236,39 @@ def test_copy_falls_back_to_exec_command(browser, site, outputs):
         context.close()
 
 
-def test_status_page_reaches_a_final_state_for_every_service(browser, site, health_endpoints):
-    up, refused, hanging = health_endpoints
+def status_states(page) -> dict[str, str]:
+    page.wait_for_function("document.body.dataset.checks === 'done'", timeout=(CHECK_TIMEOUT_S + 3) * 1000)
+    return {item.locator("h2").inner_text(): item.locator(".state").get_attribute("data-state")
+            for item in page.locator("li.service").all()}
+
+
+def test_status_page_shows_each_real_status_served_by_the_dashboard(browser, served):
+    """The finding: a 502 from a service showed UP. Same origin, the page reads the real code."""
+    folder, origin, services = served
+    failing = [s["healthUrl"] for s in services if s["name"] in ("auth", "storage", "realtime", "imgproxy", "rest")]
     started = time.monotonic()
-    context, page, console = open_page(browser, (site / "status.html").as_uri(),
-                                       expected_failed_urls=[refused, hanging])
+    context, page, console = open_page(browser, f"{origin}/status.html", expected_failed_urls=failing)
     try:
-        page.wait_for_function("document.body.dataset.checks === 'done'",
-                               timeout=(CHECK_TIMEOUT_S + 2) * 1000)
-        elapsed = time.monotonic() - started
-        states = {
-            item.locator("h2").inner_text(): item.locator(".state").get_attribute("data-state")
-            for item in page.locator("li.service").all()
-        }
-        assert states == {"kong": "up", "auth": "down", "rest": "down", "db": "unknown"}
-        assert elapsed < CHECK_TIMEOUT_S + 2
-        for name in ("kong", "auth", "rest"):
-            item = page.locator("li.service", has=page.locator("h2", has_text=name))
-            assert item.locator(".checked-at time").get_attribute("datetime")
-        rest = page.locator("li.service", has=page.locator("h2", has_text="rest"))
-        assert "no answer in 3 s" in rest.locator(".checked-at").inner_text()
-        assert page.locator("#status-summary").inner_text() == "1 up, 2 down, 1 unknown."
+        states = status_states(page)
+        assert time.monotonic() - started < CHECK_TIMEOUT_S + 3
+        assert states == {"kong": "up", "auth": "down", "storage": "down", "rest": "down", "dashboard": "up",
+                          "realtime": "unknown", "meta": "up", "imgproxy": "down", "db": "unknown"}
+        detail = {item.locator("h2").inner_text(): item.locator(".checked-at").inner_text()
+                  for item in page.locator("li.service").all()}
+        assert "HTTP 502" in detail["auth"] and "HTTP 503" in detail["storage"]
+        assert "no answer in 3 s" in detail["rest"] and "unreachable" in detail["imgproxy"]
+        assert "another origin hides its status" in detail["realtime"]
+        assert page.locator("#status-summary").inner_text() == "3 up, 4 down, 2 unknown."
+        assert page.locator('.state[data-state="unknown"]').all_inner_texts() == ["UNKNOWN", "UNKNOWN"]  # CSS uppercase
         assert console.problems == []
     finally:
         context.close()
 
 
-def test_status_page_offline_from_file_url(browser, site, outputs, tmp_path):
+def test_status_page_offline_from_file_url(browser, outputs, tmp_path):
     """No network at all: every check still ends, as down or unknown, within the timeout."""
-    offline = dict(outputs, services=json.loads(FIXTURE.read_text())["services"])
-    build_site(offline, tmp_path)
-    urls = [s["healthUrl"] for s in offline["services"] if s["healthUrl"]]
+    build_site(outputs, tmp_path)
+    urls = [s["healthUrl"] for s in outputs["services"] if s["healthUrl"]]
     context = browser.new_context(viewport=VIEWPORTS["desktop"])
     context.route("http*://**/*", lambda route: route.abort("internetdisconnected"))
     page = context.new_page()
@@ -227,10 +276,8 @@ def test_status_page_offline_from_file_url(browser, site, outputs, tmp_path):
     started = time.monotonic()
     try:
         page.goto((tmp_path / "status.html").as_uri())
-        page.wait_for_function("document.body.dataset.checks === 'done'",
-                               timeout=(CHECK_TIMEOUT_S + 2) * 1000)
-        assert time.monotonic() - started < CHECK_TIMEOUT_S + 2
-        states = [s.get_attribute("data-state") for s in page.locator(".state").all()]
+        states = list(status_states(page).values())
+        assert time.monotonic() - started < CHECK_TIMEOUT_S + 3
         assert states == ["down", "down", "down", "down", "unknown"]
         assert console.problems == []
     finally:
@@ -238,19 +285,17 @@ def test_status_page_offline_from_file_url(browser, site, outputs, tmp_path):
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
-def test_pages_fit_the_screen_and_screenshots(browser, site, health_endpoints, screenshot_dir,
-                                              viewport, capsys):
-    _, refused, hanging = health_endpoints
+def test_pages_fit_the_screen_and_screenshots(browser, site, served, screenshot_dir, viewport, capsys):
+    folder, origin, services = served
     width = VIEWPORTS[viewport]["width"]
     context = browser.new_context(viewport=VIEWPORTS[viewport])
     page = context.new_page()
-    console = Console(page, [refused, hanging])
+    console = Console(page, [s["healthUrl"] for s in services if s["healthUrl"]])
     try:
         for name in ("index", "status", "projects/blog", "projects/notes"):
-            page.goto((site / f"{name}.html").as_uri())
+            page.goto(f"{origin}/status.html" if name == "status" else (site / f"{name}.html").as_uri())
             if name == "status":
-                page.wait_for_function("document.body.dataset.checks === 'done'",
-                                       timeout=(CHECK_TIMEOUT_S + 2) * 1000)
+                status_states(page)
             scroll_width = page.evaluate("document.documentElement.scrollWidth")
             assert scroll_width <= width, f"{name} is {scroll_width}px wide at {width}px"
             shot = screenshot_dir / f"{name.replace('/', '-')}-{viewport}.png"

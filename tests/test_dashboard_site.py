@@ -3,12 +3,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from components.dashboard_site import IMAGE, WEB_ROOT, SiteContentProvider
+from components.dashboard_site import IMAGE, NGINX_CONF, WEB_ROOT, SiteContentProvider, nginx_conf
+from components.sql_templates import render
+from components.status_probes import PROBES, Probe
+from tests._tools import require_executable
 from tests.program import dev_config, run_program
 
 FIXTURE = Path(__file__).parent / "fixtures" / "outputs-3-projects.json"
@@ -79,3 +90,117 @@ def test_publish_copies_the_built_site_into_the_running_container(fake_docker):
     assert (web_root / "static" / "style.css").exists()
     assert calls.read_text().splitlines()[1].startswith(f"cp - supabase-dev-dashboard:{WEB_ROOT}")
     assert len(result.outs["digest"]) == 64
+
+
+# -- the status endpoint, in a real nginx ------------------------------------------------------
+
+
+class Upstream(BaseHTTPRequestHandler):
+    """A service behind a probe: answers with the status its path names, records what it got."""
+
+    seen: list[tuple[str, str, dict]] = []
+
+    def _answer(self):
+        Upstream.seen.append((self.command, self.path, dict(self.headers)))
+        self.send_response(int(self.path.strip("/").split("/")[0]))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_HEAD = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def nginx_files(folder: Path, conf: str) -> Path:
+    """A main config around the site's server block: a free 127.0.0.1 port, everything in `folder`."""
+    port = free_port()
+    (folder / "default.conf").write_text(conf.replace("listen 80;", f"listen 127.0.0.1:{port};"))
+    temp = "\n".join(f"    {kind}_temp_path {folder}/{kind};" for kind in
+                     ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (folder / "nginx.conf").write_text(
+        f"daemon off;\nworker_processes 1;\npid {folder}/nginx.pid;\nerror_log stderr error;\n"
+        f"events {{ worker_connections 64; }}\nhttp {{\n    access_log off;\n{temp}\n"
+        f"    include {folder}/default.conf;\n}}\n")
+    return folder / "nginx.conf"
+
+
+def test_nginx_accepts_the_site_config(tmp_path):
+    nginx = require_executable("nginx", "apt-get install nginx", also_in=("/usr/sbin",))
+    main = nginx_files(tmp_path, nginx_conf())
+    result = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(main)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_service_with_a_health_url_has_a_probe():
+    run = run_program(config_with_features())
+    for service in run.outputs["services"]:
+        url = service["healthUrl"]
+        if url and "/status/" in url:
+            assert url.rsplit("/", 1)[1] in PROBES
+            assert f"/status/{service['name']} {PROBES[service['name']].url};" in nginx_conf()
+
+
+def config_with_features() -> dict:
+    config = dev_config()
+    config["supabase-multi-instance:features"] = {"analytics": True, "functions": True, "pooler": True}
+    return config
+
+
+@pytest.fixture
+def probing_nginx(tmp_path):
+    """The real config template with probes pointing at a local service and at names no DNS knows."""
+    nginx = require_executable("nginx", "apt-get install nginx", also_in=("/usr/sbin",))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    up = f"http://127.0.0.1:{server.server_port}"
+    probes = {"ok": Probe(f"{up}/200/health"), "broken": Probe(f"{up}/502/health"),
+              "busy": Probe(f"{up}/503/", method="HEAD"), "refused": Probe(f"http://127.0.0.1:{free_port()}/health"),
+              "gone": Probe("http://auth:9999/health")}
+    main = nginx_files(tmp_path, render(NGINX_CONF, probes=probes))
+    process = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(main)], stderr=subprocess.PIPE, text=True)
+    port = int(re.search(r"listen 127\.0\.0\.1:(\d+);", (tmp_path / "default.conf").read_text()).group(1))
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    Upstream.seen.clear()
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+    server.shutdown()
+    server.server_close()
+
+
+def status_of(url: str, **headers) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_the_status_endpoint_passes_the_real_status_through(probing_nginx):
+    base = probing_nginx
+    assert status_of(f"{base}/healthz") == 200
+    assert status_of(f"{base}/status/ok", Authorization="Basic c3VwYWJhc2U6c2VjcmV0", Cookie="s=1") == 200
+    assert status_of(f"{base}/status/broken") == 502
+    assert status_of(f"{base}/status/busy") == 503
+    assert status_of(f"{base}/status/refused") == 502  # nothing listens
+    assert status_of(f"{base}/status/gone") == 502  # no container of that name: DNS cannot answer
+    assert status_of(f"{base}/status/anything-else") == 404
+    assert status_of(f"{base}/status/ok/../../etc/passwd") == 404
+    methods = {(method, path) for method, path, _ in Upstream.seen}
+    assert methods == {("GET", "/200/health"), ("GET", "/502/health"), ("HEAD", "/503/")}
+    forwarded = next(h for m, p, h in Upstream.seen if p == "/200/health")
+    assert not {"Authorization", "Cookie"} & set(forwarded)

@@ -65,6 +65,8 @@ def test_each_project_declares_its_isolation_resources_under_its_component(dev, 
     assert [n for n, r in roles.items() if r.get("bypassRowLevelSecurity")] == [f"{project}_service"]
     schemas = {r.inputs["name"]: r.inputs["owner"] for r in children if r.typ == "postgresql:index/schema:Schema"}
     assert schemas == {project: f"{project}_owner", f"{project}_auth": f"{project}_auth_admin"}
+    (schema,) = [r for r in children if r.typ == "postgresql:index/schema:Schema" and r.inputs["name"] == project]
+    assert schema.inputs["ifNotExists"] is False  # no CREATE SCHEMA IF NOT EXISTS (issue 10)
     memberships = {(r.inputs["role"], r.inputs["grantRole"]) for r in children if r.typ.endswith("GrantRole")}
     assert memberships == {("authenticator", f"{project}_{r}") for r in ("anon", "authenticated", "service")}
     usage = {r.inputs["role"] for r in children if r.typ == "postgresql:index/grant:Grant"}
@@ -97,6 +99,7 @@ def test_grants_wait_for_migrations_so_removal_revokes_before_archiving(dev):
 def test_migration_resource_records_checksums_not_sql_and_keeps_the_dsn_secret(dev):
     (sql,) = [r for r in dev.of_type(MIGRATIONS) if r.inputs["project"] == "blog"]
     assert sql.inputs["template"] == "blog" and sql.inputs["on_delete"] == "archive"
+    assert sql.inputs["statement_timeout"] == "8s"
     assert sql.inputs["template_dir"] == "sql/projects/blog"
     assert [m["filename"] for m in sql.inputs["migrations"]] == ["0001_users_and_posts.sql.j2",
                                                                  "0002_project_users.sql.j2"]
@@ -124,7 +127,7 @@ def test_outputs_contract(dev):
     assert not {"anonKey", "projects", "apiUrl", "services"} & dev.secret_outputs
     blog = dev.outputs["projects"]["blog"]
     assert set(blog) == {"url", "schema", "restUrl", "authUrl", "anonKey", "hostname", "tables", "views",
-                         "template", "auth", "quickstart"}
+                         "functions", "sequences", "template", "auth", "quickstart"}
     assert blog["quickstart"]["read"]["table"] == "posts"
     assert blog["url"] == "http://127.0.0.1:8000/project/blog" and blog["schema"] == "blog"
     assert blog["restUrl"] == blog["url"] + "/rest/v1" and blog["authUrl"] == blog["url"] + "/auth/v1"

@@ -290,8 +290,83 @@ def test_describe_lists_tables_views_and_columns(two_projects):
 def test_archived_name_fits_postgres_identifier_limit():
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     assert m.archived_schema_name("blog", when) == "_archived_blog_20260102030405"
+    assert m.archived_schema_name("a" * 38, when) == f"_archived_{'a' * 38}_20260102030405"
     long = m.archived_schema_name("a" * 40, when)
     assert len(long) == 63 and long.endswith("_20260102030405")
+    assert m.archived_schema_name("a" * 39 + "b", when) != long
+
+
+def test_long_names_archived_in_the_same_second_do_not_collide(db):
+    """Two 40-character names that differ only at the end, archived in the same second."""
+    pg.bootstrap(db)
+    when = datetime(2026, 11, 25, 3, 4, 5, tzinfo=timezone.utc)
+    first, second = (pg.create_project(db, "a" * 39 + c, "empty") for c in "xy")
+    archived = {pg.remove_project(db, first, when=when), pg.remove_project(db, second, when=when)}
+    with psycopg.connect(db) as conn:
+        found = {n for (n,) in rows(conn, "select nspname from pg_namespace where nspname like '\\_archived\\_%'")}
+    assert len(archived) == 2 and {n for n in found if not n.endswith("_auth")} == archived
+    assert len(found) == 4  # and their user pools' archives, distinct too
+
+
+def test_the_same_project_archived_twice_in_one_second_keeps_both(two_projects):
+    dsn, a, *_ = two_projects
+    when = datetime(2026, 11, 25, 3, 4, 5, tzinfo=timezone.utc)
+    first = pg.remove_project(dsn, a, when=when)
+    pg.create_project(dsn, "alpha")
+    second = pg.remove_project(dsn, a, when=when)
+    assert (first, second) == ("_archived_alpha_20261125030405", "_archived_alpha_20261125030406")
+
+
+def test_a_failing_rename_revokes_nothing(two_projects, monkeypatch):
+    """Revokes, rename and registry update are one transaction: when the rename fails (here:
+    the name is taken), the project keeps every grant and stays registered and exposed."""
+    dsn, a, *_ = two_projects
+    when = datetime(2026, 11, 25, 3, 4, 5, tzinfo=timezone.utc)
+    taken = m.archived_schema_name("alpha", when)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'create schema "{taken}"')
+    monkeypatch.setattr(m, "_free_archive_name", lambda conn, project, when: when)  # no lookup: the rename fails
+    with pytest.raises(m.MigrationError, match=rf'_archive\.sql\.j2: schema "{taken}" already exists'):
+        m.archive_project(dsn, a, when)
+    with pg.request(dsn, a.anon, a.schema) as conn:
+        assert [t for (t,) in rows(conn, "select title from posts")] == ["Hello"]
+        assert [t for (t,) in rows(conn, "select title from public.alpha_posts")] == ["Hello"]
+    assert "alpha" in pre_config(dsn)
+
+
+# -- per-project limits ----------------------------------------------------------------
+
+
+def test_api_roles_get_the_project_statement_timeout(db):
+    pg.bootstrap(db)
+    fast = pg.create_project(db, "fast", "empty", statement_timeout="200ms")
+    default = pg.create_project(db, "plain", "empty")
+    settings = pg.role_settings(db)
+    for role in fast.api_roles():
+        assert settings[role] == {"statement_timeout": "200ms"}
+    for role in default.api_roles():
+        assert settings[role] == {"statement_timeout": "8s"}
+    with pytest.raises(psycopg.errors.QueryCanceled, match="statement timeout"):
+        with pg.request(db, fast.anon, fast.schema) as conn:
+            conn.execute("select pg_sleep(1)")
+    with pg.request(db, default.anon, default.schema) as conn:
+        assert rows(conn, "select current_setting('statement_timeout')") == [("8s",)]
+
+
+def test_a_shared_auth_project_leaves_the_stack_role_alone(db):
+    """`auth.mode: shared` signs users in as the stack's `authenticated`: its setting stays."""
+    pg.bootstrap(db)
+    shared = pg.create_project(db, "guests", "empty", auth_mode="shared", statement_timeout="200ms")
+    settings = pg.role_settings(db)
+    assert settings[shared.anon] == settings[shared.service] == {"statement_timeout": "200ms"}
+    assert "authenticated" not in settings
+
+
+def test_a_new_statement_timeout_is_an_update(db):
+    pg.bootstrap(db)
+    names = pg.create_project(db, "tuned", "empty")
+    assert m.apply_project(db, names, "empty", m.discover(BUILTIN_TEMPLATES / "empty"), statement_timeout="1min") == []
+    assert pg.role_settings(db)[names.anon] == {"statement_timeout": "1min"}
 
 
 def test_migration_files_are_named_and_unique(tmp_path):

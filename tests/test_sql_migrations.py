@@ -17,7 +17,7 @@ def project_props(dsn: str, project: str, on_delete: str = "archive") -> dict:
     return {
         "project": project, "auth_mode": "own", "template": "blog", "template_dir": _portable(BUILTIN_TEMPLATES / "blog"),
         "migrations": m.plan_names(m.discover(BUILTIN_TEMPLATES / "blog")), "on_delete": on_delete, "dsn": dsn,
-        "tables": None, "views": None,
+        "statement_timeout": "8s", "tables": None, "views": None, "functions": None, "sequences": None,
     }
 
 
@@ -35,8 +35,13 @@ def test_provider_lifecycle(db, on_delete, schema_left):
     created = provider.create(project_props(db, "crm", on_delete))
     assert created.id == "crm"
     assert [t["name"] for t in created.outs["tables"]] == ["posts", "users"]
+    assert [f["name"] for f in created.outs["functions"]] == ["set_updated_at()"]
+    assert [s["name"] for s in created.outs["sequences"]] == []
     assert provider.update("crm", created.outs, project_props(db, "crm", on_delete)).outs["tables"] == created.outs["tables"]
     pg.provider_grant(db, names)
+    provider.update("crm", created.outs, {**project_props(db, "crm", on_delete), "statement_timeout": "2s"})
+    assert {r: pg.role_settings(db)[r] for r in names.api_roles()} == \
+        {r: {"statement_timeout": "2s"} for r in names.api_roles()}
     pg.provider_revoke(db, names)
     provider.delete("crm", created.outs)
     with psycopg.connect(db) as conn:

@@ -393,24 +393,25 @@ def test_adding_a_project_changes_no_container(features):
 # -- outputs -------------------------------------------------------------------------------------
 
 
-def test_services_output_lists_every_service_with_public_health_urls(dev):
-    api = dev.outputs["apiUrl"]
+def test_services_output_lists_every_service_with_its_status_endpoint(dev):
+    """Health URLs are the dashboard's own status endpoints: same origin as the status page
+    (real status codes) and no key in any URL (issue 10)."""
+    site = dev.outputs["dashboardUrl"]
     entries = {s["name"]: s for s in dev.outputs["services"]}
     assert set(CORE) <= set(entries)
     for name in CORE:
         assert entries[name]["image"] == IMAGES[name]
-    assert entries["kong"]["healthUrl"] == f"{api}/gateway/health"
-    assert entries["auth"]["healthUrl"].startswith(f"{api}/auth/v1/health?apikey=")
-    assert entries["rest"]["healthUrl"].startswith(f"{api}/rest/v1/?apikey=")
-    assert entries["storage"]["healthUrl"] == f"{api}/storage/v1/status"
-    assert entries["db"]["healthUrl"] is None and entries["meta"]["healthUrl"] is None
+    for name in ("kong", "auth", "rest", "realtime", "storage", "imgproxy", "meta", "studio"):
+        assert entries[name]["healthUrl"] == f"{site}status/{name}"
+    assert entries["dashboard"]["healthUrl"] == f"{site}healthz"
+    assert entries["db"]["healthUrl"] is None
     assert "services" not in dev.secret_outputs
-    assert dev.outputs["anonKey"] in entries["auth"]["healthUrl"]  # the public key only
+    assert "apikey" not in str(dev.outputs["services"]) and dev.outputs["anonKey"] not in str(dev.outputs["services"])
 
 
-def test_published_health_urls_use_the_public_api_url():
+def test_published_health_urls_are_on_the_dashboard_hostname():
     account, zone = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
     run = run_program(config_with(domain="example.com", cloudflare={"accountId": account, "zoneId": zone}))
     entries = {s["name"]: s for s in run.outputs["services"]}
-    assert run.outputs["apiUrl"] == "https://api.example.com"
-    assert entries["kong"]["healthUrl"] == "https://api.example.com/gateway/health"
+    assert run.outputs["dashboardUrl"] == "https://supabase.example.com/"
+    assert entries["kong"]["healthUrl"] == "https://supabase.example.com/status/kong"

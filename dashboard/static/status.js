@@ -1,7 +1,9 @@
-/* Status page: the browser fetches every health URL itself.
- * mode 'no-cors': a cross-origin answer is opaque, which still proves the service
- * answered, so opaque counts as up; a same-origin answer must be 2xx/3xx. A network
- * error or the timeout counts as down. Every check ends in up, down or unknown. */
+/* Status page: the browser checks every health URL itself and shows what it can prove.
+ * Same origin (the dashboard's own /status/<service>, see components/status_probes.py):
+ * the real status code decides, 2xx is up, anything else is down. Another origin: up or
+ * down only when its CORS headers let this page read the status; an answer the page may
+ * not read (opaque) or a redirect is unknown, never up. A network error or the timeout is
+ * down. Every check ends in up, down or unknown. */
 (function () {
   'use strict';
 
@@ -30,8 +32,45 @@
     return window.location.protocol === 'https:' && /^http:/i.test(url);
   }
 
+  function sameOrigin(url) {
+    try {
+      var origin = window.location.origin;
+      return origin !== 'null' && new URL(url, window.location.href).origin === origin;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function judge(response) {
+    if (response.type === 'opaqueredirect') {
+      return { state: 'unknown', detail: 'redirected; the status is not visible here' };
+    }
+    if (response.ok) { return { state: 'up', detail: 'HTTP ' + response.status }; }
+    return { state: 'down', detail: 'HTTP ' + response.status };
+  }
+
+  function request(url, mode, signal) {
+    return fetch(url, {
+      mode: mode, cache: 'no-store', signal: signal,
+      redirect: mode === 'no-cors' ? 'follow' : 'manual',  // fetch refuses no-cors without 'follow'
+      credentials: mode === 'same-origin' ? 'same-origin' : 'omit'
+    });
+  }
+
+  function crossOrigin(url, signal) {
+    return request(url, 'cors', signal).then(judge, function () {
+      // Unreadable or unreachable: an opaque answer tells them apart, never the status.
+      return request(url, 'no-cors', signal).then(function () {
+        return { state: 'unknown', detail: 'answered, but another origin hides its status from this page' };
+      }, function () {
+        return { state: 'down', detail: 'unreachable' };
+      });
+    });
+  }
+
   function probe(url) {
     var controller = typeof AbortController === 'function' ? new AbortController() : null;
+    var signal = controller ? controller.signal : undefined;
     var timer;
     var timeout = new Promise(function (resolve) {
       timer = window.setTimeout(function () {
@@ -39,23 +78,15 @@
         resolve({ state: 'down', detail: 'no answer in ' + TIMEOUT_MS / 1000 + ' s' });
       }, TIMEOUT_MS);
     });
-    var request;
+    var answer;
     try {
-      request = fetch(url, {
-        mode: 'no-cors', cache: 'no-store', credentials: 'omit', redirect: 'follow',
-        signal: controller ? controller.signal : undefined
-      }).then(function (response) {
-        if (response.type === 'opaque' || response.type === 'opaqueredirect' || response.ok) {
-          return { state: 'up', detail: '' };
-        }
-        return { state: 'down', detail: 'HTTP ' + response.status };
-      }, function () {
-        return { state: 'down', detail: 'unreachable' };
-      });
+      answer = sameOrigin(url)
+        ? request(url, 'same-origin', signal).then(judge, function () { return { state: 'down', detail: 'unreachable' }; })
+        : crossOrigin(url, signal);
     } catch (e) {
-      request = Promise.resolve({ state: 'down', detail: 'unreachable' });
+      answer = Promise.resolve({ state: 'down', detail: 'unreachable' });
     }
-    return Promise.race([request, timeout]).then(function (result) {
+    return Promise.race([answer, timeout]).then(function (result) {
       window.clearTimeout(timer);
       return result;
     });
