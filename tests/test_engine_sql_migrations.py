@@ -24,6 +24,7 @@ PROJECTS = [{"name": "blog", "template": "blog"}, {"name": "shop", "template": "
 FIRST = "0001_users_and_posts.sql.j2"
 # The built-in blog template, as applied by the first `up`.
 BUILT_IN = [(1, FIRST), (2, "0002_project_users.sql.j2")]
+BOOTSTRAP = [(m.version, m.filename) for m in pg.m.discover(pg.SQL_ROOT / "bootstrap")]
 COMMENTS = """create table {{ schema | ident }}.comments (
     id bigint generated always as identity primary key,
     post_id uuid not null references {{ schema | ident }}.posts (id) on delete cascade,
@@ -86,7 +87,7 @@ def test_up_creates_the_bootstrap_and_both_projects(deployed, db):
     assert rows(db, "select name, template, status from supabase_multi.projects order by name") == [
         ("blog", "blog", "active"), ("shop", "blog", "active")]
     assert [r[:2] for r in applied(db, "blog")] == BUILT_IN
-    assert [r[:2] for r in applied(db, "_stack")] == [(1, "0001_postgrest_pre_config.sql.j2")]
+    assert [r[:2] for r in applied(db, "_stack")] == BOOTSTRAP
     # the migration's grants, the finalize step's ownership and service grants
     assert rows(db, "select tableowner from pg_tables where schemaname = 'blog' order by tablename") == [
         ("blog_owner",), ("blog_owner",)]
@@ -220,7 +221,7 @@ def test_destroy_drops_a_drop_project_and_archives_the_other(deployed, db):
     archived = value(db, "select schema_name from supabase_multi.projects where name = 'blog'")
     assert value(db, f'select count(*) from "{archived}".posts') == 1
     # the bootstrap has no delete: the registry keeps the archived project's history
-    assert [r[0] for r in applied(db, "_stack")] == [1]
+    assert [r[:2] for r in applied(db, "_stack")] == BOOTSTRAP
     assert deployed.state().get("resources") in (None, [])
 
 

@@ -54,8 +54,9 @@ def test_services_are_told_the_public_url(behind_proxy):
 
 def test_the_status_page_checks_the_public_url(behind_proxy):
     health = {s["name"]: s["healthUrl"] for s in behind_proxy.outputs["services"]}
-    assert health["kong"] == f"{PUBLIC}/gateway/health"
+    assert health["kong"] == f"{PUBLIC}/dashboard/status/kong"  # the dashboard's own status endpoint
     assert health["dashboard"] == f"{PUBLIC}/dashboard/healthz"
+    assert all(url is None or url.startswith(f"{PUBLIC}/dashboard/") for url in health.values())
 
 
 def test_no_cloudflare_resource_behind_the_users_proxy(behind_proxy):
