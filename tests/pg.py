@@ -41,8 +41,14 @@ def setup_cluster(server_dsn: str) -> None:
     run(server_dsn, (HERE / "sql" / "supabase_cluster.sql").read_text())
 
 
+# What the stack's database holds before any project exists: the image's own objects, then
+# the schemas the Storage and Realtime services create on their first start.
+DATABASE_SETUP = ("supabase_database.sql", "supabase_storage.sql", "supabase_realtime.sql")
+
+
 def setup_database(dsn: str) -> None:
-    run(dsn, (HERE / "sql" / "supabase_database.sql").read_text())
+    for name in DATABASE_SETUP:
+        run(dsn, (HERE / "sql" / name).read_text())
 
 
 @contextmanager
