@@ -43,21 +43,42 @@ class ProjectNames:
         return f"{self.project}_anon"
 
     @property
+    def authenticated(self) -> str:
+        """The role of the project's signed-in users (the `role` claim its GoTrue issues)."""
+        return f"{self.project}_authenticated"
+
+    @property
     def service(self) -> str:
         return f"{self.project}_service"
 
+    @property
+    def auth_schema(self) -> str:
+        """The project's own GoTrue keeps its user pool here."""
+        return f"{self.project}_auth"
+
+    @property
+    def auth_admin(self) -> str:
+        return f"{self.project}_auth_admin"
+
     def context(self) -> dict[str, str]:
         """Template variables for sql/projects/*."""
-        return {"project": self.project, "schema": self.schema, "owner": self.owner,
-                "anon": self.anon, "service": self.service}
+        return {"project": self.project, "schema": self.schema, "owner": self.owner, "anon": self.anon,
+                "authenticated": self.authenticated, "service": self.service, "auth_schema": self.auth_schema}
 
     def roles(self) -> list[RoleSpec]:
-        """NOLOGIN roles; only the service role bypasses RLS, and it can reach this schema only."""
-        return [RoleSpec(self.owner), RoleSpec(self.anon), RoleSpec(self.service, bypass_rls=True)]
+        """NOLOGIN roles. None bypasses RLS: the service key reaches every row of its own schema
+        through a policy on each table (sql/projects/_finalize.sql.j2), while row level security
+        keeps it to its own buckets and topics in the shared storage and realtime tables, where a
+        BYPASSRLS role would see every project's rows."""
+        return [RoleSpec(self.owner), RoleSpec(self.anon), RoleSpec(self.authenticated), RoleSpec(self.service)]
 
     def api_roles(self) -> list[str]:
-        """Roles PostgREST switches to for this project's keys: members of authenticator, schema usage."""
-        return [self.anon, self.service]
+        """Roles the APIs switch to for this project's keys and users: members of authenticator, schema usage."""
+        return [self.anon, self.authenticated, self.service]
+
+    def api_role_kinds(self) -> list[tuple[str, str]]:
+        """(role, kind) of the API roles, as the registry records them for storage and realtime policies."""
+        return [(self.anon, "anon"), (self.authenticated, "authenticated"), (self.service, "service")]
 
     def default_privileges(self) -> list[DefaultPrivilegeSpec]:
         """Tables the owner creates later (Studio, psql) stay reachable by the service key."""

@@ -9,10 +9,10 @@ from tests.program import dev_config, fake_secret, run_program
 PROJECT = "supabase-multi-instance:index:SupabaseProject"
 MIGRATIONS = "pulumi-python:dynamic/supabase:ProjectMigrations"
 PER_PROJECT = {
-    "postgresql:index/role:Role": 3,
+    "postgresql:index/role:Role": 4,
     "postgresql:index/schema:Schema": 1,
-    "postgresql:index/grantRole:GrantRole": 2,
-    "postgresql:index/grant:Grant": 2,
+    "postgresql:index/grantRole:GrantRole": 3,
+    "postgresql:index/grant:Grant": 3,
     "postgresql:index/defaultPrivileges:DefaultPrivileges": 1,
     MIGRATIONS: 1,
 }
@@ -46,13 +46,14 @@ def test_each_project_declares_its_isolation_resources_under_its_component(dev, 
     children = dev.descendants(component(dev, project))
     assert counts(children) == PER_PROJECT
     roles = {r.inputs["name"]: r.inputs for r in children if r.typ == "postgresql:index/role:Role"}
-    assert set(roles) == {f"{project}_owner", f"{project}_anon", f"{project}_service"}
+    assert set(roles) == {f"{project}_owner", f"{project}_anon", f"{project}_authenticated", f"{project}_service"}
     assert not any(r.get("login") for r in roles.values())
-    assert [n for n, r in roles.items() if r.get("bypassRowLevelSecurity")] == [f"{project}_service"]
+    # No project role bypasses RLS: the shared storage and realtime tables rely on it.
+    assert not any(r.get("bypassRowLevelSecurity") for r in roles.values())
     (schema,) = [r for r in children if r.typ == "postgresql:index/schema:Schema"]
     assert schema.inputs["name"] == project and schema.inputs["owner"] == f"{project}_owner"
     memberships = {(r.inputs["role"], r.inputs["grantRole"]) for r in children if r.typ.endswith("GrantRole")}
-    assert memberships == {("authenticator", f"{project}_anon"), ("authenticator", f"{project}_service")}
+    assert memberships == {("authenticator", f"{project}_{kind}") for kind in ("anon", "authenticated", "service")}
 
 
 def test_project_resources_use_the_stack_postgres_provider(dev):
@@ -66,7 +67,7 @@ def test_grants_wait_for_migrations_so_removal_revokes_before_archiving(dev):
     children = dev.descendants(component(dev, "blog"))
     (sql,) = [r for r in children if r.typ == MIGRATIONS]
     grants = [r for r in children if r.typ.startswith(("postgresql:index/grant", "postgresql:index/defaultPriv"))]
-    assert len(grants) == 5 and all(sql.urn in g.dependencies for g in grants)
+    assert len(grants) == 7 and all(sql.urn in g.dependencies for g in grants)
     (schema,) = [r for r in children if r.typ.endswith(":Schema")]
     roles = {r.urn for r in children if r.typ.endswith(":Role")}
     assert schema.urn in sql.dependencies and roles <= set(schema.dependencies)
@@ -99,7 +100,8 @@ def test_outputs_contract(dev):
     assert {"serviceRoleKey", "projectServiceKeys"} <= dev.secret_outputs
     assert not {"anonKey", "projects", "apiUrl", "services"} & dev.secret_outputs
     blog = dev.outputs["projects"]["blog"]
-    assert set(blog) == {"schema", "restUrl", "anonKey", "hostname", "tables", "views", "template"}
+    assert set(blog) == {"schema", "restUrl", "anonKey", "hostname", "tables", "views", "template", "buckets",
+                         "realtimeTables"}
     assert blog["restUrl"] == "http://127.0.0.1:8000/rest/v1" and blog["schema"] == "blog"
     assert set(dev.outputs["projectServiceKeys"]) == {"blog", "shop"}
 
