@@ -71,6 +71,7 @@ projects = {
         jwt_secret=secrets.jwt_secret,
         rest_url=urls.project_rest_url(config, p),
         hostname=urls.project_hostname(config, p),
+        services=[api.containers["storage"], api.containers["realtime"]],
     ), opts=pulumi.ResourceOptions(provider=database.provider, depends_on=[database.bootstrap]))
     for p in config.projects
 }

@@ -10,7 +10,7 @@ import ipaddress
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import pulumi
 from pydantic import (
@@ -21,6 +21,8 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+
+from components import buckets
 
 NAMESPACE = "supabase-multi-instance"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -76,11 +78,45 @@ def _check_hostname(value: Optional[str]) -> Optional[str]:
     return value
 
 
+class BucketConfig(_Model):
+    """One Storage bucket of a project; its id is `<project>-<name>` (components/buckets.py)."""
+
+    name: str
+    public: bool = False
+    file_size_limit: Optional[Union[int, str]] = Field(None, alias="fileSizeLimit")
+    allowed_mime_types: Optional[list[str]] = Field(None, alias="allowedMimeTypes")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not buckets.NAME.match(v):
+            raise ValueError("must be 1-59 characters of a-z, 0-9, '_' and '-', starting with a letter or digit")
+        return v
+
+    @field_validator("file_size_limit")
+    @classmethod
+    def _size(cls, v: Union[int, str, None]) -> Optional[int]:
+        return None if v is None else buckets.parse_size(v)
+
+    @field_validator("allowed_mime_types")
+    @classmethod
+    def _mime_types(cls, v: Optional[list[str]]) -> Optional[list[str]]:
+        bad = [t for t in v or [] if not buckets.MIME_TYPE.match(t)]
+        if bad:
+            raise ValueError(f"must list MIME types such as image/png or image/*; not: {', '.join(map(repr, bad))}")
+        return v
+
+
+class StorageConfig(_Model):
+    buckets: list[BucketConfig] = Field(default_factory=list)
+
+
 class ProjectConfig(_Model):
     name: str
     template: str = "blog"
     on_delete: Literal["archive", "drop"] = Field("archive", alias="onDelete")
     hostname: Optional[str] = None
+    storage: StorageConfig = Field(default_factory=StorageConfig)
 
     @field_validator("name")
     @classmethod
@@ -285,6 +321,7 @@ def _cross_checks(raw: dict[str, Any]) -> list[str]:
     templates_dir = raw.get("templatesDir")
     return [
         *_duplicate_names(entries),
+        *_duplicate_buckets(entries),
         *_missing_templates(entries, Path(templates_dir) if isinstance(templates_dir, str) else None),
         *(["cloudflare: publishing needs `domain` too; set domain to your zone, e.g. example.com"]
           if raw.get("cloudflare") is not None and not raw.get("domain") else []),
@@ -300,6 +337,23 @@ def _duplicate_names(entries: list[tuple[int, dict]]) -> list[str]:
             problems.append(f"projects[{i}].name: {name!r} is already used by projects[{seen[name]}]; names must be unique")
         elif isinstance(name, str):
             seen[name] = i
+    return problems
+
+
+def _duplicate_buckets(entries: list[tuple[int, dict]]) -> list[str]:
+    """Within a project; across projects the `<project>-` prefix keeps bucket ids apart."""
+    problems = []
+    for i, p in entries:
+        storage = p.get("storage") if isinstance(p.get("storage"), dict) else {}
+        listed = storage.get("buckets") if isinstance(storage.get("buckets"), list) else []
+        seen: dict[str, int] = {}
+        for j, b in enumerate(listed):
+            name = b.get("name") if isinstance(b, dict) else None
+            if name in seen:
+                problems.append(f"projects[{i}].storage.buckets[{j}].name: {name!r} is already used by "
+                                f"projects[{i}].storage.buckets[{seen[name]}]; bucket names must be unique in a project")
+            elif isinstance(name, str):
+                seen[name] = j
     return problems
 
 

@@ -8,16 +8,18 @@ exercise exactly what a deployment does.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import psycopg
 
+from components import service_schemas
 from components.naming import AUTHENTICATOR, ProjectNames
 from components.sql_templates import render_named, render_text
 
@@ -170,17 +172,32 @@ def apply_bootstrap(dsn: str, migrations: list[Migration], where: str = "sql/boo
 
 
 def apply_project(
-    dsn: str, names: ProjectNames, template: str, migrations: list[Migration], where: Optional[str] = None
+    dsn: str, names: ProjectNames, template: str, migrations: list[Migration], where: Optional[str] = None,
+    buckets: Sequence[dict[str, Any]] = (),
 ) -> list[str]:
-    """Create or update a project: new migrations, then ownership, grants, registry, NOTIFY."""
+    """Create or update a project: new migrations, then ownership, grants, registry, its
+    Storage buckets and policies, its Realtime policies, NOTIFY. `buckets` is
+    components/buckets.spec() of its config."""
     where = where or f"sql/projects/{template}"
-    context = names.context() | {"template": template}
-    with _connect(dsn) as conn, conn.transaction():
-        _begin_locked(conn)
-        _refuse_template_change(conn, names, template)
-        done = _apply(conn, names.schema, where, migrations, context)
-        _run(conn, "sql/projects/_finalize.sql.j2", render_named("projects/_finalize.sql.j2", **context))
-        return done
+    context = project_context(names) | {"template": template}
+    with _connect(dsn) as conn:
+        service_schemas.wait_until_ready(conn)
+        with conn.transaction():
+            _begin_locked(conn)
+            _refuse_template_change(conn, names, template)
+            done = _apply(conn, names.schema, where, migrations, context)
+            for step in FINISHING_STEPS:
+                _run(conn, f"sql/{step}", render_named(step, **context, buckets_json=json.dumps(list(buckets))))
+            return done
+
+
+# After a create/update step's migrations, in this order, in the same transaction.
+FINISHING_STEPS = ("projects/_finalize.sql.j2", "projects/_storage.sql.j2", "projects/_realtime.sql.j2")
+
+
+def project_context(names: ProjectNames) -> dict[str, Any]:
+    """What sql/projects/_*.sql.j2 see: the template variables plus the roles' kinds."""
+    return names.context() | {"api_role_kinds": names.api_role_kinds()}
 
 
 def _refuse_template_change(conn: psycopg.Connection, names: ProjectNames, template: str) -> None:
@@ -204,12 +221,13 @@ def archived_schema_name(project: str, when: datetime) -> str:
 def archive_project(dsn: str, names: ProjectNames, when: Optional[datetime] = None) -> str:
     """Unexpose and rename the schema; returns the archived schema's name. Data stays."""
     archived = archived_schema_name(names.project, when or datetime.now(timezone.utc))
-    context = names.context() | {"archived_schema": archived}
+    context = project_context(names) | {"archived_schema": archived}
     with _connect(dsn) as conn, conn.transaction():
         _begin_locked(conn)
         if not _schema_exists(conn, names.schema):
             return ""
-        _run(conn, "sql/projects/_archive.sql.j2", render_named("projects/_archive.sql.j2", **context))
+        for step in ("projects/_leave_storage_realtime.sql.j2", "projects/_archive.sql.j2"):
+            _run(conn, f"sql/{step}", render_named(step, **context))
     return archived
 
 
@@ -218,15 +236,26 @@ def drop_project(dsn: str, names: ProjectNames) -> None:
     with _connect(dsn) as conn, conn.transaction():
         _begin_locked(conn)
         if _schema_exists(conn, names.schema):
-            _run(conn, "sql/projects/_drop.sql.j2", render_named("projects/_drop.sql.j2", **names.context()))
+            for step in ("projects/_leave_storage_realtime.sql.j2", "projects/_drop.sql.j2"):
+                _run(conn, f"sql/{step}", render_named(step, **project_context(names)))
 
 
 def _schema_exists(conn: psycopg.Connection, schema: str) -> bool:
     return conn.execute("select 1 from pg_namespace where nspname = %s", (schema,)).fetchone() is not None
 
 
-def describe(dsn: str, schema: str) -> dict[str, list[dict]]:
-    """Tables and views (with columns) that the project exposes, for outputs and the dashboard."""
+PUBLISHED_QUERY = """
+    select c.relname
+      from pg_catalog.pg_publication_rel r
+      join pg_catalog.pg_publication p on p.oid = r.prpubid and p.pubname = 'supabase_realtime'
+      join pg_catalog.pg_class c on c.oid = r.prrelid
+     where c.relnamespace = (select n.oid from pg_catalog.pg_namespace n where n.nspname = %(schema)s)
+     order by c.relname"""
+
+
+def describe(dsn: str, schema: str) -> dict[str, list]:
+    """Tables and views (with columns) that the project exposes, and the tables it publishes
+    to Realtime, for outputs and the dashboard."""
     query = """
         select c.relname, c.relkind in ('v', 'm') as is_view, n.nspname,
                coalesce(json_agg(json_build_object('name', a.attname,
@@ -242,10 +271,11 @@ def describe(dsn: str, schema: str) -> dict[str, list[dict]]:
          order by n.nspname <> %(schema)s, c.relname"""
     with _connect(dsn) as conn:
         rows = conn.execute(query, {"schema": schema}).fetchall()
+        published = [name for (name,) in conn.execute(PUBLISHED_QUERY, {"schema": schema})]
     tables = [{"name": name, "columns": cols} for name, is_view, ns, cols in rows if not is_view]
     views = [{"name": name if ns == schema else f"{ns}.{name}", "columns": cols}
              for name, is_view, ns, cols in rows if is_view]
-    return {"tables": tables, "views": views}
+    return {"tables": tables, "views": views, "published": published}
 
 
 def plan_names(migrations: Iterable[Migration]) -> list[dict]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_postgresql as postgresql
 
-from components import keys
+from components import buckets, keys
 from components.config import ProjectConfig
 from components.naming import AUTHENTICATOR, DATABASE, ProjectNames
 from components.sql_migrations import ProjectMigrations
@@ -28,12 +28,16 @@ class ProjectArgs:
     jwt_secret: pulumi.Input[str]
     rest_url: str
     hostname: Optional[str] = None
+    # The Storage and Realtime containers: they create the schemas the project's SQL step
+    # extends (it then waits for their migrations, components/service_schemas.py).
+    services: Sequence[pulumi.Resource] = ()
 
 
 class SupabaseProject(pulumi.ComponentResource):
     def __init__(self, name: str, args: ProjectArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("supabase-multi-instance:index:SupabaseProject", name, None, opts)
         self.names = names = ProjectNames(args.config.name)
+        declared = buckets.spec(names.project, args.config.storage.buckets)
         child = pulumi.ResourceOptions(parent=self)
         roles = [postgresql.Role(r.name, name=r.name, login=False, bypass_row_level_security=r.bypass_rls, opts=child)
                  for r in names.roles()]
@@ -47,16 +51,19 @@ class SupabaseProject(pulumi.ComponentResource):
             template_dir=args.template_dir,
             on_delete=args.config.on_delete,
             dsn=args.dsn,
-            opts=after(child, [schema]),
+            buckets=declared,
+            opts=after(child, [schema, *args.services]),
         )
         self._open_to_postgrest(name, names, after(child, [self.migrations]))
 
         self.anon_key = keys.role_key(args.jwt_secret, names.anon, public=True)
         self.service_key = keys.role_key(args.jwt_secret, names.service, public=False)
         static = {"schema": names.schema, "restUrl": args.rest_url, "hostname": args.hostname,
-                  "template": args.config.template}
-        self.info = pulumi.Output.all(self.anon_key, self.migrations.tables, self.migrations.views).apply(
-            lambda v: {**static, "anonKey": v[0], "tables": v[1] or [], "views": v[2] or []})
+                  "template": args.config.template, "buckets": declared}
+        self.info = pulumi.Output.all(self.anon_key, self.migrations.tables, self.migrations.views,
+                                      self.migrations.published).apply(
+            lambda v: {**static, "anonKey": v[0], "tables": v[1] or [], "views": v[2] or [],
+                       "realtimeTables": v[3] or []})
         self.register_outputs({"schema": names.schema})
 
     @staticmethod

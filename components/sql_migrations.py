@@ -69,14 +69,15 @@ class StackBootstrap(Resource, module="supabase", name="StackBootstrap"):
 class ProjectMigrationsProvider(ConvergingProvider):
     REPLACE_ON = frozenset({"project"})
     # Outputs computed by create/update; a preview must not count them as changes.
-    IGNORE = frozenset({"tables", "views"})
+    IGNORE = frozenset({"tables", "views", "published"})
 
     def resource_id(self, props: dict[str, Any]) -> str:
         return props["project"]
 
     def converge(self, props: dict[str, Any]) -> dict[str, Any]:
         names = ProjectNames(props["project"])
-        migrations.apply_project(props["dsn"], names, props["template"], _load(props), props["template_dir"])
+        migrations.apply_project(props["dsn"], names, props["template"], _load(props), props["template_dir"],
+                                 buckets=props.get("buckets") or [])
         return {**props, **migrations.describe(props["dsn"], names.schema)}
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -88,10 +89,13 @@ class ProjectMigrationsProvider(ConvergingProvider):
 
 
 class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
-    """A project's tables, policies and views, its registry row and PostgREST exposure."""
+    """A project's tables, policies and views, its registry row and PostgREST exposure, its
+    Storage buckets and its Realtime access. The buckets are inputs: adding or changing one
+    is an in-place update of this resource, nothing else."""
 
     tables: pulumi.Output[list]
     views: pulumi.Output[list]
+    published: pulumi.Output[list]
 
     def __init__(
         self,
@@ -102,6 +106,7 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
         template_dir: Path,
         on_delete: str,
         dsn: pulumi.Input[str],
+        buckets: Optional[list[dict[str, Any]]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         folder, planned = _plan(Path(template_dir))
@@ -112,7 +117,9 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
             "migrations": planned,
             "on_delete": on_delete,
             "dsn": pulumi.Output.secret(dsn),
+            "buckets": buckets or [],
             "tables": None,
             "views": None,
+            "published": None,
         }
         super().__init__(ProjectMigrationsProvider(), name, props, opts)
