@@ -11,14 +11,15 @@ import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from components import migrations as m
-from components.config import BUILTIN_TEMPLATES
+from components.buckets import spec
+from components.config import BUILTIN_TEMPLATES, BucketConfig
 from components.naming import AUTHENTICATOR, ProjectNames
 from components.sql_templates import SQL_ROOT
 
@@ -144,13 +145,27 @@ def bootstrap(dsn: str) -> list[str]:
     return m.apply_bootstrap(dsn, m.discover(SQL_ROOT / "bootstrap"))
 
 
-def create_project(dsn: str, project: str, template: str = "blog", template_dir: Optional[Path] = None) -> ProjectNames:
-    """A project, created in the order Pulumi runs a SupabaseProject's resources."""
+def create_project(dsn: str, project: str, template: str = "blog", template_dir: Optional[Path] = None,
+                   buckets: Sequence[dict[str, Any]] = ()) -> ProjectNames:
+    """A project, created in the order Pulumi runs a SupabaseProject's resources.
+    `buckets` are projects[].storage.buckets entries as the stack config holds them."""
     names = ProjectNames(project)
     provider_create(dsn, names)
-    m.apply_project(dsn, names, template, m.discover(template_dir or BUILTIN_TEMPLATES / template))
+    apply(dsn, names, template, template_dir, buckets)
     provider_grant(dsn, names)
     return names
+
+
+def apply(dsn: str, names: ProjectNames, template: str = "blog", template_dir: Optional[Path] = None,
+          buckets: Sequence[dict[str, Any]] = ()) -> list[str]:
+    """The project's SQL step, as ProjectMigrations runs it on create and update."""
+    return m.apply_project(dsn, names, template, m.discover(template_dir or BUILTIN_TEMPLATES / template),
+                           buckets=bucket_spec(names.project, buckets))
+
+
+def bucket_spec(project: str, buckets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Config entries validated by components/config.py, as components/project.py passes them on."""
+    return spec(project, [BucketConfig.model_validate(b) for b in buckets])
 
 
 def remove_project(dsn: str, names: ProjectNames, on_delete: str = "archive", when=None) -> str:

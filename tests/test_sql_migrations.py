@@ -60,3 +60,18 @@ def test_diff_updates_on_new_migrations_and_replaces_on_rename():
     assert update.changes and not update.replaces
     assert provider.diff("a", olds, {**olds, "project": "b"}).replaces == ["project"]
     assert changed_keys({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 4}) == ["b", "c"]
+
+
+def test_provider_applies_buckets_and_reports_published_tables(db):
+    BootstrapProvider().create(bootstrap_props(db))
+    names = ProjectNames("crm")
+    pg.provider_create(db, names)
+    provider = ProjectMigrationsProvider()
+    props = {**project_props(db, "crm"), "buckets": pg.bucket_spec("crm", [{"name": "files"}])}
+    created = provider.create(props)
+    assert created.outs["published"] == ["posts", "users"]
+    more = {**props, "buckets": pg.bucket_spec("crm", [{"name": "files"}, {"name": "pics", "public": True}])}
+    provider.update("crm", created.outs, more)
+    with psycopg.connect(db) as conn:
+        assert conn.execute("select id, public from storage.buckets order by id").fetchall() == [
+            ("crm-files", False), ("crm-pics", True)]
