@@ -27,6 +27,9 @@ TEMPLATES_DIR = PACKAGE_DIR.parent / "templates" / "dashboard"
 
 PROJECT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# `<project>-<name>` (components/buckets.py); it goes into code examples, so nothing else passes.
+BUCKET_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}-[a-z0-9][a-z0-9_-]{0,58}$")
+MIME_TYPE_RE = re.compile(r"^[A-Za-z0-9+.-]+/(?:[A-Za-z0-9+.-]+(?:;\s*charset=[A-Za-z0-9-]+)?|\*)$")
 HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
@@ -149,6 +152,24 @@ class Relation:
 
 
 @dataclass
+class Bucket:
+    id: str
+    public: bool
+    file_size_limit: int | None
+    allowed_mime_types: list[str]
+
+    @property
+    def size_text(self) -> str:
+        """The upload limit in the units Storage reads (decimal), or the stack's own limit."""
+        if self.file_size_limit is None:
+            return "the stack's limit (50 MiB)"
+        for unit, size in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+            if self.file_size_limit >= size:
+                return f"{self.file_size_limit / size:g} {unit}"
+        return f"{self.file_size_limit} B"
+
+
+@dataclass
 class Example:
     id: str
     title: str
@@ -169,6 +190,8 @@ class Project:
     hostname: str | None
     tables: list[Relation]
     views: list[Relation]
+    buckets: list[Bucket] = field(default_factory=list)
+    realtime_tables: list[str] = field(default_factory=list)
     examples: list[Example] = field(default_factory=list)
 
 
@@ -233,6 +256,44 @@ def _columns(value: Any, where: str, s: Sanitizer) -> list[Column]:
     return columns
 
 
+def _buckets(value: Any, where: str, s: Sanitizer) -> list[Bucket]:
+    """A project's buckets; ids that are not `<project>-<name>` are refused (they reach code examples)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        s.warn(f"{where}: expected a list, ignored")
+        return []
+    found = []
+    for i, item in enumerate(value):
+        spot = f"{where}[{i}]"
+        raw = item if isinstance(item, dict) else {}
+        bucket_id = s.text(raw.get("id"), f"{spot}.id")
+        if not bucket_id or not BUCKET_ID_RE.match(bucket_id):
+            s.warn(f"{spot}: no bucket id of the form <project>-<name>, ignored")
+            continue
+        size = raw.get("fileSizeLimit")
+        types = raw.get("allowedMimeTypes") if isinstance(raw.get("allowedMimeTypes"), list) else []
+        found.append(Bucket(
+            id=bucket_id, public=raw.get("public") is True,
+            file_size_limit=size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None,
+            allowed_mime_types=[t for t in types if isinstance(t, str) and MIME_TYPE_RE.match(t)]))
+    return found
+
+
+def _names(value: Any, where: str, s: Sanitizer) -> list[str]:
+    """Plain table names (published tables); anything else is dropped with a warning."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        s.warn(f"{where}: expected a list, ignored")
+        return []
+    names = [s.text(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    kept = [n for n in names if n and SCHEMA_RE.match(n)]
+    if len(kept) != len(value):
+        s.warn(f"{where}: ignored entries that are not table names")
+    return kept
+
+
 def _strip_rest(url: str | None) -> str | None:
     """The API base of a `.../rest/v1` URL: supabase clients want the base, not the REST path."""
     if url and url.rstrip("/").endswith("/rest/v1"):
@@ -293,6 +354,8 @@ def _project(name: str, raw: dict, site_api: str | None, s: Sanitizer) -> Projec
         hostname=hostname,
         tables=_relations(raw.get("tables"), f"{where}.tables", s),
         views=_relations(raw.get("views"), f"{where}.views", s),
+        buckets=_buckets(raw.get("buckets"), f"{where}.buckets", s),
+        realtime_tables=_names(raw.get("realtimeTables"), f"{where}.realtimeTables", s),
     )
     project.examples = examples_for(project)
     return project
@@ -440,14 +503,57 @@ def py_example(p: Project) -> Example:
     return Example("py", "supabase-py", "python", code)
 
 
+def storage_example(p: Project) -> Example:
+    """supabase-js Storage on the project URL: upload into the user's own folder, download,
+    and the public URL of a public bucket."""
+    private = next((b for b in p.buckets if not b.public), None)
+    public = next((b for b in p.buckets if b.public), None)
+    bucket = (private or public).id if p.buckets else f"{p.name}-your_bucket"
+    lines = [
+        "import { createClient } from '@supabase/supabase-js'\n",
+        f"const supabase = createClient('{p.api_url}', '{p.anon_key or 'ANON_KEY'}')",
+        "const { data: { user } } = await supabase.auth.getUser()  // signed in\n",
+        "// signed-in users write only under their own folder, <user id>/...",
+        f"await supabase.storage.from('{bucket}').upload(`${{user.id}}/notes.txt`, file)",
+        f"const {{ data: blob }} = await supabase.storage.from('{bucket}').download(`${{user.id}}/notes.txt`)",
+    ]
+    if public:
+        lines += ["\n// anyone reads a public bucket",
+                  f"const {{ data: {{ publicUrl }} }} = supabase.storage.from('{public.id}').getPublicUrl('path/to/file.png')"]
+    note = (f"Bucket ids are {p.name}-<name> (the name from the stack config)."
+            if p.buckets else "This project declares no buckets yet: add projects[].storage.buckets to the stack config.")
+    return Example("storage", "Storage (supabase-js)", "javascript", "\n".join(lines), note)
+
+
+def realtime_example(p: Project) -> Example:
+    """supabase-js Realtime on the project URL: table changes and a private channel of the project."""
+    table = p.realtime_tables[0] if p.realtime_tables else "your_table"
+    code = (
+        "import { createClient } from '@supabase/supabase-js'\n\n"
+        f"const supabase = createClient('{p.api_url}', '{p.anon_key or 'ANON_KEY'}')\n\n"
+        f"// topics of this project start with '{p.name}:'; private channels check its policies\n"
+        f"const channel = supabase.channel('{p.name}:room-1', {{ config: {{ private: true }} }})\n"
+        f"  .on('postgres_changes', {{ event: '*', schema: '{p.schema}', table: '{table}' }},\n"
+        "      (change) => console.log(change))\n"
+        "  .on('broadcast', { event: 'message' }, ({ payload }) => console.log(payload))\n"
+        "  .subscribe()\n\n"
+        "await channel.send({ type: 'broadcast', event: 'message', payload: { text: 'hello' } })"
+    )
+    note = ("Changes arrive only for rows the key's role may read (row level security)."
+            if p.realtime_tables else
+            "This project publishes no table yet: add `alter publication supabase_realtime add table ...` "
+            "to a migration of its template.")
+    return Example("realtime", "Realtime (supabase-js)", "javascript", code, note)
+
+
 def examples_for(p: Project) -> list[Example]:
-    """The three client examples; a project without tables gets a placeholder table name."""
+    """The client examples; a project without tables gets a placeholder table name."""
     examples = [curl_example(p), js_example(p), py_example(p)]
     if not p.tables:
         for example in examples:
             example.note = (example.note + " " if example.note else "") + \
                 "This project has no tables yet: replace your_table."
-    return examples
+    return examples + [storage_example(p), realtime_example(p)]
 
 
 # --------------------------------------------------------------------------- render
