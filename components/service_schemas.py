@@ -16,19 +16,22 @@ POLL_SECONDS = 2
 # What sql/projects/_storage.sql.j2, _realtime.sql.j2 and _drop.sql.j2 rely on, and which
 # service makes it (supabase/storage migrations/tenant/0013, 0021; supabase/realtime
 # 20240523004032_redefine_authorization_tables.ex; supabase/postgres initial schema).
-REQUIRED = {
-    "Storage (bucket limits)": "select 1 from pg_attribute where attrelid = to_regclass('storage.buckets') "
-                               "and attname = 'allowed_mime_types' and not attisdropped",
-    "Storage (multipart uploads)": "select to_regclass('storage.s3_multipart_uploads')",
-    "Realtime (realtime.messages)": "select to_regclass('realtime.messages')",
-    "Realtime (realtime.topic())": "select to_regprocedure('realtime.topic()')",
-    "the supabase_realtime publication": "select 1 from pg_publication where pubname = 'supabase_realtime'",
-}
+# One query, one round trip: it runs before every project step.
+MISSING_QUERY = """
+    select array_remove(array[
+        case when not exists (select from pg_attribute where attrelid = to_regclass('storage.buckets')
+                                 and attname = 'allowed_mime_types' and not attisdropped)
+             then 'Storage (storage.buckets with limits)' end,
+        case when to_regclass('storage.s3_multipart_uploads') is null then 'Storage (multipart uploads)' end,
+        case when to_regclass('realtime.messages') is null then 'Realtime (realtime.messages)' end,
+        case when to_regprocedure('realtime.topic()') is null then 'Realtime (realtime.topic())' end,
+        case when not exists (select from pg_publication where pubname = 'supabase_realtime')
+             then 'the supabase_realtime publication' end], null)"""
 
 
 def missing(conn: psycopg.Connection) -> list[str]:
     """The services whose database objects are not there yet."""
-    return [what for what, query in REQUIRED.items() if (conn.execute(query).fetchone() or [None])[0] is None]
+    return list(conn.execute(MISSING_QUERY).fetchone()[0])
 
 
 def wait_until_ready(conn: psycopg.Connection, timeout: float = TIMEOUT_SECONDS) -> None:

@@ -75,3 +75,16 @@ def test_provider_applies_buckets_and_reports_published_tables(db):
     with psycopg.connect(db) as conn:
         assert conn.execute("select id, public from storage.buckets order by id").fetchall() == [
             ("crm-files", False), ("crm-pics", True)]
+
+
+def test_project_step_waits_for_storage_and_realtime_and_names_what_is_missing(db):
+    from components import service_schemas
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        assert service_schemas.missing(conn) == []
+        conn.execute("alter table realtime.messages rename to messages_later")
+        conn.execute("drop publication supabase_realtime")
+        assert service_schemas.missing(conn) == ["Realtime (realtime.messages)", "the supabase_realtime publication"]
+        with pytest.raises(TimeoutError, match=r"still lacks what Realtime \(realtime\.messages\), the "
+                                               r"supabase_realtime publication create\(s\) after 0 s"):
+            service_schemas.wait_until_ready(conn, timeout=0)
