@@ -180,6 +180,7 @@ def apply_project(
     components/buckets.spec() of its config."""
     where = where or f"sql/projects/{template}"
     context = project_context(names) | {"template": template}
+    finishing = context | {"buckets_json": json.dumps(list(buckets))}
     with _connect(dsn) as conn:
         service_schemas.wait_until_ready(conn)
         with conn.transaction():
@@ -187,7 +188,7 @@ def apply_project(
             _refuse_template_change(conn, names, template)
             done = _apply(conn, names.schema, where, migrations, context)
             for step in FINISHING_STEPS:
-                _run(conn, f"sql/{step}", render_named(step, **context, buckets_json=json.dumps(list(buckets))))
+                _run(conn, f"sql/{step}", render_named(step, **finishing))
             return done
 
 
