@@ -77,6 +77,7 @@ projects = {
         network_name=network.name,
         auth_image_id=api.auth_image_id,
         hostname=urls.project_hostname(config, p),
+        services=[api.containers["storage"], api.containers["realtime"]],
     ), opts=pulumi.ResourceOptions(provider=database.provider, depends_on=[database.bootstrap]))
     for p in config.projects
 }

@@ -1,12 +1,15 @@
 """Database cost per project, on a real PostgreSQL (embedded unless DATABASE_URL is set).
 
 Projects are created through the project's own migration code path (components/migrations,
-as `pulumi up` runs it), with roles and schema made as the pulumi-postgresql resources make
-them (tests/pg.py). The baseline runs the same rendered DDL as one plain script over one
-already-open connection.
+as `pulumi up` runs it): the `blog` template (two tables, both published to Realtime) with
+three Storage buckets, roles and schema made as the pulumi-postgresql resources make them
+(tests/pg.py). The baseline runs the same rendered SQL (template, then the finishing steps
+with the same buckets) as one plain script over one already-open connection. Both are
+measured interleaved, once with the first projects and once with `projects` registered.
 """
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import tempfile
@@ -18,15 +21,21 @@ from typing import Any, Callable, Iterator
 import psycopg
 
 from components import migrations as m
+from components import template_files
 from components.config import BUILTIN_TEMPLATES
 from components.naming import AUTHENTICATOR, ProjectNames
 from components.sql_templates import SQL_ROOT, render_named, render_text
 from tests import pg
+from tests import storage_api
+
+BUCKETS = [{"name": "avatars", "public": True, "fileSizeLimit": "1MB", "allowedMimeTypes": ["image/*"]},
+           {"name": "uploads"}, {"name": "exports", "fileSizeLimit": "20MB"}]
+PUBLISHED = list(template_files.published(BUILTIN_TEMPLATES / "blog"))  # posts and users: 2 published tables
 
 
 @contextmanager
 def database() -> Iterator[str]:
-    """A fresh database set up as the Supabase image sets it up; dropped afterwards."""
+    """A fresh database set up as the Supabase image and its services set it up; dropped afterwards."""
     with pg.server(Path(tempfile.mkdtemp(prefix="bench-pg-"))) as url:
         with pg.scratch_database(url, f"bench_{os.getpid()}") as dsn:
             yield dsn
@@ -42,50 +51,65 @@ def create_project(dsn: str, name: str, blog: list[m.Migration]) -> float:
     """Seconds spent in the migration code path (roles and schema made beforehand, untimed)."""
     names = ProjectNames(name)
     pg.provider_create(dsn, names)
-    seconds = _timed(lambda: m.apply_project(dsn, names, "blog", blog))
+    buckets = pg.bucket_spec(name, BUCKETS)
+    seconds = _timed(lambda: m.apply_project(dsn, names, "blog", blog, buckets=buckets, published=PUBLISHED))
     pg.provider_grant(dsn, names)
     return seconds
 
 
 def baseline_project(conn: psycopg.Connection, dsn: str, name: str, blog: list[m.Migration]) -> float:
-    """The same DDL (template, then finalize) as one plain script on an open connection."""
+    """The same SQL (template, then the finishing steps) as one plain script on an open connection."""
     names = ProjectNames(name)
     pg.provider_create(dsn, names)
-    context = names.context() | {"template": "blog"}
-    script = "".join(render_text(x.source, x.folder, **context) for x in blog) + render_named("projects/_finalize.sql.j2", **context)
+    context = m.project_context(names) | {"template": "blog",
+                                           "buckets_json": json.dumps(pg.bucket_spec(name, BUCKETS)),
+                                           "published_json": json.dumps(PUBLISHED)}
+    script = "".join(render_text(x.source, x.folder, **context) for x in blog) + "".join(
+        render_named(step, **context) for step in m.FINISHING_STEPS)
     seconds = _timed(lambda: conn.execute(script))
     pg.provider_grant(dsn, names)
     return seconds
 
 
-def measure(projects: int, samples: int = 5) -> dict[str, Any]:
+def _interleaved(dsn: str, blog: list[m.Migration], prefix: str, samples: int) -> tuple[float, float]:
+    """Median seconds of ours and of the baseline, alternating so drift hits both alike."""
+    ours, base = [], []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for i in range(samples):
+            ours.append(create_project(dsn, f"{prefix}_{i}", blog))
+            base.append(baseline_project(conn, dsn, f"{prefix}_base_{i}", blog))
+    return statistics.median(ours), statistics.median(base)
+
+
+def measure(projects: int, samples: int = 15) -> dict[str, Any]:
     samples = max(1, min(samples, projects // 5))
     blog = m.discover(BUILTIN_TEMPLATES / "blog")
     with database() as dsn:
         m.apply_bootstrap(dsn, m.discover(SQL_ROOT / "bootstrap"))
-        ours, base = [], []
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            for i in range(samples):  # interleaved, so drift hits both alike
-                ours.append(create_project(dsn, f"first_{i}", blog))
-                base.append(baseline_project(conn, dsn, f"base_{i}", blog))
-        for i in range(samples * 2, projects - samples):
+        first, first_base = _interleaved(dsn, blog, "first", samples)
+        for i in range(samples * 2, projects - samples * 2):
             create_project(dsn, f"p{i:04d}", blog)
-        last = statistics.median(create_project(dsn, f"last_{i}", blog) for i in range(samples))
+        last, last_base = _interleaved(dsn, blog, "last", samples)
         registered = _count(dsn, "select count(*) from supabase_multi.projects where status = 'active'")
         pre_config = _pre_config_ms(dsn)
+        lookup = _storage_lookup_ms(dsn, ProjectNames("last_0"))
         names = ProjectNames("last_0")
         pg.provider_revoke(dsn, names)
         archive = _timed(lambda: m.archive_project(dsn, names))
-    first = statistics.median(ours)
     return {
+        "buckets_per_project": len(BUCKETS),
+        "published_tables_per_project": 2,
         "create_first_ms": first * 1000,
-        "baseline_plain_script_ms": statistics.median(base) * 1000,
-        "create_vs_baseline": first / statistics.median(base),
+        "baseline_plain_script_ms": first_base * 1000,
+        "create_vs_baseline": first / first_base,
         "projects_registered": registered,
         "create_last_ms": last * 1000,  # median of the last `samples` creates
+        "baseline_last_ms": last_base * 1000,
+        "create_last_vs_baseline": last / last_base,
         "create_last_vs_first": last / first,
         "archive_ms": archive * 1000,
         "pre_config_ms": pre_config,
+        "storage_object_lookup_ms": lookup,
     }
 
 
@@ -102,4 +126,19 @@ def _pre_config_ms(dsn: str, calls: int = 200) -> float:
         started = time.perf_counter()
         for _ in range(calls):
             conn.execute("select supabase_multi.postgrest_pre_config()")
+        return (time.perf_counter() - started) / calls * 1000
+
+
+def _storage_lookup_ms(dsn: str, names: ProjectNames, calls: int = 200) -> float:
+    """Storage's findObject as a project's anon key, through the shared policies, with every
+    project's buckets in the table: what row level security adds to a download."""
+    key = storage_api.key(names.anon)
+    bucket = f"{names.project}-avatars"
+    storage_api.upload(dsn, storage_api.as_service_role(), bucket, "a/b.png")
+    with storage_api.request(dsn, key) as conn:
+        query = "select id, version, metadata from objects where bucket_id = %s and name = %s"
+        assert conn.execute(query, (bucket, "a/b.png")).fetchone() is not None
+        started = time.perf_counter()
+        for _ in range(calls):
+            conn.execute(query, (bucket, "a/b.png")).fetchone()
         return (time.perf_counter() - started) / calls * 1000

@@ -10,7 +10,7 @@ import ipaddress
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 from urllib.parse import urlsplit
 
 import pulumi
@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from components.naming import DEFAULT_STATEMENT_TIMEOUT
+from components import buckets
 
 NAMESPACE = "supabase-multi-instance"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -230,6 +231,37 @@ class ProjectAuthConfig(AuthSettings):
                 raise ValueError(f"{', '.join(own)}: only for mode own; a shared project uses the stack's "
                                  "top-level `auth` settings")
         return self
+class BucketConfig(_Model):
+    """One Storage bucket of a project; its id is `<project>-<name>` (components/buckets.py)."""
+
+    name: str
+    public: bool = False
+    file_size_limit: Optional[Union[int, str]] = Field(None, alias="fileSizeLimit")
+    allowed_mime_types: Optional[list[str]] = Field(None, alias="allowedMimeTypes")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not buckets.NAME.fullmatch(v):
+            raise ValueError("must be 1-59 characters of a-z, 0-9, '_' and '-', starting with a letter or digit")
+        return v
+
+    @field_validator("file_size_limit")
+    @classmethod
+    def _size(cls, v: Union[int, str, None]) -> Optional[int]:
+        return None if v is None else buckets.parse_size(v)
+
+    @field_validator("allowed_mime_types")
+    @classmethod
+    def _mime_types(cls, v: Optional[list[str]]) -> Optional[list[str]]:
+        bad = [t for t in v or [] if not buckets.MIME_TYPE.fullmatch(t)]
+        if bad:
+            raise ValueError(f"must list MIME types such as image/png or image/*; not: {', '.join(map(repr, bad))}")
+        return v
+
+
+class StorageConfig(_Model):
+    buckets: list[BucketConfig] = Field(default_factory=list)
 
 
 class ProjectConfig(_Model):
@@ -239,6 +271,7 @@ class ProjectConfig(_Model):
     hostname: Optional[str] = None
     statement_timeout: str = Field(DEFAULT_STATEMENT_TIMEOUT, alias="statementTimeout")
     auth: ProjectAuthConfig = Field(default_factory=ProjectAuthConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
 
     @field_validator("name")
     @classmethod
@@ -556,6 +589,7 @@ def _cross_checks(raw: dict[str, Any]) -> list[str]:
     templates_dir = raw.get("templatesDir")
     return [
         *_duplicate_names(entries),
+        *_duplicate_buckets(entries),
         *_missing_templates(entries, Path(templates_dir) if isinstance(templates_dir, str) else None),
         *(["cloudflare: publishing needs `domain` too; set domain to your zone, e.g. example.com"]
           if raw.get("cloudflare") is not None and not raw.get("domain") else []),
@@ -575,6 +609,25 @@ def _duplicate_names(entries: list[tuple[int, dict]]) -> list[str]:
             problems.append(f"projects[{i}].name: {name!r} is already used by projects[{seen[name]}]; names must be unique")
         else:
             seen[name] = i
+    return problems
+
+
+def _duplicate_buckets(entries: list[tuple[int, dict]]) -> list[str]:
+    """Within a project; across projects the `<project>-` prefix keeps bucket ids apart."""
+    problems = []
+    for i, p in entries:
+        storage = p.get("storage") if isinstance(p.get("storage"), dict) else {}
+        listed = storage.get("buckets") if isinstance(storage.get("buckets"), list) else []
+        seen: dict[str, int] = {}
+        for j, b in enumerate(listed):
+            name = b.get("name") if isinstance(b, dict) else None
+            if not isinstance(name, str):
+                continue  # reported with the field
+            if name in seen:
+                problems.append(f"projects[{i}].storage.buckets[{j}].name: {name!r} is already used by "
+                                f"projects[{i}].storage.buckets[{seen[name]}]; bucket names must be unique in a project")
+            else:
+                seen[name] = j
     return problems
 
 
@@ -674,7 +727,7 @@ def nested_secret_paths(raw: dict[str, Any]) -> list[str]:
 
 def _template_problems(config: StackConfig) -> list[str]:
     """Each template in use must have well-formed migrations and quickstart: found now, not mid-`up`."""
-    from components import migrations, quickstart  # template readers; they build on nothing here
+    from components import migrations, template_files  # template readers; they build on nothing here
 
     found: list[str] = []
     for template in sorted({p.template for p in config.projects} & set(available_templates(config.templates_dir))):
@@ -682,8 +735,9 @@ def _template_problems(config: StackConfig) -> list[str]:
         folder = config.template_path(template)
         try:
             migrations.discover(folder)
-            quickstart.load(folder)
-        except (migrations.MigrationError, quickstart.QuickstartError) as err:
+            template_files.load(folder)
+            template_files.published(folder)
+        except (migrations.MigrationError, template_files.QuickstartError) as err:
             found.append(f"projects[{where}].template: {err}")
     return found
 

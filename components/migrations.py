@@ -14,16 +14,18 @@ _archive and _drop.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import psycopg
 
+from components import service_schemas
 from components.naming import AUTHENTICATOR, DEFAULT_STATEMENT_TIMEOUT, ProjectNames
 from components.sql_templates import TemplateRefused, render_named, render_text
 
@@ -197,22 +199,38 @@ def apply_bootstrap(dsn: str, migrations: list[Migration], where: str = "sql/boo
 
 def apply_project(
     dsn: str, names: ProjectNames, template: str, migrations: list[Migration], where: Optional[str] = None,
-    statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT,
+    statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT, buckets: Sequence[dict[str, Any]] = (),
+    published: Sequence[str] = (),
 ) -> list[str]:
     """Create or update a project: new migrations as its owner, then the superuser's steps:
-    role settings, ownership, grants, registry, NOTIFY."""
+    role settings, ownership, grants, registry, its Storage buckets and policies, its Realtime
+    policies and published tables, NOTIFY. `buckets` is components/buckets.spec() of its
+    config; `published` the tables its template publishes (components/template_files)."""
     where = where or f"sql/projects/{template}"
-    context = names.context() | {"template": template}
-    with _connect(dsn) as conn, conn.transaction():
-        _begin_locked(conn)
-        _refuse_template_change(conn, names, template)
-        _refuse_auth_mode_change(conn, names)
-        _refuse_adoption(conn, names)
-        done = _apply_as_owner(conn, names, where, migrations, context)
-        settings = {"roles": names.authenticator_members(), "statement_timeout": statement_timeout}
-        _run(conn, "sql/projects/_role_settings.sql.j2", render_named("projects/_role_settings.sql.j2", **settings))
-        _run(conn, "sql/projects/_finalize.sql.j2", render_named("projects/_finalize.sql.j2", **context))
-        return done
+    context = project_context(names) | {"template": template}
+    finishing = context | {"buckets_json": json.dumps(list(buckets)), "published_json": json.dumps(list(published))}
+    with _connect(dsn) as conn:
+        service_schemas.wait_until_ready(conn)
+        with conn.transaction():
+            _begin_locked(conn)
+            _refuse_template_change(conn, names, template)
+            _refuse_auth_mode_change(conn, names)
+            _refuse_adoption(conn, names)
+            done = _apply_as_owner(conn, names, where, migrations, context)
+            settings = {"roles": names.authenticator_members(), "statement_timeout": statement_timeout}
+            _run(conn, "sql/projects/_role_settings.sql.j2", render_named("projects/_role_settings.sql.j2", **settings))
+            for step in FINISHING_STEPS:
+                _run(conn, f"sql/{step}", render_named(step, **finishing))
+            return done
+
+
+# After a create/update step's migrations, in this order, in the same transaction.
+FINISHING_STEPS = ("projects/_finalize.sql.j2", "projects/_storage.sql.j2", "projects/_realtime.sql.j2")
+
+
+def project_context(names: ProjectNames) -> dict[str, Any]:
+    """What sql/projects/_*.sql.j2 see: the template variables plus the roles' kinds."""
+    return names.context() | {"api_role_kinds": names.api_role_kinds()}
 
 
 def _apply_as_owner(conn: psycopg.Connection, names: ProjectNames, where: str, migrations: list[Migration],
@@ -320,10 +338,11 @@ def archive_project(dsn: str, names: ProjectNames, when: Optional[datetime] = No
             return ""
         when = _free_archive_name(conn, names.project, when or datetime.now(timezone.utc))
         archived = archived_schema_name(names.project, when)
-        context = names.context() | {
+        context = project_context(names) | {
             "archived_schema": archived,
             "archived_auth_schema": archived_schema_name(names.project, when, AUTH_ARCHIVE_SUFFIX)}
-        _run(conn, "sql/projects/_archive.sql.j2", render_named("projects/_archive.sql.j2", **context))
+        for step in ("projects/_leave_storage_realtime.sql.j2", "projects/_archive.sql.j2"):
+            _run(conn, f"sql/{step}", render_named(step, **context))
     return archived
 
 
@@ -332,11 +351,21 @@ def drop_project(dsn: str, names: ProjectNames) -> None:
     with _connect(dsn) as conn, conn.transaction():
         _begin_locked(conn)
         if _schema_exists(conn, names.schema):
-            _run(conn, "sql/projects/_drop.sql.j2", render_named("projects/_drop.sql.j2", **names.context()))
+            for step in ("projects/_leave_storage_realtime.sql.j2", "projects/_drop.sql.j2"):
+                _run(conn, f"sql/{step}", render_named(step, **project_context(names)))
 
 
 def _schema_exists(conn: psycopg.Connection, schema: str) -> bool:
     return conn.execute("select 1 from pg_namespace where nspname = %s", (schema,)).fetchone() is not None
+
+
+PUBLISHED_QUERY = """
+    select c.relname
+      from pg_catalog.pg_publication_rel r
+      join pg_catalog.pg_publication p on p.oid = r.prpubid and p.pubname = 'supabase_realtime'
+      join pg_catalog.pg_class c on c.oid = r.prrelid
+     where c.relnamespace = (select n.oid from pg_catalog.pg_namespace n where n.nspname = %(schema)s)
+     order by c.relname"""
 
 
 def describe(dsn: str, schema: str) -> dict[str, list[dict]]:
@@ -358,13 +387,14 @@ def describe(dsn: str, schema: str) -> dict[str, list[dict]]:
     with _connect(dsn) as conn:
         rows = conn.execute(query, {"schema": schema}).fetchall()
         routines = conn.execute(_ROUTINES, {"schema": schema}).fetchall()
+        published = [name for (name,) in conn.execute(PUBLISHED_QUERY, {"schema": schema})]
     tables = [{"name": name, "columns": cols} for name, is_view, ns, cols in rows if not is_view]
     views = [{"name": name if ns == schema else f"{ns}.{name}", "columns": cols}
              for name, is_view, ns, cols in rows if is_view]
     functions = [{"name": name, "returns": returns, "securityDefiner": definer}
                  for kind, name, returns, definer in routines if kind == "function"]
     sequences = [{"name": name} for kind, name, _, _ in routines if kind == "sequence"]
-    return {"tables": tables, "views": views, "functions": functions, "sequences": sequences}
+    return {"tables": tables, "views": views, "functions": functions, "sequences": sequences, "published": published}
 
 
 _ROUTINES = """

@@ -81,17 +81,26 @@ class ProjectNames:
                 "auth_admin": self.auth_admin if self.own_auth else "", "own_auth": self.own_auth}
 
     def roles(self) -> list[RoleSpec]:
-        """The project's NOLOGIN roles; only the service role bypasses RLS, and it reaches this schema only."""
+        """The project's NOLOGIN roles. None bypasses RLS: the service key reaches every row of its
+        own schema through a policy on each table (sql/projects/_finalize.sql.j2), while row level
+        security keeps it to its own buckets and topics in the shared storage and realtime tables,
+        where a BYPASSRLS role would see every project's rows."""
         own = [RoleSpec(self.authenticated)] if self.own_auth else []
-        return [RoleSpec(self.owner), RoleSpec(self.anon), *own, RoleSpec(self.service, bypass_rls=True)]
+        return [RoleSpec(self.owner), RoleSpec(self.anon), *own, RoleSpec(self.service)]
 
     def api_roles(self) -> list[str]:
-        """Roles PostgREST switches to for this project's tokens: each gets USAGE on the schema."""
+        """Roles the APIs switch to for this project's keys and users: each gets USAGE on the schema."""
         return [self.anon, self.authenticated, self.service]
 
     def authenticator_members(self) -> list[str]:
         """The project's own API roles, granted to authenticator (the shared `authenticated` already is)."""
         return [r for r in self.api_roles() if r != SHARED_AUTHENTICATED]
+
+    def api_role_kinds(self) -> list[tuple[str, str]]:
+        """(role, kind) of the project's own API roles, as the registry records them for the storage
+        and realtime policies; the shared `authenticated` belongs to no single project."""
+        kinds = [(self.anon, "anon"), (self.authenticated, "authenticated"), (self.service, "service")]
+        return [(role, kind) for role, kind in kinds if role != SHARED_AUTHENTICATED]
 
     def default_privileges(self) -> list[DefaultPrivilegeSpec]:
         """Tables the owner creates later (Studio, psql) stay reachable by the service key."""

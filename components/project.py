@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_postgresql as postgresql
 
-from components import keys, quickstart
+from components import buckets, keys, template_files
 from components.config import ProjectConfig
 from components.naming import AUTHENTICATOR, DATABASE, ProjectNames
 from components.options import after
@@ -34,6 +34,9 @@ class ProjectArgs:
     network_name: pulumi.Input[str]
     auth_image_id: pulumi.Input[str]  # the stack's pinned GoTrue image, pulled once
     hostname: Optional[str] = None
+    # The Storage and Realtime containers: they create the schemas the project's SQL step
+    # extends (it then waits for their migrations, components/service_schemas.py).
+    services: Sequence[pulumi.Resource] = ()
 
     @property
     def rest_url(self) -> str:
@@ -48,6 +51,7 @@ class SupabaseProject(pulumi.ComponentResource):
     def __init__(self, name: str, args: ProjectArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("supabase-multi-instance:index:SupabaseProject", name, None, opts)
         self.names = names = ProjectNames(args.config.name, args.config.auth.mode)
+        declared = buckets.spec(names.project, args.config.storage.buckets)
         child = pulumi.ResourceOptions(parent=self)
         roles = [postgresql.Role(r.name, name=r.name, login=False, bypass_row_level_security=r.bypass_rls, opts=child)
                  for r in names.roles()]
@@ -65,7 +69,9 @@ class SupabaseProject(pulumi.ComponentResource):
             on_delete=args.config.on_delete,
             dsn=args.dsn,
             statement_timeout=args.config.statement_timeout,
-            opts=after(child, [schema, *self._own_auth(name, args, names, after(child, roles))]),
+            buckets=declared,
+            published=template_files.published(args.template_dir),
+            opts=after(child, [schema, *args.services, *self._own_auth(name, args, names, after(child, roles))]),
         )
         self._open_to_postgrest(name, names, after(child, [self.migrations]))
 
@@ -74,13 +80,13 @@ class SupabaseProject(pulumi.ComponentResource):
         auth = args.config.auth
         static = {"url": args.url, "schema": names.schema, "restUrl": args.rest_url, "authUrl": args.auth_url,
                   "hostname": args.hostname, "template": args.config.template,
-                  "quickstart": quickstart.load(args.template_dir),
+                  "quickstart": template_files.load(args.template_dir), "buckets": declared,
                   "auth": {"mode": auth.mode, "signup": auth.signup, "autoconfirm": auth.confirms_automatically,
                            "providers": sorted(n for n, p in auth.external.items() if p.enabled)}}
         m = self.migrations
-        self.info = pulumi.Output.all(self.anon_key, m.tables, m.views, m.functions, m.sequences).apply(
+        self.info = pulumi.Output.all(self.anon_key, m.tables, m.views, m.functions, m.sequences, m.published).apply(
             lambda v: {**static, "anonKey": v[0], "tables": v[1] or [], "views": v[2] or [],
-                       "functions": v[3] or [], "sequences": v[4] or []})
+                       "functions": v[3] or [], "sequences": v[4] or [], "realtimeTables": v[5] or []})
         self._hostname = args.hostname
         self.register_outputs({"schema": names.schema})
 

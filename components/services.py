@@ -18,6 +18,7 @@ import pulumi_random as random
 
 from components import gotrue, urls
 from components.config import StackConfig
+from components.buckets import MAX_FILE_SIZE
 from components.images import image
 from components.migrations import POSTGREST_BASE_SCHEMAS
 from components.naming import SHARED_AUTH_SCHEMA, SHARED_AUTHENTICATED
@@ -114,7 +115,7 @@ def storage(a: ServicesArgs, volume: docker.Volume, s3_key_id: pulumi.Input[str]
     return ServiceSpec(
         name="storage", network_name=a.network_name, mounts=[Mount(STORAGE_PATH, volume=volume.name)],
         env={"POSTGREST_URL": "http://rest:3000", "STORAGE_PUBLIC_URL": urls.api_url(a.config),
-             "REQUEST_ALLOW_X_FORWARDED_PATH": "true", "FILE_SIZE_LIMIT": "52428800", "STORAGE_BACKEND": "file",
+             "REQUEST_ALLOW_X_FORWARDED_PATH": "true", "FILE_SIZE_LIMIT": str(MAX_FILE_SIZE), "STORAGE_BACKEND": "file",
              "GLOBAL_S3_BUCKET": "stub", "FILE_STORAGE_BACKEND_PATH": STORAGE_PATH, "TENANT_ID": "stub",
              "REGION": "stub", "ENABLE_IMAGE_TRANSFORMATION": "true", "IMGPROXY_URL": "http://imgproxy:5001"},
         secret_env={"ANON_KEY": s.anon_key, "SERVICE_KEY": s.service_role_key, "PGRST_JWT_SECRET": s.jwt_secret,

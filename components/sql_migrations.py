@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, Resource
@@ -97,7 +97,7 @@ def _names(props: dict[str, Any]) -> ProjectNames:
 class ProjectMigrationsProvider(CheckedMigrations):
     REPLACE_ON = frozenset({"project"})
     # Outputs computed by create/update; a preview must not count them as changes.
-    IGNORE = frozenset({"tables", "views", "functions", "sequences"})
+    IGNORE = frozenset({"tables", "views", "functions", "sequences", "published"})
 
     def resource_id(self, props: dict[str, Any]) -> str:
         return props["project"]
@@ -105,7 +105,8 @@ class ProjectMigrationsProvider(CheckedMigrations):
     def converge(self, props: dict[str, Any]) -> dict[str, Any]:
         names = _names(props)
         migrations.apply_project(props["dsn"], names, props["template"], _load(props), props["template_dir"],
-                                 statement_timeout=props.get("statement_timeout") or DEFAULT_STATEMENT_TIMEOUT)
+                                 statement_timeout=props.get("statement_timeout") or DEFAULT_STATEMENT_TIMEOUT,
+                                 buckets=props.get("buckets") or [], published=props.get("published_tables") or [])
         return {**props, **migrations.describe(props["dsn"], names.schema)}
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -117,13 +118,16 @@ class ProjectMigrationsProvider(CheckedMigrations):
 
 
 class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
-    """A project's tables, policies and views, its registry row and PostgREST exposure,
-    and the statement timeout of its API roles."""
+    """A project's tables, policies and views, its registry row and PostgREST exposure, the
+    statement timeout of its API roles, its Storage buckets and its Realtime access. Buckets
+    and published tables are inputs: adding or changing one is an in-place update of this
+    resource, nothing else."""
 
     tables: pulumi.Output[list]
     views: pulumi.Output[list]
     functions: pulumi.Output[list]
     sequences: pulumi.Output[list]
+    published: pulumi.Output[list]
 
     def __init__(
         self,
@@ -136,6 +140,8 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
         on_delete: str,
         dsn: pulumi.Input[str],
         statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT,
+        buckets: Optional[list[dict[str, Any]]] = None,
+        published: Sequence[str] = (),
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         folder, planned = _plan(Path(template_dir))
@@ -148,9 +154,12 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
             "on_delete": on_delete,
             "statement_timeout": statement_timeout,
             "dsn": pulumi.Output.secret(dsn),
+            "buckets": buckets or [],
+            "published_tables": list(published),
             "tables": None,
             "views": None,
             "functions": None,
             "sequences": None,
+            "published": None,
         }
         super().__init__(ProjectMigrationsProvider(), name, props, opts)

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import jinja2
 import jwt
 
-from components.quickstart import validate as validate_quickstart
-from dashboard.examples import Example, examples, requests_for
+from components.template_files import validate as validate_quickstart
+from dashboard.examples import Example, examples, realtime_example, requests_for, storage_example
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -30,6 +30,9 @@ TEMPLATES_DIR = PACKAGE_DIR.parent / "templates" / "dashboard"
 
 PROJECT_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# `<project>-<name>` (components/buckets.py); it goes into code examples, so nothing else passes.
+BUCKET_ID_RE = re.compile(r"[a-z][a-z0-9_]{0,39}-[a-z0-9][a-z0-9_-]{0,58}")
+MIME_TYPE_RE = re.compile(r"[A-Za-z0-9+.-]+/(?:[A-Za-z0-9+.-]+(?:;\s*charset=[A-Za-z0-9-]+)?|\*)")
 HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
@@ -150,6 +153,24 @@ class Relation:
 
 
 @dataclass
+class Bucket:
+    id: str
+    public: bool
+    file_size_limit: int | None
+    allowed_mime_types: list[str]
+
+    @property
+    def size_text(self) -> str:
+        """The upload limit in the units Storage reads (decimal), or the stack's own limit."""
+        if self.file_size_limit is None:
+            return "the stack's limit (50 MiB)"
+        for unit, size in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+            if self.file_size_limit >= size:
+                return f"{self.file_size_limit / size:g} {unit}"
+        return f"{self.file_size_limit} B"
+
+
+@dataclass
 class Project:
     name: str
     schema: str
@@ -163,6 +184,8 @@ class Project:
     auth: AuthFacts
     tables: list[Relation]
     views: list[Relation]
+    buckets: list[Bucket] = field(default_factory=list)
+    realtime_tables: list[str] = field(default_factory=list)
     examples: list[Example] = field(default_factory=list)
 
 
@@ -247,6 +270,51 @@ def _columns(value: Any, where: str, s: Sanitizer) -> list[Column]:
     return columns
 
 
+def _buckets(value: Any, where: str, s: Sanitizer) -> list[Bucket]:
+    """A project's buckets; ids that are not `<project>-<name>` are refused (they reach code examples)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        s.warn(f"{where}: expected a list, ignored")
+        return []
+    found = []
+    for i, item in enumerate(value):
+        spot = f"{where}[{i}]"
+        raw = item if isinstance(item, dict) else {}
+        bucket_id = s.text(raw.get("id"), f"{spot}.id")
+        if not bucket_id or not BUCKET_ID_RE.fullmatch(bucket_id):
+            s.warn(f"{spot}: no bucket id of the form <project>-<name>, ignored")
+            continue
+        size = raw.get("fileSizeLimit")
+        types = raw.get("allowedMimeTypes") if isinstance(raw.get("allowedMimeTypes"), list) else []
+        found.append(Bucket(
+            id=bucket_id, public=raw.get("public") is True,
+            file_size_limit=size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None,
+            allowed_mime_types=[t for t in types if isinstance(t, str) and MIME_TYPE_RE.fullmatch(t)]))
+    return found
+
+
+def _names(value: Any, where: str, s: Sanitizer) -> list[str]:
+    """Plain table names (published tables); anything else is dropped with a warning."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        s.warn(f"{where}: expected a list, ignored")
+        return []
+    names = [s.text(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    kept = [n for n in names if n and SCHEMA_RE.fullmatch(n)]
+    if len(kept) != len(value):
+        s.warn(f"{where}: ignored entries that are not table names")
+    return kept
+
+
+def _strip_rest(url: str | None) -> str | None:
+    """The API base of a `.../rest/v1` URL: supabase clients want the base, not the REST path."""
+    if url and url.rstrip("/").endswith("/rest/v1"):
+        return url.rstrip("/")[: -len("/rest/v1")]
+    return None
+
+
 def _hostname(value: Any, where: str, s: Sanitizer) -> str | None:
     """A valid DNS name or None: it goes into URLs, so anything odd is refused."""
     text = s.text(value, where)
@@ -315,10 +383,14 @@ def _project(name: str, raw: dict, s: Sanitizer) -> Project | None:
         url=url, rest_url=f"{url}/rest/v1", auth_url=f"{url}/auth/v1", anon_key=anon_key, anon_key_note=anon_note,
         hostname=_hostname(raw.get("hostname"), f"{where}.hostname", s), auth=auth, tables=tables,
         views=_relations(raw.get("views"), f"{where}.views", s),
+        buckets=_buckets(raw.get("buckets"), f"{where}.buckets", s),
+        realtime_tables=_names(raw.get("realtimeTables"), f"{where}.realtimeTables", s),
     )
     steps = requests_for(_quickstart(raw.get("quickstart"), f"{where}.quickstart", s),
                          tables[0].name if tables else None, auth.signup == "open")
-    project.examples = examples(url, anon_key, steps, placeholder_table=not tables)
+    project.examples = [*examples(url, anon_key, steps, placeholder_table=not tables),
+                        storage_example(url, anon_key, name, project.buckets),
+                        realtime_example(url, anon_key, name, schema, project.realtime_tables)]
     return project
 
 

@@ -136,3 +136,41 @@ def examples(url: str, key: Optional[str], requests: list[Request], placeholder_
         for example in found:
             example.note = "This project has no tables yet: replace your_table."
     return found
+
+
+def storage_example(url: str, key: Optional[str], project: str, buckets: list) -> Example:
+    """supabase-js Storage on the project URL: upload into the user's own folder, download,
+    and the public URL of a public bucket. `buckets` have `id` and `public`."""
+    private = next((b for b in buckets if not b.public), None)
+    public = next((b for b in buckets if b.public), None)
+    bucket = (private or public).id if buckets else f"{project}-your_bucket"
+    lines = ["import { createClient } from '@supabase/supabase-js'", "",
+             f"const supabase = createClient('{url}', '{key or 'ANON_KEY'}')",
+             "const { data: { user } } = await supabase.auth.getUser()  // signed in", "",
+             "// signed-in users write only under their own folder, <user id>/...",
+             f"await supabase.storage.from('{bucket}').upload(`${{user.id}}/notes.txt`, file)",
+             f"const {{ data: blob }} = await supabase.storage.from('{bucket}').download(`${{user.id}}/notes.txt`)"]
+    if public:
+        lines += ["", "// anyone reads a public bucket",
+                  f"const {{ data: {{ publicUrl }} }} = supabase.storage.from('{public.id}').getPublicUrl('path/to/file.png')"]
+    note = (f"Bucket ids are {project}-<name> (the name from the stack config)." if buckets
+            else "This project declares no buckets yet: add projects[].storage.buckets to the stack config.")
+    return Example("storage", "Storage (supabase-js)", "javascript", "\n".join(lines), note)
+
+
+def realtime_example(url: str, key: Optional[str], project: str, schema: str, tables: list[str]) -> Example:
+    """supabase-js Realtime on the project URL: table changes and a private channel of the project."""
+    table = tables[0] if tables else "your_table"
+    code = "\n".join([
+        "import { createClient } from '@supabase/supabase-js'", "",
+        f"const supabase = createClient('{url}', '{key or 'ANON_KEY'}')", "",
+        f"// topics of this project start with '{project}:'; private channels check its policies",
+        f"const channel = supabase.channel('{project}:room-1', {{ config: {{ private: true }} }})",
+        f"  .on('postgres_changes', {{ event: '*', schema: '{schema}', table: '{table}' }},",
+        "      (change) => console.log(change))",
+        "  .on('broadcast', { event: 'message' }, ({ payload }) => console.log(payload))",
+        "  .subscribe()", "",
+        "await channel.send({ type: 'broadcast', event: 'message', payload: { text: 'hello' } })"])
+    note = ("Changes arrive only for rows the key's role may read (row level security)." if tables
+            else "This project publishes no table yet: list tables in its template's realtime.json.")
+    return Example("realtime", "Realtime (supabase-js)", "javascript", code, note)

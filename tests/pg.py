@@ -11,14 +11,16 @@ import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from components import migrations as m
-from components.config import BUILTIN_TEMPLATES
+from components import template_files
+from components.buckets import spec
+from components.config import BUILTIN_TEMPLATES, BucketConfig
 from components.naming import AUTHENTICATOR, ProjectNames
 from components.sql_templates import SQL_ROOT
 
@@ -41,8 +43,14 @@ def setup_cluster(server_dsn: str) -> None:
     run(server_dsn, (HERE / "sql" / "supabase_cluster.sql").read_text())
 
 
+# What the stack's database holds before any project exists: the image's own objects, then
+# the schemas the Storage and Realtime services create on their first start.
+DATABASE_SETUP = ("supabase_database.sql", "supabase_storage.sql", "supabase_realtime.sql")
+
+
 def setup_database(dsn: str) -> None:
-    run(dsn, (HERE / "sql" / "supabase_database.sql").read_text())
+    for name in DATABASE_SETUP:
+        run(dsn, (HERE / "sql" / name).read_text())
 
 
 @contextmanager
@@ -181,13 +189,29 @@ def bootstrap(dsn: str) -> list[str]:
 
 
 def create_project(dsn: str, project: str, template: str = "blog", template_dir: Optional[Path] = None,
-                   auth_mode: str = "own", auth_password: Optional[str] = None, **options) -> ProjectNames:
-    """A project, created in the order Pulumi runs a SupabaseProject's resources."""
+                   auth_mode: str = "own", auth_password: Optional[str] = None,
+                   buckets: Sequence[dict[str, Any]] = (), **options) -> ProjectNames:
+    """A project, created in the order Pulumi runs a SupabaseProject's resources.
+    `buckets` are projects[].storage.buckets entries as the stack config holds them; `options`
+    go to the SQL step (e.g. statement_timeout)."""
     names = ProjectNames(project, auth_mode)
     provider_create(dsn, names, auth_password)
-    m.apply_project(dsn, names, template, m.discover(template_dir or BUILTIN_TEMPLATES / template), **options)
+    apply(dsn, names, template, template_dir, buckets, **options)
     provider_grant(dsn, names)
     return names
+
+
+def apply(dsn: str, names: ProjectNames, template: str = "blog", template_dir: Optional[Path] = None,
+          buckets: Sequence[dict[str, Any]] = (), **options) -> list[str]:
+    """The project's SQL step, as ProjectMigrations runs it on create and update."""
+    folder = template_dir or BUILTIN_TEMPLATES / template
+    return m.apply_project(dsn, names, template, m.discover(folder), buckets=bucket_spec(names.project, buckets),
+                           published=template_files.published(folder), **options)
+
+
+def bucket_spec(project: str, buckets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Config entries validated by components/config.py, as components/project.py passes them on."""
+    return spec(project, [BucketConfig.model_validate(b) for b in buckets])
 
 
 def remove_project(dsn: str, names: ProjectNames, on_delete: str = "archive", when=None) -> str:

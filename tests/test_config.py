@@ -112,7 +112,7 @@ PYDANTIC_WORDING = ("Input should", "valid dictionary", "instance of", "pydantic
 
 @pytest.mark.parametrize(("raw", "expected"), [
     ({"projects": "blog"}, "projects: 'blog' must be a list"),
-    ({"projects": ["blog"]}, "projects[0]: 'blog' must be an object with keys name, template, onDelete, hostname, statementTimeout, auth"),
+    ({"projects": ["blog"]}, "projects[0]: 'blog' must be an object with keys name, template, onDelete, hostname, statementTimeout, auth, storage"),
     ({"projects": [{"name": 5}]}, "projects[0].name: 5 must be text"),
     ({"projects": [{"name": None}]}, "projects[0].name: None must be text"),
     ({"ports": {"kong": "abc"}}, "ports.kong: 'abc' must be a TCP port number from 1 to 65535"),
@@ -290,3 +290,43 @@ def test_no_key_of_the_config_answers_in_pydantics_words(bad):
     assert seen, "not vacuous: wrong types are refused"
     odd = [line for line in seen if any(w in line for w in PYDANTIC_WORDING) or "is not a valid value here" in line]
     assert odd == []
+
+
+def with_buckets(*entries) -> dict:
+    return {"projects": [{"name": "blog", "storage": {"buckets": list(entries)}}]}
+
+
+def test_bucket_problems_name_their_key_path():
+    lines = problems(with_buckets(
+        {"name": "Avatars"}, {"name": "docs", "fileSizeLimit": "5 parsecs"}, {"name": "docs"},
+        {"name": "big", "fileSizeLimit": 10**9}, {"name": "odd", "allowedMimeTypes": ["image/png", "png"]},
+        {"name": "x", "publik": True}, {"public": True}))
+    assert lines == [
+        "projects[0].storage.buckets[0].name: 'Avatars' must be 1-59 characters of a-z, 0-9, '_' and '-', "
+        "starting with a letter or digit",
+        "projects[0].storage.buckets[1].fileSizeLimit: '5 parsecs' must be a number of bytes or a size such as "
+        "'5MB' (units B, KB, MB, GB)",
+        "projects[0].storage.buckets[3].fileSizeLimit: 1000000000 must be at most 52428800 bytes (50MiB), "
+        "the stack's upload limit",
+        "projects[0].storage.buckets[4].allowedMimeTypes: ['image/png', 'png'] must list MIME types such as "
+        "image/png or image/*; not: 'png'",
+        "projects[0].storage.buckets[5].publik: unknown key; did you mean 'public'?",
+        "projects[0].storage.buckets[6].name: is required",
+        "projects[0].storage.buckets[2].name: 'docs' is already used by projects[0].storage.buckets[1]; "
+        "bucket names must be unique in a project",
+    ]
+
+
+@pytest.mark.parametrize("given, parsed", [(1024, 1024), ("1.5MB", 1_500_000), ("20kb", 20_000), ("7B", 7),
+                                           ("50MB", 50_000_000)])
+def test_file_size_limits_read_as_storage_reads_them(given, parsed):
+    (project,) = parse_config(with_buckets({"name": "a", "fileSizeLimit": given})).projects
+    assert project.storage.buckets[0].file_size_limit == parsed
+
+
+def test_buckets_default_to_private_without_limits():
+    config = parse_config(with_buckets({"name": "files"}, {"name": "pics", "public": True,
+                                                          "allowedMimeTypes": ["image/*", "text/plain; charset=utf-8"]}))
+    files, pics = config.projects[0].storage.buckets
+    assert (files.public, files.file_size_limit, files.allowed_mime_types) == (False, None, None)
+    assert pics.public and pics.allowed_mime_types == ["image/*", "text/plain; charset=utf-8"]

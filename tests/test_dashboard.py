@@ -145,6 +145,58 @@ def test_project_without_tables_gets_placeholder_examples(site):
     assert "no tables yet" in page
 
 
+def test_buckets_and_published_tables_are_shown(site):
+    card_html = card((site / "index.html").read_text(), "blog")
+    assert "<code>blog-avatars</code> <span class=\"badge\">public</span>" in card_html
+    assert "<code>blog-drafts</code></li>" in card_html
+    assert "<h4>Realtime tables</h4>" in card_html and "<code>posts</code>" in card_html
+    page = (site / "projects" / "blog.html").read_text()
+    rows = re.findall(r"<tr>\s*<td><code>(blog-[a-z]+)</code></td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>",
+                      page, re.S)
+    assert [(r[0], r[1].split(":")[0], html.unescape(r[2])) for r in rows] == [
+        ("blog-avatars", "public", "1 MB"), ("blog-drafts", "private", "the stack's limit (50 MiB)")]
+    assert "<code>image/png</code>, <code>image/jpeg</code>" in rows[0][3] and rows[1][3] == "any"
+    assert "<code>blog.posts</code>" in page and "<code>blog.users</code>" in page
+    assert "private channels named <code>blog:…</code>" in page
+
+
+def test_storage_and_realtime_examples_use_the_project_url_and_key(site, outputs):
+    for name, url in (("blog", "http://127.0.0.1:8000/project/blog"), ("shop", "https://shop-api.example.com")):
+        key = outputs["projects"][name]["anonKey"]
+        page = (site / "projects" / f"{name}.html").read_text()
+        files = code(page, f"example-{name}-storage")
+        assert f"createClient('{url}', '{key}')" in files
+        live = code(page, f"example-{name}-realtime")
+        assert f"createClient('{url}', '{key}')" in live
+        assert f"supabase.channel('{name}:room-1', {{ config: {{ private: true }} }})" in live
+        assert f"schema: '{name}', table: 'posts'" in live
+    blog = code((site / "projects/blog.html").read_text(), "example-blog-storage")
+    assert "supabase.storage.from('blog-drafts').upload(`${user.id}/notes.txt`, file)" in blog
+    assert "supabase.storage.from('blog-avatars').getPublicUrl(" in blog
+    assert "getPublicUrl" not in code((site / "projects/shop.html").read_text(), "example-shop-storage")
+
+
+def test_project_without_buckets_or_published_tables_says_how_to_add_them(site):
+    page = (site / "projects/notes.html").read_text()
+    assert "notes-your_bucket" in code(page, "example-notes-storage")
+    assert "table: 'your_table'" in code(page, "example-notes-realtime")
+    assert "declares no buckets yet" in page and "publishes no table yet" in page
+
+
+def test_odd_bucket_entries_never_reach_the_examples(outputs, tmp_path):
+    outputs["projects"]["blog"]["buckets"] = [
+        {"id": "blog-x');alert(1)//", "public": True}, {"id": "other_project"}, "blog-y",
+        {"id": "blog-ok", "public": "yes", "fileSizeLimit": "huge", "allowedMimeTypes": ["<b>", "text/plain"]}]
+    outputs["projects"]["blog"]["realtimeTables"] = ["posts", "x'; drop", 7]
+    warnings = build_site(outputs, tmp_path, now=NOW)
+    page = (tmp_path / "projects/blog.html").read_text()
+    assert "alert(1)" not in page and "other_project" not in page and "drop" not in page
+    assert "from('blog-ok')" in code(page, "example-blog-storage")
+    assert "<td><code>blog-ok</code></td>" in page and "<code>text/plain</code>" in page and "&lt;b&gt;" not in page
+    assert sum("buckets[" in w for w in warnings) == 3
+    assert any("realtimeTables" in w for w in warnings)
+
+
 def test_pages_are_accessible_and_offline(site):
     for page_path in [site / "index.html", site / "status.html", *(site / "projects").glob("*.html")]:
         page = page_path.read_text()

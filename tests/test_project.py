@@ -62,7 +62,8 @@ def test_each_project_declares_its_isolation_resources_under_its_component(dev, 
                           f"{project}_auth_admin"}
     assert [n for n, r in roles.items() if r.get("login")] == [f"{project}_auth_admin"]
     assert roles[f"{project}_auth_admin"]["searchPaths"] == [f"{project}_auth"]
-    assert [n for n, r in roles.items() if r.get("bypassRowLevelSecurity")] == [f"{project}_service"]
+    # No project role bypasses RLS: the shared storage and realtime tables rely on it.
+    assert not any(r.get("bypassRowLevelSecurity") for r in roles.values())
     schemas = {r.inputs["name"]: r.inputs["owner"] for r in children if r.typ == "postgresql:index/schema:Schema"}
     assert schemas == {project: f"{project}_owner", f"{project}_auth": f"{project}_auth_admin"}
     (schema,) = [r for r in children if r.typ == "postgresql:index/schema:Schema" and r.inputs["name"] == project]
@@ -127,7 +128,10 @@ def test_outputs_contract(dev):
     assert not {"anonKey", "projects", "apiUrl", "services"} & dev.secret_outputs
     blog = dev.outputs["projects"]["blog"]
     assert set(blog) == {"url", "schema", "restUrl", "authUrl", "anonKey", "hostname", "tables", "views",
-                         "functions", "sequences", "template", "auth", "quickstart"}
+                         "functions", "sequences", "template", "auth", "quickstart", "buckets", "realtimeTables"}
+    assert all(b["id"].startswith("blog-") for b in blog["buckets"])  # realtimeTables: from the database
+    (sql,) = [r for r in dev.of_type(MIGRATIONS) if r.inputs["project"] == "blog"]
+    assert sql.inputs["published_tables"] == ["posts", "users"]  # sql/projects/blog/realtime.json
     assert blog["quickstart"]["read"]["table"] == "posts"
     assert blog["url"] == "http://127.0.0.1:8000/project/blog" and blog["schema"] == "blog"
     assert blog["restUrl"] == blog["url"] + "/rest/v1" and blog["authUrl"] == blog["url"] + "/auth/v1"
@@ -149,3 +153,60 @@ def test_service_keys_stay_out_of_plain_outputs(dev):
     for key in dev.outputs["projectServiceKeys"].values():
         assert key not in plain
     assert dev.outputs["serviceRoleKey"] not in plain
+
+
+CONTAINER = "docker:index/container:Container"
+
+
+def inputs_by_name(run) -> dict[tuple[str, str], dict]:
+    return {(r.typ, r.name): r.inputs for r in run.resources}
+
+
+def changed_between(before, after) -> set[str]:
+    old, new = inputs_by_name(before), inputs_by_name(after)
+    return {name for key, name in ((k, k[1]) for k in old) if key in new and old[key] != new[key]}
+
+
+def with_blog_buckets(*buckets: dict) -> dict:
+    config = with_projects("blog", "shop")
+    config["supabase-multi-instance:projects"][0]["storage"] = {"buckets": list(buckets)}
+    return config
+
+
+def test_adding_a_project_or_a_bucket_changes_no_storage_or_realtime_container():
+    base = run_program(with_projects("blog", "shop"))
+    runs = [run_program(with_projects("blog", "shop", "crm")), run_program(with_blog_buckets({"name": "avatars"}))]
+    for run in runs:
+        for service in ("storage", "realtime"):
+            (before,) = [r for r in base.of_type(CONTAINER) if r.name == service]
+            (after,) = [r for r in run.of_type(CONTAINER) if r.name == service]
+            assert after.inputs == before.inputs, service
+    # A bucket is an input of the project's SQL resource only (and of the pages that show it).
+    assert changed_between(base, runs[1]) == {"blog-sql", "dashboard-content"}
+
+
+def test_a_new_bucket_is_an_in_place_update_of_the_projects_sql_resource():
+    from components.sql_migrations import ProjectMigrationsProvider
+
+    before = run_program(with_blog_buckets({"name": "avatars"}))
+    after = run_program(with_blog_buckets({"name": "avatars"}, {"name": "docs", "public": True}))
+    olds, news = before.named("blog-sql").inputs, after.named("blog-sql").inputs
+    assert [b["id"] for b in news["buckets"]] == ["blog-avatars", "blog-docs"]
+    diff = ProjectMigrationsProvider().diff("blog", olds, news)
+    assert diff.changes and not diff.replaces
+
+
+def test_project_sql_waits_for_the_storage_and_realtime_containers(dev):
+    (sql,) = [r for r in dev.of_type(MIGRATIONS) if r.inputs["project"] == "blog"]
+    services = {r.urn for r in dev.of_type(CONTAINER) if r.name in ("storage", "realtime")}
+    assert len(services) == 2 and services <= set(sql.dependencies)
+
+
+def test_outputs_show_buckets_and_published_tables(dev):
+    blog = dev.outputs["projects"]["blog"]
+    assert blog["buckets"] == [
+        {"id": "blog-avatars", "name": "avatars", "public": True, "fileSizeLimit": 1_000_000,
+         "allowedMimeTypes": ["image/png", "image/jpeg", "image/webp"]},
+        {"id": "blog-drafts", "name": "drafts", "public": False, "fileSizeLimit": None, "allowedMimeTypes": None}]
+    assert dev.outputs["projects"]["shop"]["buckets"] == []
+    assert blog["realtimeTables"] == []  # computed by the SQL step; the mocks do not run it

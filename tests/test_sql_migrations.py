@@ -5,6 +5,7 @@ import psycopg
 import pytest
 
 from components import migrations as m
+from components import template_files
 from components.config import BUILTIN_TEMPLATES
 from components.dynamic_base import changed_keys
 from components.naming import ProjectNames
@@ -15,7 +16,8 @@ from tests import pg
 
 def project_props(dsn: str, project: str, on_delete: str = "archive") -> dict:
     return {
-        "project": project, "auth_mode": "own", "template": "blog", "template_dir": _portable(BUILTIN_TEMPLATES / "blog"),
+        "project": project, "auth_mode": "own", "template": "blog",
+        "published_tables": list(template_files.published(BUILTIN_TEMPLATES / "blog")), "template_dir": _portable(BUILTIN_TEMPLATES / "blog"),
         "migrations": m.plan_names(m.discover(BUILTIN_TEMPLATES / "blog")), "on_delete": on_delete, "dsn": dsn,
         "statement_timeout": "8s", "tables": None, "views": None, "functions": None, "sequences": None,
     }
@@ -86,3 +88,29 @@ def test_check_refuses_an_applied_migration_edited_or_removed_but_not_a_new_one(
     removed = provider.check(olds, {**olds, "migrations": added["migrations"][1:]}).failures
     assert "was applied but is no longer in the template" in removed[0].reason
     assert BootstrapProvider().check(bootstrap_props("dsn"), bootstrap_props("dsn")).failures == []
+def test_provider_applies_buckets_and_reports_published_tables(db):
+    BootstrapProvider().create(bootstrap_props(db))
+    names = ProjectNames("crm")
+    pg.provider_create(db, names)
+    provider = ProjectMigrationsProvider()
+    props = {**project_props(db, "crm"), "buckets": pg.bucket_spec("crm", [{"name": "files"}])}
+    created = provider.create(props)
+    assert created.outs["published"] == ["posts", "users"]
+    more = {**props, "buckets": pg.bucket_spec("crm", [{"name": "files"}, {"name": "pics", "public": True}])}
+    provider.update("crm", created.outs, more)
+    with psycopg.connect(db) as conn:
+        assert conn.execute("select id, public from storage.buckets order by id").fetchall() == [
+            ("crm-files", False), ("crm-pics", True)]
+
+
+def test_project_step_waits_for_storage_and_realtime_and_names_what_is_missing(db):
+    from components import service_schemas
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        assert service_schemas.missing(conn) == []
+        conn.execute("alter table realtime.messages rename to messages_later")
+        conn.execute("drop publication supabase_realtime")
+        assert service_schemas.missing(conn) == ["Realtime (realtime.messages)", "the supabase_realtime publication"]
+        with pytest.raises(TimeoutError, match=r"still lacks what Realtime \(realtime\.messages\), the "
+                                               r"supabase_realtime publication create\(s\) after 0 s"):
+            service_schemas.wait_until_ready(conn, timeout=0)

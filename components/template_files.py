@@ -1,4 +1,10 @@
-"""A template's quickstart: the requests its dashboard examples make, declared next to its SQL.
+"""What a template declares besides its migrations, in JSON files next to its SQL.
+
+`realtime.json` lists the tables the project publishes to Realtime (`{"publish": [...]}`):
+the project's SQL step adds them to the `supabase_realtime` publication as the superuser
+that owns it (template SQL runs as the project's owner, who may not).
+
+A template's quickstart: the requests its dashboard examples make.
 
 `quickstart.json` in a template folder names the table anyone may read and the rows a
 signed-in user of the project may insert, in order (a blog profile before its first post).
@@ -15,24 +21,39 @@ from pathlib import Path
 from typing import Any, Optional
 
 FILE = "quickstart.json"
+REALTIME_FILE = "realtime.json"
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 class QuickstartError(ValueError):
-    """The template's quickstart.json is malformed; the message names the file and the key."""
+    """A template's JSON file is malformed; the message names the file and the key."""
+
+
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise QuickstartError(f"{path}: not JSON ({err})") from None
 
 
 @functools.lru_cache(maxsize=None)
 def load(template_dir: Path) -> Optional[dict[str, Any]]:
     """The validated quickstart of a template folder, or None when it has none."""
     path = Path(template_dir) / FILE
+    return validate(_read(path), path) if path.is_file() else None
+
+
+@functools.lru_cache(maxsize=None)
+def published(template_dir: Path) -> tuple[str, ...]:
+    """The tables the template publishes to Realtime (none without realtime.json)."""
+    path = Path(template_dir) / REALTIME_FILE
     if not path.is_file():
-        return None
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise QuickstartError(f"{path}: not JSON ({err})") from None
-    return validate(raw, path)
+        return ()
+    raw = _read(path)
+    tables = raw.get("publish") if isinstance(raw, dict) and set(raw) == {"publish"} else None
+    if not isinstance(tables, list) or not all(_identifier(t) for t in tables):
+        raise QuickstartError(f"{path}: must be {{\"publish\": [table names]}}")
+    return tuple(dict.fromkeys(tables))
 
 
 def validate(raw: Any, path: Path) -> dict[str, Any]:
