@@ -7,20 +7,20 @@ import gc
 
 import pulumi
 
-from components import urls
-from components.analytics import Analytics, AnalyticsArgs
-from components.backup import BackupArgs, BackupService
-from components.config import load_config, warnings
-from components.dashboard_site import DashboardSite, DashboardSiteArgs
-from components.functions import EdgeFunctions, FunctionsArgs
-from components.gateway import Gateway, GatewayArgs
-from components.network import StackNetwork
-from components.pooler import Pooler, PoolerArgs
-from components.postgres import Postgres, PostgresArgs
-from components.project import ProjectArgs, SupabaseProject
-from components.secrets import SecretsArgs, StackSecrets
-from components.services import ServicesArgs, SupabaseServices
-from components.services import status as stack_status
+from components.core import urls
+from components.resources.analytics import Analytics, AnalyticsArgs
+from components.resources.backup import BackupArgs, BackupService
+from components.core.config import load_config, warnings
+from components.resources.dashboard_site import DashboardSite, DashboardSiteArgs
+from components.resources.functions import EdgeFunctions, FunctionsArgs
+from components.resources.gateway import Gateway, GatewayArgs
+from components.resources.network import StackNetwork
+from components.resources.pooler import Pooler, PoolerArgs
+from components.resources.postgres import Postgres, PostgresArgs
+from components.resources.project import ProjectArgs, SupabaseProject
+from components.resources.secrets import SecretsArgs, StackSecrets
+from components.resources.services import ServicesArgs, SupabaseServices
+from components.resources.services import status as stack_status
 
 # The SDK keeps thousands of long-lived Outputs and futures alive; every full collection of
 # Python's cyclic GC rescans them all, which is most of its superlinear cost at hundreds of
@@ -109,7 +109,7 @@ DashboardSite("dashboard", DashboardSiteArgs(network_name=network.name, public_o
 # Published only with `domain` and `cloudflare` in config; otherwise the stack stays local
 # and not one Cloudflare resource is declared. Ingress goes to Kong on the stack network.
 if config.published:
-    from components.tunnel import PublicAccess, PublicAccessArgs
+    from components.resources.tunnel import PublicAccess, PublicAccessArgs
 
     PublicAccess("public", PublicAccessArgs(config=config, network_name=network.name))
 

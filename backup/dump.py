@@ -16,7 +16,7 @@ from psycopg import sql
 
 from backup import archive, pgtools
 from backup.errors import BackupError
-from components.naming import ProjectNames
+from components.core.naming import ProjectNames
 
 ROLE_KINDS = ("owner", "anon", "authenticated", "service", "auth_admin")
 STORAGE_TABLES = ("buckets", "objects")

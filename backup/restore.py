@@ -29,14 +29,14 @@ from psycopg import sql
 
 from backup import archive, pgtools
 from backup.errors import BackupError
-from components import migrations as m
-from components.sql_templates import SQL_ROOT, render_named, render_text
-from components.naming import ProjectNames
+from components.core import migrations as m
+from components.core.sql_templates import SQL_ROOT, render_named, render_text
+from components.core.naming import ProjectNames
 
 DUMPS = ("schemas.dump",)
 VIEW_OPTION = re.compile(r"^[a-z_]+=[a-z0-9_]+$")
 PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"})
-BUILTIN_TEMPLATES = SQL_ROOT / "projects"  # as components.config has it, without importing Pulumi
+BUILTIN_TEMPLATES = SQL_ROOT / "projects"  # as components.core.config has it, without importing Pulumi
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ from typing import Any, Callable, Iterator
 
 import psycopg
 
-from components import migrations as m
-from components import template_files
-from components.config import BUILTIN_TEMPLATES
-from components.naming import AUTHENTICATOR, ProjectNames
-from components.sql_templates import SQL_ROOT, render_named, render_text
+from components.core import migrations as m
+from components.core import template_files
+from components.core.config import BUILTIN_TEMPLATES
+from components.core.naming import AUTHENTICATOR, ProjectNames
+from components.core.sql_templates import SQL_ROOT, render_named, render_text
 from tests import pg
 from tests import storage_api
 

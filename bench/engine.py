@@ -17,8 +17,8 @@ from typing import Any
 from pulumi import automation as auto
 
 from bench.database import database
-from components.config import BUILTIN_TEMPLATES
-from components.naming import ProjectNames
+from components.core.config import BUILTIN_TEMPLATES
+from components.core.naming import ProjectNames
 from tests import pg
 from tests.engine import CLI_ROOT, CLI_VERSION, EngineStack, Operation, open_stack
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import jinja2
 import jwt
 
-from components.template_files import validate as validate_quickstart
+from components.core.template_files import validate as validate_quickstart
 from dashboard.examples import Example, examples, realtime_example, requests_for, storage_example
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -30,7 +30,7 @@ TEMPLATES_DIR = PACKAGE_DIR.parent / "templates" / "dashboard"
 
 PROJECT_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-# `<project>-<name>` (components/buckets.py); it goes into code examples, so nothing else passes.
+# `<project>-<name>` (components/core/buckets.py); it goes into code examples, so nothing else passes.
 BUCKET_ID_RE = re.compile(r"[a-z][a-z0-9_]{0,39}-[a-z0-9][a-z0-9_-]{0,58}")
 MIME_TYPE_RE = re.compile(r"[A-Za-z0-9+.-]+/(?:[A-Za-z0-9+.-]+(?:;\s*charset=[A-Za-z0-9-]+)?|\*)")
 HOSTNAME_RE = re.compile(

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TAG=v2.186.0  # components/images.py: supabase/gotrue:v2.186.0
+TAG=v2.186.0  # components/core/images.py: supabase/gotrue:v2.186.0
 PSEUDO=v0.0.0-20260128181220-effd66245bd9  # commit effd66245bd9 = tag v2.186.0
 dir=".tools/gotrue/$TAG"
 [ -x "$dir/auth" ] && exit 0

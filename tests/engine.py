@@ -22,9 +22,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pulumi import automation as auto
 
-from components import sql_migrations
-from components.config import NAMESPACE, load_config
-from components.sql_migrations import ProjectMigrations, StackBootstrap
+from components.providers import sql_migrations
+from components.core.config import NAMESPACE, load_config
+from components.providers.sql_migrations import ProjectMigrations, StackBootstrap
 from tests._tools import require_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,11 +54,11 @@ def declare(admin_dsn: pulumi.Output[str]) -> None:
     """The inline program: __main__.py's SQL resources, wired the way components/ wires them."""
     sql_migrations._plan.cache_clear()  # one test process runs many programs; the CLI runs each in a fresh one
     config = load_config()
-    database = StandIn("Postgres", "db")  # components/postgres.py
+    database = StandIn("Postgres", "db")  # components/resources/postgres.py
     bootstrap = StackBootstrap("db-bootstrap", admin_dsn, opts=pulumi.ResourceOptions(parent=database))
     database.register_outputs({})
     outputs = {}
-    for p in config.projects:  # components/project.py, with __main__.py's options
+    for p in config.projects:  # components/resources/project.py, with __main__.py's options
         component = StandIn("SupabaseProject", p.name, pulumi.ResourceOptions(depends_on=[bootstrap]))
         resource = ProjectMigrations(
             f"{p.name}-sql", project=p.name, auth_mode=p.auth.mode, template=p.template, template_dir=config.template_path(p.template),

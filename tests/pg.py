@@ -1,8 +1,8 @@
 """A real PostgreSQL for the SQL tests, set up as the Supabase image sets it up.
 
 `provider_create`/`provider_delete` run the statements that the pulumi-postgresql
-resources of components/project.py run (the provider binary needs the Pulumi engine,
-which these tests do not have); they read the same specs from components/naming.py.
+resources of components/resources/project.py run (the provider binary needs the Pulumi engine,
+which these tests do not have); they read the same specs from components/core/naming.py.
 """
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from components import migrations as m
-from components import template_files
-from components.buckets import spec
-from components.config import BUILTIN_TEMPLATES, BucketConfig
-from components.naming import AUTHENTICATOR, ProjectNames
-from components.sql_templates import SQL_ROOT
+from components.core import migrations as m
+from components.core import template_files
+from components.core.buckets import spec
+from components.core.config import BUILTIN_TEMPLATES, BucketConfig
+from components.core.naming import AUTHENTICATOR, ProjectNames
+from components.core.sql_templates import SQL_ROOT
 
 HERE = Path(__file__).parent
 
@@ -108,7 +108,7 @@ def provider_create_schema(dsn: str, schema: str, owner: str, if_not_exists: boo
     """postgresql.Schema's create, as terraform-provider-postgresql's createSchema runs it: in
     one transaction, CREATE SCHEMA when the name is free, else ALTER SCHEMA ... OWNER TO the
     owner (whatever `if_not_exists` says; it only adds IF NOT EXISTS to the CREATE).
-    components/project.py sets if_not_exists=False."""
+    components/resources/project.py sets if_not_exists=False."""
     with psycopg.connect(dsn) as conn, conn.transaction():
         exists = conn.execute("select true from pg_catalog.pg_namespace where nspname = %s", (schema,)).fetchone()
         if exists:
@@ -210,7 +210,7 @@ def apply(dsn: str, names: ProjectNames, template: str = "blog", template_dir: O
 
 
 def bucket_spec(project: str, buckets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Config entries validated by components/config.py, as components/project.py passes them on."""
+    """Config entries validated by components/core/config.py, as components/resources/project.py passes them on."""
     return spec(project, [BucketConfig.model_validate(b) for b in buckets])
 
 

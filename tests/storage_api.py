@@ -20,17 +20,17 @@ import jwt
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from components import keys
+from components.core import keys
 from tests import pg
 
-STORAGE_USER = "supabase_storage_admin"  # DATABASE_URL of the storage container (components/services.py)
+STORAGE_USER = "supabase_storage_admin"  # DATABASE_URL of the storage container (components/resources/services.py)
 SEARCH_PATH = "storage, public, extensions"
 JWT_SECRET = "storage-api-test-jwt-secret-with-32-plus-characters"
 SERVICE_ROLE = "service_role"  # DB_SERVICE_ROLE default (src/config.ts)
 
 
 def key(role: str) -> str:
-    """A project key as components/keys.py signs it."""
+    """A project key as components/core/keys.py signs it."""
     return keys.sign(JWT_SECRET, role)
 
 

@@ -19,8 +19,8 @@ from psycopg import sql
 
 from backup import archive, dump, restore
 from backup.errors import BackupError
-from components import migrations as m
-from components.naming import ProjectNames
+from components.core import migrations as m
+from components.core.naming import ProjectNames
 from tests import pg
 
 

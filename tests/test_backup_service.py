@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from components import backup
-from components.config import ConfigError, parse_config
-from components.images import image
+from components.resources import backup
+from components.core.config import ConfigError, parse_config
+from components.core.images import image
 from tests.program import run_program
 from tests.test_stack import CONTAINER, VOLUME, config_with, containers, env_value, leaks, plain
 
@@ -122,8 +122,10 @@ def test_the_docker_context_is_exactly_what_the_image_copies():
         ["*"] + [f"!{pattern}" for pattern in backup.CONTEXT]
     dockerfile = (backup.REPO_ROOT / backup.DOCKERFILE).read_text()
     copied = {p for line in dockerfile.splitlines() if line.startswith("COPY ") for p in line.split()[1:-1]}
-    assert copied == {"backup/requirements.txt", "components/__init__.py", "components/naming.py",
-                      "components/migrations.py", "components/sql_templates.py", "sql/", "backup/"}
+    # Exactly the modules backup/ imports, and what they import in turn.
+    assert copied == {"backup/requirements.txt", "components/__init__.py", "components/core/__init__.py",
+                      "components/core/naming.py", "components/core/migrations.py", "components/core/service_schemas.py",
+                      "components/core/sql_templates.py", "sql/", "backup/"}
     assert "postgresql-client-${PG_MAJOR}" in dockerfile and "FROM ${BASE}" in dockerfile
     assert 'CMD ["python", "-m", "backup", "schedule"]' in dockerfile
 

@@ -8,9 +8,9 @@ import shutil
 import psycopg
 import pytest
 
-from components import migrations as m
-from components.config import BUILTIN_TEMPLATES
-from components.naming import ProjectNames
+from components.core import migrations as m
+from components.core.config import BUILTIN_TEMPLATES
+from components.core.naming import ProjectNames
 from tests import pg
 
 

@@ -2,7 +2,7 @@
 
 - the stack bootstrap (sql/bootstrap/) and PostgREST's pre-config function, called the
   way PostgREST calls it (PGRST_DB_PRE_CONFIG, as `authenticator`, in a transaction);
-- the upstream init SQL of volumes/db/, rendered as components/postgres.py uploads it and
+- the upstream init SQL of volumes/db/, rendered as components/resources/postgres.py uploads it and
   run with psql as the supabase/postgres image runs it (the files that need the image's
   own extensions, like pg_net, are only rendered).
 """
@@ -18,9 +18,9 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from components import migrations as m
-from components import postgres
-from components.sql_templates import SQL_ROOT
+from components.core import migrations as m
+from components.resources import postgres
+from components.core.sql_templates import SQL_ROOT
 from tests import pg
 
 BASE = "public,storage,graphql_public"
@@ -103,7 +103,7 @@ def test_a_missing_variable_fails_the_render():
     context = postgres.init_sql_context()
     del context["admin_role"]
     with pytest.raises(jinja2.UndefinedError):
-        from components.sql_templates import render
+        from components.core.sql_templates import render
 
         render(postgres.VOLUMES / "realtime.sql.j2", **context)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import ConfigError, StackConfig, parse_config, warnings
+from components.core.config import ConfigError, StackConfig, parse_config, warnings
 from tests.program import RecordingMocks, dev_config, run_program
 
 

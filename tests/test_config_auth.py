@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import ConfigError, parse_config, warnings
+from components.core.config import ConfigError, parse_config, warnings
 
 PLAIN = frozenset({"postgresPassword", "jwtSecret", "dashboardPassword"})  # nothing set with --secret
 SECRET = PLAIN | {"projects", "auth"}

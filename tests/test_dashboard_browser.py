@@ -2,7 +2,7 @@
 them, and the status page served the way the stack serves it (issue 10).
 
 The status page is served by a local server that also answers `/status/<service>` as the
-dashboard's nginx does (components/status_probes.py): one service up, one answering 502,
+dashboard's nginx does (components/core/status_probes.py): one service up, one answering 502,
 one 503, one that never answers. Other origins check the cross-origin rules: one answers
 502 without CORS headers (unknown: before issue 10 this opaque answer showed UP), one
 answers with them (its real status), one refuses connections (down); one service has no

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from components.dashboard_site import IMAGE, NGINX_CONF, WEB_ROOT, SiteContentProvider, nginx_conf
-from components.sql_templates import render
-from components.status_probes import PROBES, Probe
+from components.resources.dashboard_site import IMAGE, NGINX_CONF, WEB_ROOT, SiteContentProvider, nginx_conf
+from components.core.sql_templates import render
+from components.core.status_probes import PROBES, Probe
 from tests._tools import require_executable
 from tests.program import dev_config, run_program
 

@@ -1,4 +1,4 @@
-"""components/sql_migrations.py under the real Pulumi engine, against a real PostgreSQL.
+"""components/providers/sql_migrations.py under the real Pulumi engine, against a real PostgreSQL.
 
 What mocks never do happens here: the providers are serialized into state and run in the
 engine's provider process, the engine diffs their inputs, orders deletes, stores state and
@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from pulumi import automation as auto
 
-from components.config import BUILTIN_TEMPLATES
-from components.naming import ProjectNames
+from components.core.config import BUILTIN_TEMPLATES
+from components.core.naming import ProjectNames
 from tests import pg
 from tests.engine import DYNAMIC_PROVIDER, EngineStack, open_stack, require_cli
 

@@ -21,8 +21,9 @@ import pytest
 import yaml
 from pulumi.runtime.rpc import is_rpc_secret
 
-from components import gateway, keys
-from components.kong_config import (
+from components.core import keys
+from components.resources import gateway
+from components.providers.kong_config import (
     KongConfigProvider,
     KongSettings,
     ProjectKeys,
@@ -30,9 +31,9 @@ from components.kong_config import (
     consumers,
     render,
 )
-from components.naming import ProjectNames
-from components.project_auth import service_name
-from components.urls import project_path
+from components.core.naming import ProjectNames
+from components.resources.project_auth import service_name
+from components.core.urls import project_path
 from tests._tools import require_executable
 from tests.kong_guard import run_guard
 from tests.program import dev_config, run_program

@@ -11,7 +11,7 @@ import jwt
 import pytest
 import yaml
 
-from components.kong_config import render
+from components.providers.kong_config import render
 from tests._tools import require_executable
 from tests.kong_guard import run_guard
 from tests.test_gateway import SECRET, STACK_ANON, STACK_SERVICE, allowed, match, plugin, project, settings

@@ -8,8 +8,8 @@ import sys
 
 import yaml
 
-from components import image_check
-from components.images import IMAGES, OWN_SERVICES, UPSTREAM_COMMIT
+from components.core import image_check
+from components.core.images import IMAGES, OWN_SERVICES, UPSTREAM_COMMIT
 from tests.program import ROOT
 
 
@@ -40,7 +40,7 @@ def compose_file(tmp_path, images: dict[str, str]):
 
 
 def run_check(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "components.image_check", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "components.core.image_check", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -74,7 +74,7 @@ def test_the_stored_list_names_its_source():
 
 def test_an_upgrade_changes_only_that_services_image_and_container(monkeypatch):
     """What `pulumi preview` shows for a new tag: one image and its container; volumes untouched."""
-    from components import images
+    from components.core import images
     from tests.test_stack import config_with, docker_inputs
     from tests.program import run_program
 

@@ -9,7 +9,7 @@ import jwt
 import pytest
 import yaml
 
-from components import keys
+from components.core import keys
 from tests.program import ProgramRun, fake_secret, run_program
 from tests.test_stack import plain
 

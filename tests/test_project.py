@@ -186,7 +186,7 @@ def test_adding_a_project_or_a_bucket_changes_no_storage_or_realtime_container()
 
 
 def test_a_new_bucket_is_an_in_place_update_of_the_projects_sql_resource():
-    from components.sql_migrations import ProjectMigrationsProvider
+    from components.providers.sql_migrations import ProjectMigrationsProvider
 
     before = run_program(with_blog_buckets({"name": "avatars"}))
     after = run_program(with_blog_buckets({"name": "avatars"}, {"name": "docs", "public": True}))

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import yaml
 
-from components import migrations as m
+from components.core import migrations as m
 from tests import gotrue, pg
 from tests.program import dev_config, fake_secret, run_program
 from tests.test_gateway import allowed

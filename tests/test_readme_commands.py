@@ -60,7 +60,7 @@ def runnable(command: str) -> bool:
     """Commands that run pulumi (directly, or through the dashboard build); not placeholders (`<urn>`).
 
     The scripts run apart (up.sh first; test.sh is the test suite); `python -m
-    components.image_check` needs no state and has its own tests.
+    components.core.image_check` needs no state and has its own tests.
     """
     uses_pulumi = command.split()[0] == "pulumi" or command.startswith("python -m dashboard")
     return uses_pulumi and not re.search(r"<[a-z-]+>", command)

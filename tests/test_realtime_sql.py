@@ -8,7 +8,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from components import migrations as m
+from components.core import migrations as m
 from tests import pg
 from tests import realtime_api as realtime
 from tests import storage_api as storage

@@ -9,9 +9,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from components import role_passwords
-from components.database_passwords import DatabasePasswordsProvider
-from components.role_passwords import STACK_PASSWORD_ROLES, PasswordError
+from components.core import role_passwords
+from components.providers.database_passwords import DatabasePasswordsProvider
+from components.core.role_passwords import STACK_PASSWORD_ROLES, PasswordError
 from tests import pg
 
 OLD = "old-stack-password-0123456789"

@@ -4,13 +4,13 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from components import migrations as m
-from components import template_files
-from components.config import BUILTIN_TEMPLATES
-from components.dynamic_base import changed_keys
-from components.naming import ProjectNames
-from components.sql_migrations import BootstrapProvider, ProjectMigrationsProvider, _portable
-from components.sql_templates import SQL_ROOT
+from components.core import migrations as m
+from components.core import template_files
+from components.core.config import BUILTIN_TEMPLATES
+from components.providers.dynamic_base import changed_keys
+from components.core.naming import ProjectNames
+from components.providers.sql_migrations import BootstrapProvider, ProjectMigrationsProvider, _portable
+from components.core.sql_templates import SQL_ROOT
 from tests import pg
 
 
@@ -104,7 +104,7 @@ def test_provider_applies_buckets_and_reports_published_tables(db):
 
 
 def test_project_step_waits_for_storage_and_realtime_and_names_what_is_missing(db):
-    from components import service_schemas
+    from components.core import service_schemas
 
     with psycopg.connect(db, autocommit=True) as conn:
         assert service_schemas.missing(conn) == []

@@ -1,4 +1,4 @@
-"""Templates render in a sandbox that sees only their own folder (components/sql_templates.py).
+"""Templates render in a sandbox that sees only their own folder (components/core/sql_templates.py).
 
 The attacks are the ones of issue 10: a template that runs `id` on the machine running
 `pulumi up`, and includes that read files outside the template's folder. Through the
@@ -9,10 +9,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from components import migrations as m
-from components.naming import ProjectNames
-from components.sql_templates import TemplateRefused, render, render_text
-from components.postgres import VOLUMES
+from components.core import migrations as m
+from components.core.naming import ProjectNames
+from components.core.sql_templates import TemplateRefused, render, render_text
+from components.resources.postgres import VOLUMES
 from tests import pg
 
 CODE_EXECUTION = "{{ lipsum.__globals__['os'].popen('id').read() | literal }}"

@@ -2,7 +2,7 @@
 
 Containers, images, ports, healthchecks, env names and secrets are compared with the
 official self-hosting stack: supabase/supabase docker/docker-compose.yml at the commit in
-components/images.py (UPSTREAM_COMMIT).
+components/core/images.py (UPSTREAM_COMMIT).
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any, Iterator
 import pytest
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
-from components import keys
-from components.images import IMAGES, UPSTREAM_COMMIT
+from components.core import keys
+from components.core.images import IMAGES, UPSTREAM_COMMIT
 from tests.program import FAKE_SECRET_PREFIX, ProgramRun, Registered, dev_config, fake_secret, run_program
 
 NS = "supabase-multi-instance"
@@ -27,7 +27,7 @@ OPTIONAL = ["analytics", "vector", "functions", "supavisor"]
 ALL_FEATURES = {"analytics": True, "functions": True, "pooler": True}
 
 # Env var names per service in supabase/supabase docker/docker-compose.yml at
-# 00069a4c6fe35a6db32b91015dad24f2fe161302 (components.images.UPSTREAM_COMMIT).
+# 00069a4c6fe35a6db32b91015dad24f2fe161302 (components.core.images.UPSTREAM_COMMIT).
 UPSTREAM_ENV: dict[str, set[str]] = {
     "db": {"POSTGRES_HOST", "PGPORT", "POSTGRES_PORT", "PGPASSWORD", "POSTGRES_PASSWORD", "PGDATABASE",
            "POSTGRES_DB", "JWT_SECRET", "JWT_EXP"},
@@ -92,7 +92,7 @@ STUDIO_LOGFLARE = {"LOGFLARE_API_KEY", "LOGFLARE_PUBLIC_ACCESS_TOKEN", "LOGFLARE
 ADDED = {"kong": {"KONG_ADMIN_LISTEN", "KONG_UNTRUSTED_LUA", "KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES"},
          "rest": {"PGRST_DB_PRE_CONFIG"},
          # Explicit where upstream relies on defaults (namespace `auth`, issuer unset): the same
-         # builder (components/gotrue.py) configures every project's GoTrue, where they differ.
+         # builder (components/resources/gotrue.py) configures every project's GoTrue, where they differ.
          "auth": {"DB_NAMESPACE", "GOTRUE_JWT_ISSUER"}}
 
 # Healthchecks upstream declares (first words of the test); rest, meta, kong (2.8) and

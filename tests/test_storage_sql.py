@@ -9,9 +9,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from components import buckets as bucket_ids
-from components import migrations as m
-from components.config import BUILTIN_TEMPLATES
+from components.core import buckets as bucket_ids
+from components.core import migrations as m
+from components.core.config import BUILTIN_TEMPLATES
 from tests import pg
 from tests import storage_api as storage
 

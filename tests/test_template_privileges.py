@@ -9,8 +9,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from components import migrations as m
-from components.naming import ProjectNames
+from components.core import migrations as m
+from components.core.naming import ProjectNames
 from tests import pg
 
 

@@ -13,8 +13,8 @@ from typing import Any, Iterator
 import pytest
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
-from components import urls
-from components.config import ConfigError, parse_config, warnings
+from components.core import urls
+from components.core.config import ConfigError, parse_config, warnings
 from tests.program import ProgramRun, RecordingMocks, Registered, fake_tunnel_token, run_program
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"

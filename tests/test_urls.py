@@ -1,4 +1,4 @@
-"""Public URLs, derived in components/urls.py only: local, behind the user's proxy (publicUrl), Cloudflare.
+"""Public URLs, derived in components/core/urls.py only: local, behind the user's proxy (publicUrl), Cloudflare.
 
 Run through the real __main__.py under mocks: the outputs, GoTrue's API_EXTERNAL_URL and
 SITE_URL, Storage's public URL, Studio's and the edge runtime's SUPABASE_PUBLIC_URL and the
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from components import urls
-from components.config import parse_config
+from components.core import urls
+from components.core.config import parse_config
 from tests.program import ProgramRun, run_program
 from tests.test_stack import config_with, containers, env_value
 

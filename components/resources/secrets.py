@@ -12,7 +12,7 @@ import pulumi
 import pulumi_random as random
 from pydantic import SecretStr
 
-from components import keys
+from components.core import keys
 
 
 @dataclass(frozen=True)

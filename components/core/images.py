@@ -2,7 +2,7 @@
 
 One table, so an upgrade is one reviewed diff. Tags come from supabase/supabase
 `docker/docker-compose.yml` at UPSTREAM_COMMIT; never `latest`, which would change what a
-later `pulumi up` runs without any change in this repository. `python -m components.image_check`
+later `pulumi up` runs without any change in this repository. `python -m components.core.image_check`
 compares this table with an upstream compose file (README, "Upgrading").
 """
 from __future__ import annotations

@@ -14,15 +14,15 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.postgres import ADMIN_USER, INTERNAL_DATABASE, PORT, Postgres, internal_url
-from components.secrets import StackSecrets
-from components.service import Healthcheck, Mount, ServiceSpec, container_name, declare
-from components.services import LogflareAccess
-from components.sql_templates import render
-from components.options import after
+from components.resources.postgres import ADMIN_USER, INTERNAL_DATABASE, PORT, Postgres, internal_url
+from components.resources.secrets import StackSecrets
+from components.resources.service import Healthcheck, Mount, ServiceSpec, container_name, declare
+from components.resources.services import LogflareAccess
+from components.core.sql_templates import render
+from components.core.options import after
 
 URL = "http://analytics:4000"
-VECTOR_CONFIG = Path(__file__).resolve().parent.parent / "volumes" / "logs" / "vector.yml.j2"
+VECTOR_CONFIG = Path(__file__).resolve().parents[2] / "volumes" / "logs" / "vector.yml.j2"
 DOCKER_SOCKET = "/var/run/docker.sock"
 # Vector route -> Logflare source (upstream vector.yml); kong has two parsers.
 SINKS = {

@@ -16,8 +16,8 @@ import pulumi
 from psycopg.conninfo import make_conninfo
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
-from components import role_passwords
-from components.dynamic_base import BaseProvider
+from components.core import role_passwords
+from components.providers.dynamic_base import BaseProvider
 
 RESOURCE_ID = "stack-role-passwords"
 

@@ -13,13 +13,13 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.config import POOLER_TRANSACTION_PORT
-from components.postgres import ADMIN_USER, DATABASE, INTERNAL_DATABASE, PORT, Postgres, internal_url
-from components.secrets import StackSecrets
-from components.service import Healthcheck, ServiceSpec, declare, publish
-from components.options import after
+from components.core.config import POOLER_TRANSACTION_PORT
+from components.resources.postgres import ADMIN_USER, DATABASE, INTERNAL_DATABASE, PORT, Postgres, internal_url
+from components.resources.secrets import StackSecrets
+from components.resources.service import Healthcheck, ServiceSpec, declare, publish
+from components.core.options import after
 
-SCRIPT = Path(__file__).resolve().parent.parent / "volumes" / "pooler" / "pooler.exs"
+SCRIPT = Path(__file__).resolve().parents[2] / "volumes" / "pooler" / "pooler.exs"
 TRANSACTION_PORT = POOLER_TRANSACTION_PORT
 START = '/app/bin/migrate && /app/bin/supavisor eval "$(cat /etc/pooler/pooler.exs)" && /app/bin/server'
 

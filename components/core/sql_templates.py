@@ -20,7 +20,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from psycopg import sql
 
-SQL_ROOT = Path(__file__).resolve().parent.parent / "sql"
+SQL_ROOT = Path(__file__).resolve().parents[2] / "sql"
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 

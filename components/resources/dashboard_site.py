@@ -15,16 +15,16 @@ import pulumi
 import pulumi_docker as docker
 from pulumi.dynamic import Resource
 
-from components import docker_cli
-from components.images import image
-from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
-from components.dynamic_base import ConvergingProvider
-from components.sql_templates import render
-from components.status_probes import PROBES
+from components.core import docker_cli
+from components.core.images import image
+from components.resources.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
+from components.providers.dynamic_base import ConvergingProvider
+from components.core.sql_templates import render
+from components.core.status_probes import PROBES
 
 IMAGE = image("dashboard")
 WEB_ROOT = "/usr/share/nginx/html"
-NGINX_CONF = Path(__file__).resolve().parent.parent / "volumes" / "dashboard" / "default.conf.j2"
+NGINX_CONF = Path(__file__).resolve().parents[2] / "volumes" / "dashboard" / "default.conf.j2"
 
 
 def nginx_conf() -> str:

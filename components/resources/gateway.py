@@ -1,7 +1,7 @@
 """Kong, the stack's only public door: API routes by path, Studio and the dashboard behind basic-auth.
 
 The container's inputs depend on stack settings only (ports, stack keys via the base
-config); every project's keys and routes reach Kong through components/kong_config.py,
+config); every project's keys and routes reach Kong through components/providers/kong_config.py,
 which swaps the config in place. Adding a project therefore recreates nothing here.
 The admin API is published on the host's 127.0.0.1 only, whatever bindAddress is.
 """
@@ -13,12 +13,13 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_docker as docker
 
-from components import kong_config, urls
-from components.config import StackConfig
-from components.kong_config import BASE_FILE, CONFIG_DIR, KongConfig, KongSettings, ProjectKeys
-from components.secrets import StackSecrets
-from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume, publish
-from components.options import after
+from components.core import urls
+from components.providers import kong_config
+from components.core.config import StackConfig
+from components.providers.kong_config import BASE_FILE, CONFIG_DIR, KongConfig, KongSettings, ProjectKeys
+from components.resources.secrets import StackSecrets
+from components.resources.service import Healthcheck, Mount, ServiceSpec, declare, named_volume, publish
+from components.core.options import after
 
 HTTP_PORT = 8000
 ADMIN_PORT = 8001

@@ -22,8 +22,8 @@ from urllib.parse import urlparse
 
 import pulumi
 
-from components.config import AuthSettings
-from components.service import Healthcheck
+from components.core.config import AuthSettings
+from components.resources.service import Healthcheck
 
 PORT = 9999
 # A project's GoTrue serves few users, and a host runs hundreds of them: bounded pools stay

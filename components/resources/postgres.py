@@ -17,19 +17,19 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_postgresql as postgresql
 
-from components.database_passwords import DatabasePasswords, DatabasePasswordsArgs
-from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume, publish
-from components.sql_migrations import StackBootstrap
-from components.sql_templates import render
-from components.naming import DATABASE
-from components.options import after
-from components.urls import client_host
+from components.providers.database_passwords import DatabasePasswords, DatabasePasswordsArgs
+from components.resources.service import Healthcheck, Mount, ServiceSpec, declare, named_volume, publish
+from components.providers.sql_migrations import StackBootstrap
+from components.core.sql_templates import render
+from components.core.naming import DATABASE
+from components.core.options import after
+from components.core.urls import client_host
 
 ADMIN_USER = "supabase_admin"
 INTERNAL_DATABASE = "_supabase"
 PORT = 5432
 JWT_EXP = 3600
-VOLUMES = Path(__file__).resolve().parent.parent / "volumes" / "db"
+VOLUMES = Path(__file__).resolve().parents[2] / "volumes" / "db"
 INITDB = "/docker-entrypoint-initdb.d"
 # template -> where the official compose mounts it (init-scripts run as postgres before the
 # image's migrations; migrations/ run as supabase_admin). Logs and pooler are always there:

@@ -25,9 +25,9 @@ from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import psycopg
 
-from components import service_schemas
-from components.naming import AUTHENTICATOR, DEFAULT_STATEMENT_TIMEOUT, ProjectNames
-from components.sql_templates import TemplateRefused, render_named, render_text
+from components.core import service_schemas
+from components.core.naming import AUTHENTICATOR, DEFAULT_STATEMENT_TIMEOUT, ProjectNames
+from components.core.sql_templates import TemplateRefused, render_named, render_text
 
 MIGRATION_FILE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql\.j2")
 STACK_SCOPE = "_stack"

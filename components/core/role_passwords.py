@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 import psycopg
 
-from components.sql_templates import render_named
+from components.core.sql_templates import render_named
 
 # supabase/supabase docker/utils/db-passwd.sh: every role upstream gives the stack password.
 # Only the ones that exist and can log in are changed (anon, authenticated, service_role and

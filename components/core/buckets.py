@@ -1,7 +1,7 @@
 """A project's buckets in the one shared Storage service: their ids and the rules Storage sets.
 
 Bucket ids are global in Storage, so a project's bucket `avatars` is stored, and reached
-by clients, as `<project>-avatars`. Project names never contain `-` (components/config.py),
+by clients, as `<project>-avatars`. Project names never contain `-` (components/core/config.py),
 so the first `-` of an id always ends the project name: two projects can never produce the
 same id (`a_b` + `c` is `a_b-c`, `a` + `b_c` is `a-b_c`), and a client always knows the
 id from the project and bucket names.
@@ -12,7 +12,7 @@ import re
 from typing import Any, Iterable
 
 SEPARATOR = "-"
-# The stack's FILE_SIZE_LIMIT (components/services.py). Storage refuses a bucket limit above
+# The stack's FILE_SIZE_LIMIT (components/resources/services.py). Storage refuses a bucket limit above
 # it (supabase/storage src/storage/storage.ts parseMaxSizeLimit).
 MAX_FILE_SIZE = 52_428_800
 MAX_BUCKET_ID = 100  # supabase/storage src/storage/limits.ts isValidBucketName

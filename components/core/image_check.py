@@ -1,7 +1,7 @@
-"""Compare the pinned images (components/images.py) with an upstream docker-compose.yml.
+"""Compare the pinned images (components/core/images.py) with an upstream docker-compose.yml.
 
-    python -m components.image_check                     # against the list stored in tests/fixtures
-    python -m components.image_check docker-compose.yml  # against a compose file you downloaded
+    python -m components.core.image_check                     # against the list stored in tests/fixtures
+    python -m components.core.image_check docker-compose.yml  # against a compose file you downloaded
 
 Prints one line per difference and exits 1 when there is any, 0 when the pins match, 2 when
 the file cannot be read. No network: fetch the compose file yourself (README, "Upgrading").
@@ -15,9 +15,9 @@ from typing import Mapping, Optional
 
 import yaml
 
-from components.images import IMAGES, OWN_SERVICES, UPSTREAM_COMMIT
+from components.core.images import IMAGES, OWN_SERVICES, UPSTREAM_COMMIT
 
-STORED = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "upstream-images.json"
+STORED = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "upstream-images.json"
 
 
 class UnreadableCompose(Exception):
@@ -76,7 +76,7 @@ def main(argv: list[str]) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     lines = differences(IMAGES, upstream)
-    print(f"components/images.py (from {UPSTREAM_COMMIT[:12]}) vs {label}: "
+    print(f"components/core/images.py (from {UPSTREAM_COMMIT[:12]}) vs {label}: "
           + (f"{len(lines)} difference{'s' if len(lines) != 1 else ''}" if lines else "the same images"))
     for line in lines:
         print(f"  {line}")

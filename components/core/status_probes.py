@@ -7,9 +7,9 @@ is DOWN, never an opaque "answered". No key is needed or sent: these endpoints a
 ones the upstream containers' own healthchecks use, and nginx forwards no header of the
 person looking at the page.
 
-Sources (pinned versions of components/images.py):
+Sources (pinned versions of components/core/images.py):
 - auth, storage, studio, analytics, vector, supavisor: the healthchecks of supabase/supabase
-  docker/docker-compose.yml (the same as components/services.py and its tests)
+  docker/docker-compose.yml (the same as components/resources/services.py and its tests)
 - rest: PostgREST v14.5 answers HEAD on its root (src/PostgREST/ApiRequest.hs, ActSchemaRead
   headers only): 200 once its schema cache is loaded, 503 without the database
 - realtime: v2.78.15 `GET /healthcheck` (lib/realtime_web/router.ex, PageController)

@@ -13,7 +13,7 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_docker as docker
 
-from components.images import image as pinned_image
+from components.core.images import image as pinned_image
 
 RESTART = "unless-stopped"
 
@@ -58,7 +58,7 @@ class ServiceSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     image_key: Optional[str] = None
-    # An image already at hand (another service's pinned image, or one built here: components/backup.py):
+    # An image already at hand (another service's pinned image, or one built here: components/resources/backup.py):
     # no RemoteImage of its own.
     image_id: Optional[pulumi.Input[str]] = None
     aliases: Sequence[str] = ()

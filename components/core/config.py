@@ -24,11 +24,11 @@ from pydantic import (
     model_validator,
 )
 
-from components.naming import DEFAULT_STATEMENT_TIMEOUT
-from components import buckets
+from components.core.naming import DEFAULT_STATEMENT_TIMEOUT
+from components.core import buckets, hostnames, migrations, template_files
 
 NAMESPACE = "supabase-multi-instance"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILTIN_TEMPLATES = REPO_ROOT / "sql" / "projects"
 
 # Always used with fullmatch: `$` alone would accept a trailing newline ("blog\n").
@@ -232,7 +232,7 @@ class ProjectAuthConfig(AuthSettings):
                                  "top-level `auth` settings")
         return self
 class BucketConfig(_Model):
-    """One Storage bucket of a project; its id is `<project>-<name>` (components/buckets.py)."""
+    """One Storage bucket of a project; its id is `<project>-<name>` (components/core/buckets.py)."""
 
     name: str
     public: bool = False
@@ -727,8 +727,6 @@ def nested_secret_paths(raw: dict[str, Any]) -> list[str]:
 
 def _template_problems(config: StackConfig) -> list[str]:
     """Each template in use must have well-formed migrations and quickstart: found now, not mid-`up`."""
-    from components import migrations, template_files  # template readers; they build on nothing here
-
     found: list[str] = []
     for template in sorted({p.template for p in config.projects} & set(available_templates(config.templates_dir))):
         where = [i for i, p in enumerate(config.projects) if p.template == template][0]
@@ -744,9 +742,7 @@ def _template_problems(config: StackConfig) -> list[str]:
 
 def _route_problems(config: StackConfig) -> list[str]:
     """Public hostnames clash only once defaults are applied, so this runs on the parsed config."""
-    from components.urls import route_problems  # urls builds on this module's models
-
-    return route_problems(config)
+    return hostnames.route_problems(config)
 
 
 def load_config() -> StackConfig:

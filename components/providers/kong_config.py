@@ -28,10 +28,10 @@ import pulumi
 import yaml
 from pulumi.dynamic import Resource
 
-from components.docker_cli import copy_into, tar_archive
-from components.dynamic_base import ConvergingProvider
+from components.core.docker_cli import copy_into, tar_archive
+from components.providers.dynamic_base import ConvergingProvider
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "kong.yml.j2"
+TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "kong.yml.j2"
 CONFIG_DIR = "/home/kong/config"  # Kong's config volume
 LIVE_FILE = f"{CONFIG_DIR}/kong.yml"
 BASE_FILE = "/home/kong/base.yml"  # uploaded with the container: stack keys only

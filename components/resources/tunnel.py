@@ -19,9 +19,9 @@ import pulumi_cloudflare as cloudflare
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components import urls
-from components.config import StackConfig
-from components.options import after
+from components.core import urls
+from components.core.config import StackConfig
+from components.core.options import after
 
 # Pinned: cloudflared is the only thing between the internet and Kong; upgrade on purpose.
 IMAGE = "cloudflare/cloudflared:2025.11.1"

@@ -16,17 +16,17 @@ import pulumi
 import pulumi_postgresql as postgresql
 import pulumi_random as random
 
-from components import gotrue
-from components.config import ProjectAuthConfig
-from components.naming import ProjectNames
-from components.options import after
-from components.postgres import internal_url
-from components.service import ServiceSpec, declare
+from components.resources import gotrue
+from components.core.config import ProjectAuthConfig
+from components.core.naming import ProjectNames
+from components.core.options import after
+from components.resources.postgres import internal_url
+from components.resources.service import ServiceSpec, declare
 
 # A project's GoTrue keeps at most gotrue.PROJECT_TUNING's pool of connections; the role's limit is
 # the hard stop if that ever fails (migrations open one more).
 AUTH_ADMIN_CONNECTION_LIMIT = 10
-STACK_AUTH_HOST = "auth"  # the stack's GoTrue (components/services.py), for `auth.mode: shared`
+STACK_AUTH_HOST = "auth"  # the stack's GoTrue (components/resources/services.py), for `auth.mode: shared`
 
 
 def service_name(project: str) -> str:

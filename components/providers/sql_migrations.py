@@ -1,4 +1,4 @@
-"""Dynamic resources over components/migrations.py: the stack bootstrap and a project's SQL.
+"""Dynamic resources over components/core/migrations.py: the stack bootstrap and a project's SQL.
 
 Pulumi diffs the list of migration checksums: a new file is an update that applies only
 that file; a new statement timeout is an update that only sets it; removing the project
@@ -13,12 +13,12 @@ from typing import Any, Optional, Sequence
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, Resource
 
-from components import migrations
-from components.dynamic_base import ConvergingProvider
-from components.naming import DEFAULT_STATEMENT_TIMEOUT, OWN, ProjectNames
-from components.sql_templates import SQL_ROOT
+from components.core import migrations
+from components.providers.dynamic_base import ConvergingProvider
+from components.core.naming import DEFAULT_STATEMENT_TIMEOUT, OWN, ProjectNames
+from components.core.sql_templates import SQL_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _portable(path: Path) -> str:

@@ -17,17 +17,22 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from components.config import BackupsConfig
-from components.images import IMAGES, image
-from components.options import after
-from components.postgres import ADMIN_USER, Postgres, internal_url
-from components.service import Mount, ServiceSpec, declare, named_volume
+from components.core.config import BackupsConfig
+from components.core.images import IMAGES, image
+from components.core.options import after
+from components.resources.postgres import ADMIN_USER, Postgres, internal_url
+from components.resources.service import Mount, ServiceSpec, declare, named_volume
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = "backup/Dockerfile"
 # What the image copies; /.dockerignore sends the daemon exactly these (a test keeps them equal).
-CONTEXT = ("backup/*.py", "backup/requirements.txt", "components/__init__.py", "components/naming.py", "components/migrations.py",
-           "components/sql_templates.py", "sql/**")
+CONTEXT = ("backup/*.py", "backup/requirements.txt",
+           "components/__init__.py",
+           "components/core/__init__.py",
+           "components/core/naming.py",
+           "components/core/migrations.py",
+           "components/core/service_schemas.py",
+           "components/core/sql_templates.py", "sql/**")
 IMAGE_REPOSITORY = "supabase-multi-instance-backup"
 BACKUP_DIR = "/backups"
 

@@ -2,9 +2,9 @@
 
 rest (PostgREST), auth (GoTrue), realtime, storage (file backend on a kept volume),
 imgproxy, meta (postgres-meta) and studio. Env names, commands and healthchecks follow
-supabase/supabase `docker/docker-compose.yml` (components/images.py names the commit).
+supabase/supabase `docker/docker-compose.yml` (components/core/images.py names the commit).
 Nothing here depends on the project list: PostgREST reads its schemas from the database
-(PGRST_DB_PRE_CONFIG), Kong gets project keys from components/kong_config.py. So adding
+(PGRST_DB_PRE_CONFIG), Kong gets project keys from components/providers/kong_config.py. So adding
 a project replaces or restarts none of these containers.
 """
 from __future__ import annotations
@@ -16,17 +16,18 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components import gotrue, urls
-from components.config import StackConfig
-from components.buckets import MAX_FILE_SIZE
-from components.images import image
-from components.migrations import POSTGREST_BASE_SCHEMAS
-from components.naming import SHARED_AUTH_SCHEMA, SHARED_AUTHENTICATED
-from components.postgres import ADMIN_USER, DATABASE, JWT_EXP, PORT, Postgres, internal_url
-from components.secrets import StackSecrets
-from components.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
-from components.options import after
-from components.status_probes import PROBES, SELF_PATH, STATUS_PATH
+from components.core import urls
+from components.resources import gotrue
+from components.core.config import StackConfig
+from components.core.buckets import MAX_FILE_SIZE
+from components.core.images import image
+from components.core.migrations import POSTGREST_BASE_SCHEMAS
+from components.core.naming import SHARED_AUTH_SCHEMA, SHARED_AUTHENTICATED
+from components.resources.postgres import ADMIN_USER, DATABASE, JWT_EXP, PORT, Postgres, internal_url
+from components.resources.secrets import StackSecrets
+from components.resources.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
+from components.core.options import after
+from components.core.status_probes import PROBES, SELF_PATH, STATUS_PATH
 
 PRE_CONFIG = "supabase_multi.postgrest_pre_config"
 # Realtime takes its tenant id from the first label of the Host header; upstream names the
@@ -38,7 +39,7 @@ STORAGE_PATH = "/var/lib/storage"
 
 @dataclass(frozen=True)
 class LogflareAccess:
-    """What Studio needs to show logs when features.analytics is on (components/analytics.py)."""
+    """What Studio needs to show logs when features.analytics is on (components/resources/analytics.py)."""
 
     url: str
     public_token: pulumi.Input[str]
@@ -81,7 +82,7 @@ def stack_auth_identity(config: StackConfig) -> gotrue.GoTrueIdentity:
 
 
 def auth(a: ServicesArgs) -> ServiceSpec:
-    """The stack's GoTrue, configured by the top-level `auth` block (components/gotrue.py)."""
+    """The stack's GoTrue, configured by the top-level `auth` block (components/resources/gotrue.py)."""
     settings = a.config.auth
     return ServiceSpec(
         name="auth", network_name=a.network_name,
@@ -208,7 +209,7 @@ class SupabaseServices(pulumi.ComponentResource):
 
 def status(config: StackConfig) -> list[dict]:
     """The `services` output: {name, image, healthUrl}. A health URL is the dashboard's own
-    status endpoint (components/status_probes.py): same origin as the status page, so it
+    status endpoint (components/core/status_probes.py): same origin as the status page, so it
     sees real status codes, and it carries no key. Services with no HTTP health endpoint
     (db, functions) have none, and the page shows them as unknown."""
     site = urls.dashboard_url(config)

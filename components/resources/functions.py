@@ -1,7 +1,7 @@
 """features.functions: the edge runtime, serving functions from a kept volume that Studio also edits.
 
 The main service (volumes/functions/main/index.ts) is uploaded with the container; user
-functions live in the `functions-code` volume (components/services.py), one folder each.
+functions live in the `functions-code` volume (components/resources/services.py), one folder each.
 """
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_docker as docker
 
-from components import urls
-from components.config import StackConfig
-from components.postgres import internal_url
-from components.secrets import StackSecrets
-from components.service import Mount, ServiceSpec, declare, named_volume
-from components.options import after
+from components.core import urls
+from components.core.config import StackConfig
+from components.resources.postgres import internal_url
+from components.resources.secrets import StackSecrets
+from components.resources.service import Mount, ServiceSpec, declare, named_volume
+from components.core.options import after
 
-MAIN = Path(__file__).resolve().parent.parent / "volumes" / "functions" / "main" / "index.ts"
+MAIN = Path(__file__).resolve().parents[2] / "volumes" / "functions" / "main" / "index.ts"
 MAIN_DIR = "/home/deno/main"
 
 

@@ -1,6 +1,6 @@
 """A project's database names and privileges, declared once.
 
-`components/project.py` turns these into pulumi-postgresql resources; the SQL tests turn
+`components/resources/project.py` turns these into pulumi-postgresql resources; the SQL tests turn
 the same specs into the statements those resources run. One list, two readers.
 """
 from __future__ import annotations

@@ -15,13 +15,13 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_postgresql as postgresql
 
-from components import buckets, keys, template_files
-from components.config import ProjectConfig
-from components.naming import AUTHENTICATOR, DATABASE, ProjectNames
-from components.options import after
-from components.gateway import ProjectGateway
-from components.project_auth import STACK_AUTH_HOST, ProjectAuth, ProjectAuthArgs, service_name
-from components.sql_migrations import ProjectMigrations
+from components.core import buckets, keys, template_files
+from components.core.config import ProjectConfig
+from components.core.naming import AUTHENTICATOR, DATABASE, ProjectNames
+from components.core.options import after
+from components.resources.gateway import ProjectGateway
+from components.resources.project_auth import STACK_AUTH_HOST, ProjectAuth, ProjectAuthArgs, service_name
+from components.providers.sql_migrations import ProjectMigrations
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class ProjectArgs:
     auth_image_id: pulumi.Input[str]  # the stack's pinned GoTrue image, pulled once
     hostname: Optional[str] = None
     # The Storage and Realtime containers: they create the schemas the project's SQL step
-    # extends (it then waits for their migrations, components/service_schemas.py).
+    # extends (it then waits for their migrations, components/core/service_schemas.py).
     services: Sequence[pulumi.Resource] = ()
 
     @property
