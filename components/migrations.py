@@ -300,13 +300,17 @@ def archived_schema_name(project: str, when: datetime, suffix: str = "") -> str:
     return f"{ARCHIVE_PREFIX}{project}_{stamp}{suffix}"
 
 
-def _free_archive_name(conn: psycopg.Connection, project: str, when: datetime) -> datetime:
-    """The first second from `when` on for which the project's archive names (data and user
-    pool) are free: unique by construction, since the lookup and the renames happen under the
-    advisory lock in one transaction."""
-    while any(_schema_exists(conn, archived_schema_name(project, when, suffix)) for suffix in ("", AUTH_ARCHIVE_SUFFIX)):
+def archive_names(conn: psycopg.Connection, project: str, when: datetime) -> dict[str, str]:
+    """The context _archive.sql.j2 needs besides the project's names: the archive names of its
+    data and its user pool for the first second from `when` on for which both are free. Unique
+    by construction when the lookup and the renames happen under the advisory lock in one
+    transaction (archive_project; a restore checks again in its own transaction)."""
+    while True:
+        found = {"archived_schema": archived_schema_name(project, when),
+                 "archived_auth_schema": archived_schema_name(project, when, AUTH_ARCHIVE_SUFFIX)}
+        if not any(_schema_exists(conn, name) for name in found.values()):
+            return found
         when += timedelta(seconds=1)
-    return when
 
 
 def archive_project(dsn: str, names: ProjectNames, when: Optional[datetime] = None) -> str:
@@ -318,13 +322,9 @@ def archive_project(dsn: str, names: ProjectNames, when: Optional[datetime] = No
         _begin_locked(conn)
         if not _schema_exists(conn, names.schema):
             return ""
-        when = _free_archive_name(conn, names.project, when or datetime.now(timezone.utc))
-        archived = archived_schema_name(names.project, when)
-        context = names.context() | {
-            "archived_schema": archived,
-            "archived_auth_schema": archived_schema_name(names.project, when, AUTH_ARCHIVE_SUFFIX)}
+        context = names.context() | archive_names(conn, names.project, when or datetime.now(timezone.utc))
         _run(conn, "sql/projects/_archive.sql.j2", render_named("projects/_archive.sql.j2", **context))
-    return archived
+    return context["archived_schema"]
 
 
 def drop_project(dsn: str, names: ProjectNames) -> None:
