@@ -16,9 +16,8 @@ from psycopg import sql
 
 from backup import archive, pgtools
 from backup.errors import BackupError
-from components.core.naming import ProjectNames
+from components.core.naming import OWN, SHARED, ProjectNames
 
-ROLE_KINDS = ("owner", "anon", "authenticated", "service", "auth_admin")
 STORAGE_TABLES = ("buckets", "objects")
 
 
@@ -30,13 +29,12 @@ def backup_name(project: str, when: datetime) -> str:
 def dump(dsn: str, project: str, out_dir: Path, *, tools: Optional[pgtools.PgTools] = None,
          when: Optional[datetime] = None) -> Path:
     """Write `<out_dir>/<project>/<project>-<stamp>.tar` and return its path."""
-    names = ProjectNames(project)
     when = when or datetime.now(timezone.utc)
     with psycopg.connect(dsn, application_name="supabase-multi-instance-backup") as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         tools = tools or pgtools.find(pgtools.server_major(conn.info.server_version))
-        template = _registered(conn, names)
+        names, template = _registered(conn, project)
         snapshot = conn.execute("select pg_export_snapshot()").fetchone()[0]
         with tempfile.TemporaryDirectory(prefix="backup-") as tmp:
             files: dict[str, Path] = {}
@@ -48,6 +46,7 @@ def dump(dsn: str, project: str, out_dir: Path, *, tools: Optional[pgtools.PgToo
             manifest = {
                 "project": project,
                 "template": template,
+                "auth_mode": names.auth_mode,
                 "created_at": when.astimezone(timezone.utc).isoformat(),
                 "server_version": conn.info.server_version,
                 "pg_dump_version": tools.version,
@@ -63,14 +62,33 @@ def dump(dsn: str, project: str, out_dir: Path, *, tools: Optional[pgtools.PgToo
     return path
 
 
-def _registered(conn: psycopg.Connection, names: ProjectNames) -> str:
+def _registered(conn: psycopg.Connection, project: str) -> tuple[ProjectNames, str]:
+    found = registration(conn, project)
+    if found is None:
+        raise BackupError(f"project {project!r} does not exist in this database (see `python -m backup projects`)")
+    names, template = found
+    if names.own_auth and not _exists(conn, names.auth_schema):
+        raise BackupError(f"project {project!r} has its own users (auth mode {OWN!r}) but no user pool schema "
+                          f"{names.auth_schema!r}; run `pulumi up` first: a backup is never taken without its users")
+    return names, template
+
+
+def registration(conn: psycopg.Connection, project: str) -> Optional[tuple[ProjectNames, str]]:
+    """An active project's names, in its registered auth mode, and its template; None when the
+    registry has no such project or its schema is gone. Backups and restores both ask here."""
+    schema = ProjectNames(project).schema
     missing = conn.execute("select to_regclass('supabase_multi.projects') is null").fetchone()[0]
     row = None if missing else conn.execute(
-        "select template from supabase_multi.projects where schema_name = %s and status = 'active'",
-        (names.schema,)).fetchone()
-    if row is None or not _exists(conn, names.schema):
-        raise BackupError(f"project {names.project!r} does not exist in this database (see `python -m backup projects`)")
-    return row[0]
+        "select template, auth_mode from supabase_multi.projects where schema_name = %s and status = 'active'",
+        (schema,)).fetchone()
+    if row is None or not _exists(conn, schema):
+        return None
+    template, mode = row
+    # A row from before the registry knew auth modes (the next `pulumi up` records it): the
+    # user pool's presence tells.
+    if mode is None:
+        mode = OWN if _exists(conn, ProjectNames(project, OWN).auth_schema) else SHARED
+    return ProjectNames(project, mode), template
 
 
 def _exists(conn: psycopg.Connection, schema: str) -> bool:
@@ -78,8 +96,9 @@ def _exists(conn: psycopg.Connection, schema: str) -> bool:
 
 
 def _schemas(conn: psycopg.Connection, names: ProjectNames) -> dict[str, Optional[str]]:
-    """The data schema, and the per-project auth schema when the project has one."""
-    return {"data": names.schema, "auth": names.auth_schema if _exists(conn, names.auth_schema) else None}
+    """The data schema, and the project's user pool when it has its own (a shared project's
+    users are the stack's, in `auth`, and not part of its backup)."""
+    return {"data": names.schema, "auth": names.auth_schema if names.own_auth else None}
 
 
 def _public_views(conn: psycopg.Connection, names: ProjectNames) -> list[dict[str, Any]]:
@@ -103,9 +122,16 @@ def _public_views(conn: psycopg.Connection, names: ProjectNames) -> list[dict[st
             for name, definition, options, owner, grants, comment in rows]
 
 
+def role_kinds(names: ProjectNames) -> list[str]:
+    """The kinds of role a project owns (ProjectNames properties): its NOLOGIN roles and, with
+    its own users, its GoTrue's login role. A shared project's `authenticated` is the stack's."""
+    kinds = ["owner", "anon", "authenticated", "service", "auth_admin"]
+    return kinds if names.own_auth else [k for k in kinds if k not in ("authenticated", "auth_admin")]
+
+
 def _roles(conn: psycopg.Connection, names: ProjectNames) -> dict[str, str]:
     """The project's roles that exist (kind -> name): a restore maps each onto the target's."""
-    wanted = {kind: getattr(names, kind) for kind in ROLE_KINDS}
+    wanted = {kind: getattr(names, kind) for kind in role_kinds(names)}
     found = {r for (r,) in conn.execute("select rolname from pg_roles where rolname = any(%s)", (list(wanted.values()),))}
     return {kind: role for kind, role in wanted.items() if role in found}
 

@@ -1,14 +1,17 @@
 """Restore a backup into its own project, or clone it into another project.
 
 Everything happens in ONE transaction fed to psql: make room (the target's current
-contents are archived, or dropped when it holds no data), pg_restore's SQL for the
+contents, its data and with `auth.mode: own` its user pool, are archived by its own archive
+step and handed to the admin, or dropped when it holds no data), pg_restore's SQL for the
 backup's schemas and public views, then the schemas take the target's names and the
 restored objects the target's roles (read from the catalog, never by editing dump text),
-the target's own finalize SQL, its registry rows, and a check of every table's row count
-against the manifest. A refused or failed restore changes nothing.
+the target's newer migrations as its owner, its own finalize SQL, its registry rows, and a
+check of every table's row count against the manifest. A refused or failed restore
+changes nothing.
 
-The target must be a project of the stack (declared in config, `pulumi up` done): its
-roles, grants and keys are the ones Pulumi manages, and the restore keeps them.
+The target must be a project of the stack (declared in config, `pulumi up` done) with the
+backup's template and auth mode (users never move between user pools): its roles, grants
+and keys are the ones Pulumi manages, and the restore keeps them.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,22 +31,26 @@ import psycopg
 from psycopg import sql
 
 from backup import archive, pgtools
+from backup.dump import registration, role_kinds
 from backup.errors import BackupError
 from components.core import migrations as m
-from components.core.sql_templates import SQL_ROOT, render_named, render_text
-from components.core.naming import ProjectNames
+from components.core.sql_templates import SQL_ROOT, TemplateRefused, render_named, render_text
+from components.core.naming import OWN, SHARED, ProjectNames
 
 DUMPS = ("schemas.dump",)
 VIEW_OPTION = re.compile(r"^[a-z_]+=[a-z0-9_]+$")
 PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"})
 BUILTIN_TEMPLATES = SQL_ROOT / "projects"  # as components.core.config has it, without importing Pulumi
+# GoTrue's record of its own migrations in the user pool: a fresh pool has rows there and no
+# users, so these rows alone do not make a project "hold data".
+AUTH_BOOKKEEPING = ("schema_migrations",)
 
 
 @dataclass(frozen=True)
 class Result:
     project: str
     source: str
-    replaced: str  # "archived as <schema>", "dropped (it held no data)"
+    replaced: str  # "archived as <schema>[, its users as <schema>_auth]", "dropped (it held no data)"
     rows: int
     warnings: list[str] = field(default_factory=list)
 
@@ -57,7 +64,7 @@ def restore(dsn: str, path: Path, project: str, *, force: bool = False, tools: O
             raise BackupError(
                 f"{path} is a backup of project {source!r}, not {project!r}; refused, nothing was changed. "
                 f"To copy {source!r} into {project!r} use: python -m backup clone {path} {project}")
-        return _restore(dsn, backup, ProjectNames(project), force, tools, templates_dir, when)
+        return _restore(dsn, backup, project, force, tools, templates_dir, when)
 
 
 def clone(dsn: str, path: Path, project: str, *, force: bool = False, tools: Optional[pgtools.PgTools] = None,
@@ -66,44 +73,57 @@ def clone(dsn: str, path: Path, project: str, *, force: bool = False, tools: Opt
     with archive.opened(path) as backup:
         if backup.manifest["project"] == project:
             raise BackupError(f"{path} is a backup of {project!r} itself; use: python -m backup restore {project} {path}")
-        return _restore(dsn, backup, ProjectNames(project), force, tools, templates_dir, when)
+        return _restore(dsn, backup, project, force, tools, templates_dir, when)
 
 
-def _restore(dsn: str, backup: archive.OpenedBackup, target: ProjectNames, force: bool,
+def source_names(manifest: dict[str, Any]) -> ProjectNames:
+    """The backed-up project's names. Backups from before auth modes were recorded had a user
+    pool in the manifest only when the project had its own."""
+    mode = manifest.get("auth_mode") or (OWN if manifest["schemas"].get("auth") else SHARED)
+    return ProjectNames(manifest["project"], mode)
+
+
+def _restore(dsn: str, backup: archive.OpenedBackup, project: str, force: bool,
              tools: Optional[pgtools.PgTools], templates_dir: Optional[Path], when: Optional[datetime]) -> Result:
     manifest = backup.manifest
-    source = ProjectNames(manifest["project"])
+    source = source_names(manifest)
     when = when or datetime.now(timezone.utc)
     with psycopg.connect(dsn, autocommit=True) as conn:
         tools = tools or pgtools.find(pgtools.server_major(conn.info.server_version))
-        plan = _Plan(conn, backup, source, target, force, templates_dir, when)
+        plan = _Plan(conn, backup, source, project, force, templates_dir, when)
         prologue, epilogue = plan.prologue(), plan.epilogue()
     _run(tools, dsn, prologue, [backup.file(name) for name in DUMPS if backup.has(name)], epilogue)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        warnings = plan.warnings + _source_mentions(conn, source, target)
-    return Result(target.project, source.project, plan.replaced, sum(t["rows"] for t in manifest["tables"]), warnings)
+    warnings = list(plan.warnings)
+    if plan.clone:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            warnings += _source_mentions(conn, source, plan.target)
+    return Result(project, source.project, plan.replaced, sum(t["rows"] for t in manifest["tables"]), warnings)
 
 
 class _Plan:
     """Every check before the transaction, and the SQL around pg_restore's."""
 
     def __init__(self, conn: psycopg.Connection, backup: archive.OpenedBackup, source: ProjectNames,
-                 target: ProjectNames, force: bool, templates_dir: Optional[Path], when: datetime):
+                 project: str, force: bool, templates_dir: Optional[Path], when: datetime):
         self.conn, self.backup, self.manifest = conn, backup, backup.manifest
-        self.source, self.target, self.when = source, target, when
+        self.source, self.when = source, when
         self.warnings: list[str] = []
-        self.clone = source.project != target.project
-        self.template = self._target_template()
-        self.has_auth = bool(self.manifest["schemas"].get("auth"))
+        self.clone = source.project != project
+        self.target, self.template = self._target(project)
+        self._check_auth_mode()
+        self.has_auth = source.own_auth
         self._check_roles()
+        self.admin = self._one("select current_user")  # psql logs in as this role too
+        self.auth_admin_login = self.has_auth and bool(
+            self._one("select rolcanlogin from pg_roles where rolname = %s", self.target.auth_admin))
         self.pending = self._pending_migrations(templates_dir)
         self.storage = self._storage()
         self.contents = self._target_contents()
         if self.contents and not force:
             raise BackupError(
-                f"project {target.project!r} holds data ({', '.join(self.contents[:5])}"
+                f"project {project!r} holds data ({', '.join(self.contents[:5])}"
                 f"{', ...' if len(self.contents) > 5 else ''}); refused, nothing was changed. Pass --force to "
-                f"replace it: its current contents are kept as an archived schema, not dropped")
+                f"replace it: its current contents are kept as archived schemas, not dropped")
         # A clone restores under the source's names first: a live source steps aside meanwhile,
         # and source roles that no longer exist get stand-ins for the length of the transaction.
         self.temporary_roles = [r for r in self.manifest["roles"].values() if self.clone and not self._role(r)]
@@ -123,19 +143,29 @@ class _Plan:
     def _refuse(self, reason: str) -> BackupError:
         return BackupError(f"{reason}; refused, nothing was changed")
 
-    def _target_template(self) -> str:
-        t = self.target
-        registered = not self._one("select to_regclass('supabase_multi.projects') is null")
-        template = registered and self._one(
-            "select template from supabase_multi.projects where schema_name = %s and status = 'active'", t.schema)
-        if not template or not self._exists(t.schema):
+    def _target(self, project: str) -> tuple[ProjectNames, str]:
+        """The target's names in its registered auth mode, and its template (the backup's)."""
+        found = registration(self.conn, project)
+        if found is None:
             raise self._refuse(
-                f"project {t.project!r} does not exist in this database: add it to the stack config "
+                f"project {project!r} does not exist in this database: add it to the stack config "
                 f"(template: {self.manifest['template']}) and run `pulumi up` first, so it has its own roles and keys")
+        target, template = found
         if template != self.manifest["template"]:
-            raise self._refuse(f"the backup is of template {self.manifest['template']!r}, project {t.project!r} "
+            raise self._refuse(f"the backup is of template {self.manifest['template']!r}, project {project!r} "
                                f"is of template {template!r}")
-        return template
+        return target, template
+
+    def _check_auth_mode(self) -> None:
+        """Users live in one user pool: a backup restores only into a project of its auth mode."""
+        s, t = self.source, self.target
+        if s.auth_mode != t.auth_mode:
+            raise self._refuse(
+                f"the backup of {s.project!r} has auth mode {s.auth_mode!r} ({_users_of(s)}) and project "
+                f"{t.project!r} has auth mode {t.auth_mode!r} ({_users_of(t)}): users cannot move between user pools, "
+                f"so restore it into a project with `auth.mode: {s.auth_mode}`")
+        if s.own_auth and not self.manifest["schemas"].get("auth"):
+            raise self._refuse(f"the backup of {s.project!r} has auth mode {OWN!r} but holds no user pool")
 
     def _check_roles(self) -> None:
         wanted = {kind: getattr(self.target, kind) for kind in self.manifest["roles"]}
@@ -144,7 +174,7 @@ class _Plan:
         missing = [f"{role} (for {self.manifest['roles'][kind]})" for kind, role in wanted.items() if role not in present]
         if missing:
             raise self._refuse(f"project {self.target.project!r} lacks role(s) {', '.join(missing)} that the backup's "
-                               "objects need (a project with its own auth restores only into one with its own auth)")
+                               "objects need: run `pulumi up` for it first")
 
     def _pending_migrations(self, templates_dir: Optional[Path]) -> list[dict[str, Any]]:
         """The target's migrations newer than the backup, rendered; anything else that differs is refused."""
@@ -165,9 +195,12 @@ class _Plan:
                 f"project {self.target.project!r} has migrations newer than the backup "
                 f"({', '.join(applied[v][0] for v in newer)}); pass --templates-dir with the folder holding "
                 f"template {self.template!r} as applied, so the restore can apply them after the backup's data")
-        context = self.target.context() | {"template": self.template}
-        return [{"version": v, "filename": found[v].filename, "checksum": found[v].checksum,
-                 "sql": render_text(found[v].source, **context)} for v in newer]
+        context = m.project_context(self.target) | {"template": self.template}
+        try:
+            return [{"version": v, "filename": found[v].filename, "checksum": found[v].checksum,
+                     "sql": render_text(found[v].source, found[v].folder, **context)} for v in newer]
+        except TemplateRefused as err:
+            raise self._refuse(f"template {self.template!r}: {err}") from None
 
     def _storage(self) -> Optional[dict[str, Any]]:
         stored = self.manifest.get("storage")
@@ -186,15 +219,23 @@ class _Plan:
                                    "(an older Storage version?)")
         return stored
 
+    @property
+    def _target_schemas(self) -> list[str]:
+        """What the restore replaces: the target's schema and, with its own users, its user pool."""
+        return [self.target.schema] + ([self.target.auth_schema] if self.has_auth else [])
+
+    @property
+    def _bookkeeping(self) -> list[str]:
+        return [f"{self.target.auth_schema}.{t}" for t in AUTH_BOOKKEEPING] if self.has_auth else []
+
     def _target_contents(self) -> list[str]:
         """Non-empty tables (and storage rows) that a restore would replace."""
-        schemas = [self.target.schema] + ([self.target.auth_schema] if self.has_auth else [])
         tables = self.conn.execute(
             "select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
             "where n.nspname = any(%s) and c.relkind in ('r', 'p') and not c.relispartition order by 1, 2",
-            (schemas,)).fetchall()
-        full = [f"{s}.{t}" for s, t in tables if self._one(sql.SQL("select exists (select from {}.{})").format(
-            sql.Identifier(s), sql.Identifier(t)))]
+            (self._target_schemas,)).fetchall()
+        full = [f"{s}.{t}" for s, t in tables if f"{s}.{t}" not in self._bookkeeping and self._one(
+            sql.SQL("select exists (select from {}.{})").format(sql.Identifier(s), sql.Identifier(t)))]
         if self.storage and self._one("select exists (select from storage.buckets where starts_with(id, %s))",
                                       f"{self.target.project}-"):
             full.append("storage buckets")
@@ -204,36 +245,31 @@ class _Plan:
 
     @property
     def replaced(self) -> str:
-        return f"archived as {self._archived}" if self.contents else "dropped (it held no data)"
+        if not self.contents:
+            return "dropped (it held no data)"
+        names = self._archived_names
+        users = f", its users as {names['archived_auth_schema']}" if self.has_auth else ""
+        return f"archived as {names['archived_schema']}{users}"
 
     @functools.cached_property
-    def _archived_names(self) -> tuple[str, str]:
-        """`_archived_<name>_<UTC stamp>` for the schema and the auth schema; a second later
-        while a name is taken (two restores within one second)."""
-        when = self.when
-        while True:
-            names = (m.archived_schema_name(self.target.project, when), m.archived_schema_name(self.target.auth_schema, when))
-            if not any(self._exists(n) for n in names):
-                return names
-            when += timedelta(seconds=1)
-
-    @property
-    def _archived(self) -> str:
-        return self._archived_names[0]
+    def _archived_names(self) -> dict[str, str]:
+        """The archive names `onDelete: archive` would give the target now (data and user pool)."""
+        return m.archive_names(self.conn, self.target.project, self.when)
 
     def prologue(self) -> str:
+        """The target's own archive step (or drop step, when it holds no data), as `pulumi up` renders it."""
         t, s = self.target, self.source
-        context = t.context() | {"archived_schema": self._archived}
-        archive_sql = render_named("projects/_archive.sql.j2" if self.contents else "projects/_drop.sql.j2", **context)
-        target_auth_exists = self.has_auth and self._exists(t.auth_schema)
-        drop_auth = target_auth_exists and not self.contents
+        if self.contents:
+            archive_sql = "\n".join(render_named(step, **(m.project_context(t) | self._archived_names))
+                                    for step in m.ARCHIVE_STEPS)
+            archive_sql += "\n" + self._hand_over_sql()
+        else:
+            archive_sql = "\n".join(render_named(step, **m.project_context(t)) for step in m.DROP_STEPS)
         return render_named(
             "backup/restore_prologue.sql.j2", lock_key=m.LOCK_KEY, archive_sql=archive_sql,
-            empty_schemas=[] if self.contents else [t.schema] + ([t.auth_schema] if target_auth_exists else []),
-            archive_auth=self._archived_names[1] if target_auth_exists and self.contents else None,
-            target_auth=t.auth_schema, temporary_roles=self.temporary_roles, hold_schema=self.hold_schema,
-            source_schema=s.schema, hold_auth=self.hold_auth, source_auth=s.auth_schema,
-        ) + (f"drop schema {sql.Identifier(t.auth_schema).as_string(None)} cascade;\n" if drop_auth else "")
+            empty_schemas=[] if self.contents else self._target_schemas, bookkeeping=self._bookkeeping,
+            temporary_roles=self.temporary_roles, hold_schema=self.hold_schema, source_schema=s.schema,
+            hold_auth=self.hold_auth, source_auth=s.auth_schema)
 
     def _role(self, name: str) -> bool:
         return bool(self._one("select true from pg_roles where rolname = %s", name))
@@ -246,16 +282,19 @@ class _Plan:
         t, s = self.target, self.source
         views = [v["name"] for v in self.manifest.get("public_views") or []]
         renames = [(v, t.project + v[len(s.project):] if v.startswith(s.project + "_") else v) for v in views]
-        context = t.context() | {"template": self.template}
+        context = m.project_context(t) | {"template": self.template}
         return render_named(
-            "backup/restore_epilogue.sql.j2",
+            "backup/restore_epilogue.sql.j2", **context,
             views_sql=self._views_sql(), source_schema=s.schema, target_schema=t.schema,
             source_auth=s.auth_schema if self.has_auth else None, target_auth=t.auth_schema,
             view_renames=renames if self.clone else [],
             remap_sql=self._remap_sql([new for _, new in renames]) if self.clone else "",
             temporary_roles=self.temporary_roles, hold_schema=self.hold_schema, hold_auth=self.hold_auth,
             source_views=self.source_views, migrations=self.manifest["migrations"], pending=self.pending,
+            owner_grants_sql=render_named("projects/_owner_grants.sql.j2", **context),
+            owner_runner_sql=render_named("projects/_owner_runner.sql.j2", **context) if self.pending else "",
             finalize_sql=render_named("projects/_finalize.sql.j2", **context),
+            auth_admin_login=self.auth_admin_login,
             api_roles=t.api_roles(), default_privileges=t.default_privileges(),
             storage_sql=self._storage_sql(), expected_rows=json.dumps(self._expected_rows()),
         )
@@ -269,10 +308,21 @@ class _Plan:
                             views=[v | {"definition": v["definition"].strip().rstrip(";")} for v in views])
 
     def _remap_sql(self, views: list[str]) -> str:
-        kinds = list(self.manifest["roles"])
-        schemas = [self.target.schema] + ([self.target.auth_schema] if self.has_auth else [])
-        return render_named("backup/remap_roles.sql.j2", source_roles=[self.manifest["roles"][k] for k in kinds],
-                            target_roles=[getattr(self.target, k) for k in kinds], schemas=schemas, views=views)
+        pairs = [(role, getattr(self.target, kind)) for kind, role in self.manifest["roles"].items()
+                 if role != getattr(self.target, kind)]  # a role mapped onto itself keeps its grants
+        return render_named("backup/remap_roles.sql.j2", source_roles=[a for a, _ in pairs],
+                            target_roles=[b for _, b in pairs], schemas=self._target_schemas, views=views,
+                            failure="the restored objects still name the source project's roles")
+
+    def _hand_over_sql(self) -> str:
+        """The archived contents pass from the project's live roles to the admin, as `onDelete:
+        archive` leaves them when it drops the roles: the project's template files (run as its
+        owner) and its GoTrue (its pool's owner) keep no hold on the replaced data."""
+        live = [getattr(self.target, kind) for kind in role_kinds(self.target)]
+        archived = [self._archived_names["archived_schema"]] + (
+            [self._archived_names["archived_auth_schema"]] if self.has_auth else [])
+        return render_named("backup/remap_roles.sql.j2", source_roles=live, target_roles=[self.admin] * len(live),
+                            schemas=archived, views=[], failure="the archived contents still name the project's roles")
 
     def _storage_sql(self) -> str:
         if not self.storage:
@@ -280,7 +330,8 @@ class _Plan:
         part = {t: {"columns": p["columns"], "path": str(self.backup.file(p["file"]))} for t, p in self.storage.items()}
         return render_named("backup/restore_storage.sql.j2", buckets=part["buckets"],
                             objects=None if self.clone else part["objects"],
-                            source_prefix=f"{self.source.project}-", target_prefix=f"{self.target.project}-")
+                            source_prefix=f"{self.source.project}-", target_prefix=f"{self.target.project}-",
+                            target_schema=self.target.schema)
 
     def _expected_rows(self) -> dict[str, int]:
         renamed = {self.source.schema: self.target.schema, self.source.auth_schema: self.target.auth_schema}
@@ -332,12 +383,19 @@ def _tail(stream, limit: int = 2000) -> str:
 
 
 def _source_mentions(conn: psycopg.Connection, source: ProjectNames, target: ProjectNames) -> list[str]:
-    """Function bodies are text: in a clone they still name the source's schema. Say which."""
-    if source.project == target.project:
-        return []
-    rows = conn.execute(
-        "select p.oid::regprocedure::text from pg_proc p where p.pronamespace = %s::regnamespace "
-        "and (p.prosrc ~ %s or array_to_string(p.proconfig, ',') ~ %s)",
-        (target.schema, rf"\m{source.schema}\s*\.", rf"\m{source.schema}\M")).fetchall()
-    return [f"function {f} mentions schema {source.schema!r} in its body or settings: it still reads the "
-            "source project's objects (which the clone's roles cannot access); fix it in the clone" for (f,) in rows]
+    """Function bodies are text: in a clone they still name the source's schemas. Say which."""
+    schemas = [source.schema] + ([source.auth_schema] if source.own_auth else [])
+    found = []
+    for schema in schemas:
+        rows = conn.execute(
+            "select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+            "where n.nspname = any(%s) and (p.prosrc ~ %s or array_to_string(p.proconfig, ',') ~ %s) order by 1",
+            ([target.schema, target.auth_schema] if target.own_auth else [target.schema],
+             rf"\m{schema}\s*\.", rf"\m{schema}\M")).fetchall()
+        found += [f"function {f} mentions schema {schema!r} in its body or settings: it still reads the "
+                  "source project's objects (which the clone's roles cannot access); fix it in the clone" for (f,) in rows]
+    return found
+
+
+def _users_of(names: ProjectNames) -> str:
+    return f"its users in schema {names.auth_schema!r}" if names.own_auth else "the stack's shared users"

