@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 EMAIL = "you@example.com"
 PASSWORD = "choose-a-long-password"
@@ -72,66 +72,57 @@ def _comment(lines: list[str], said: set[str], action: str, mark: str) -> None:
         said.add(action)
 
 
-def curl(url: str, key: str, requests: list[Request]) -> str:
-    lines = [f"URL='{url}'", f"KEY='{key}'"]
+@dataclass(frozen=True)
+class Language:
+    """How one client writes each kind of request: the same requests, three languages."""
+
+    mark: str  # comment marker
+    header: Callable[[str, str], list[str]]  # (url, key) -> the client's set-up lines
+    write: dict[str, Callable[[Request], str]]  # action -> the request's line(s)
+
+
+JS_CREDENTIALS = f"{{ email: '{EMAIL}', password: '{PASSWORD}' }}"
+PY_CREDENTIALS = _py_value({"email": EMAIL, "password": PASSWORD})
+CURL_JSON = "-H 'Content-Type: application/json'"
+
+CURL = Language("#", lambda url, key: [f"URL='{url}'", f"KEY='{key}'"], {
+    "read": lambda r: f'curl "$URL/rest/v1/{r.table}?select={r.select}" -H "apikey: $KEY"',
+    "signup": lambda r: f'curl -X POST "$URL/auth/v1/signup" -H "apikey: $KEY" \\\n  {CURL_JSON} -d \'{CREDENTIALS}\'',
+    "signin": lambda r: (f'TOKEN=$(curl -s -X POST "$URL/auth/v1/token?grant_type=password" -H "apikey: $KEY" \\\n'
+                         f"  {CURL_JSON} -d '{CREDENTIALS}' \\\n"
+                         "  | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"access_token\"])')"),
+    "insert": lambda r: (f'curl -X POST "$URL/rest/v1/{r.table}" -H "apikey: $KEY" -H "Authorization: Bearer $TOKEN" \\\n'
+                         f"  {CURL_JSON} -d '{json.dumps(r.body)}'"),
+})
+JS = Language("//", lambda url, key: ["import { createClient } from '@supabase/supabase-js'", "",
+                                      f"const supabase = createClient('{url}', '{key}')"], {
+    "read": lambda r: f"const {{ data, error }} = await supabase.from('{r.table}').select('{r.select}')",
+    "signup": lambda r: f"await supabase.auth.signUp({JS_CREDENTIALS})",
+    "signin": lambda r: f"await supabase.auth.signInWithPassword({JS_CREDENTIALS})",
+    "insert": lambda r: f"await supabase.from('{r.table}').insert({_js_value(r.body)})",
+})
+PY = Language("#", lambda url, key: ["from supabase import create_client", "", f'supabase = create_client("{url}", "{key}")'], {
+    "read": lambda r: f'rows = supabase.table("{r.table}").select("{r.select}").execute()',
+    "signup": lambda r: f"supabase.auth.sign_up({PY_CREDENTIALS})",
+    "signin": lambda r: f"supabase.auth.sign_in_with_password({PY_CREDENTIALS})",
+    "insert": lambda r: f'supabase.table("{r.table}").insert({_py_value(r.body)}).execute()',
+})
+
+
+def render(language: Language, url: str, key: str, requests: list[Request]) -> str:
+    lines = language.header(url, key)
     said: set[str] = set()
     for r in requests:
-        _comment(lines, said, r.action, "#")
-        if r.action == "read":
-            lines.append(f'curl "$URL/rest/v1/{r.table}?select={r.select}" -H "apikey: $KEY"')
-        elif r.action == "signup":
-            lines.append(f'curl -X POST "$URL/auth/v1/signup" -H "apikey: $KEY" \\\n'
-                         f"  -H 'Content-Type: application/json' -d '{CREDENTIALS}'")
-        elif r.action == "signin":
-            lines.append(f'TOKEN=$(curl -s -X POST "$URL/auth/v1/token?grant_type=password" -H "apikey: $KEY" \\\n'
-                         f"  -H 'Content-Type: application/json' -d '{CREDENTIALS}' \\\n"
-                         "  | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"access_token\"])')")
-        else:
-            lines.append(f'curl -X POST "$URL/rest/v1/{r.table}" -H "apikey: $KEY" -H "Authorization: Bearer $TOKEN" \\\n'
-                         f"  -H 'Content-Type: application/json' -d '{json.dumps(r.body)}'")
-    return "\n".join(lines)
-
-
-def js(url: str, key: str, requests: list[Request]) -> str:
-    lines = ["import { createClient } from '@supabase/supabase-js'", "",
-             f"const supabase = createClient('{url}', '{key}')"]
-    credentials = f"{{ email: '{EMAIL}', password: '{PASSWORD}' }}"
-    said: set[str] = set()
-    for r in requests:
-        _comment(lines, said, r.action, "//")
-        if r.action == "read":
-            lines.append(f"const {{ data, error }} = await supabase.from('{r.table}').select('{r.select}')")
-        elif r.action == "signup":
-            lines.append(f"await supabase.auth.signUp({credentials})")
-        elif r.action == "signin":
-            lines.append(f"await supabase.auth.signInWithPassword({credentials})")
-        else:
-            lines.append(f"await supabase.from('{r.table}').insert({_js_value(r.body)})")
-    return "\n".join(lines)
-
-
-def py(url: str, key: str, requests: list[Request]) -> str:
-    lines = ["from supabase import create_client", "", f'supabase = create_client("{url}", "{key}")']
-    credentials = _py_value({"email": EMAIL, "password": PASSWORD})
-    said: set[str] = set()
-    for r in requests:
-        _comment(lines, said, r.action, "#")
-        if r.action == "read":
-            lines.append(f'rows = supabase.table("{r.table}").select("{r.select}").execute()')
-        elif r.action == "signup":
-            lines.append(f"supabase.auth.sign_up({credentials})")
-        elif r.action == "signin":
-            lines.append(f"supabase.auth.sign_in_with_password({credentials})")
-        else:
-            lines.append(f'supabase.table("{r.table}").insert({_py_value(r.body)}).execute()')
+        _comment(lines, said, r.action, language.mark)
+        lines.append(language.write[r.action](r))
     return "\n".join(lines)
 
 
 def examples(url: str, key: Optional[str], requests: list[Request], placeholder_table: bool) -> list[Example]:
     key = key or "ANON_KEY"
-    found = [Example("curl", "curl", "shell", curl(url, key, requests)),
-             Example("js", "supabase-js", "javascript", js(url, key, requests)),
-             Example("py", "supabase-py", "python", py(url, key, requests))]
+    found = [Example("curl", "curl", "shell", render(CURL, url, key, requests)),
+             Example("js", "supabase-js", "javascript", render(JS, url, key, requests)),
+             Example("py", "supabase-py", "python", render(PY, url, key, requests))]
     if placeholder_table:
         for example in found:
             example.note = "This project has no tables yet: replace your_table."
