@@ -396,3 +396,13 @@ def test_a_new_kong_container_gets_the_config_again():
 def test_archive_holds_one_readable_file():
     with tarfile.open(fileobj=io.BytesIO(config_archive("a: 1\n"))) as tar:
         assert [m.name for m in tar.getmembers()] == ["kong.yml"]
+
+
+@pytest.mark.parametrize("path", ["/api/mcp", "/mcp", "/api/mcp/tools"])
+def test_studios_mcp_endpoint_is_closed_on_every_host(published, path):
+    """docs/stack.md: closed. With Studio on its own hostname, Kong tries that hostname's routes
+    first, so a path-only blocker would lose to Studio's catch-all there."""
+    for host in ("127.0.0.1", "studio.example.com"):
+        service, _ = match(published, path, host)
+        assert plugin(service, "request-termination") == {"status_code": 403, "message": "Access is forbidden."}, host
+        assert not allowed(published, path, STACK_SERVICE, host)
