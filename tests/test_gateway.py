@@ -406,3 +406,14 @@ def test_studios_mcp_endpoint_is_closed_on_every_host(published, path):
         service, _ = match(published, path, host)
         assert plugin(service, "request-termination") == {"status_code": 403, "message": "Access is forbidden."}, host
         assert not allowed(published, path, STACK_SERVICE, host)
+
+
+@pytest.mark.parametrize("path", ["/rest/v1/posts", "/auth/v1/user", "/realtime/v1/websocket", "/graphql/v1"])
+def test_an_apikey_alone_becomes_the_bearer_on_the_shared_routes(published, path):
+    """Upstream's newer gateway: without it PostgREST would answer as `anon`, whatever the key."""
+    service, _ = match(published, path)
+    copy = plugin(service, "pre-function")["access"][0]
+    result = run_guard(copy, {"apikey": STACK_SERVICE})
+    assert result.passed and result.set_headers == {"Authorization": f"Bearer {STACK_SERVICE}"}
+    assert run_guard(copy, {"apikey": STACK_ANON, "Authorization": "Bearer other"}).set_headers == {}
+    assert run_guard(copy, {}, {"apikey": STACK_ANON}).set_headers == {"Authorization": f"Bearer {STACK_ANON}"}

@@ -95,6 +95,19 @@ end
 """
 
 
+# On the shared API routes: a request with only an `apikey` (curl, websockets) gets it as its
+# bearer token, as upstream's newer gateway does; PostgREST and the others then see its role
+# instead of the anonymous default.
+APIKEY_BEARER_LUA = """return function()
+  if kong.request.get_header("authorization") then return end
+  local key = kong.request.get_header("apikey") or kong.request.get_query_arg("apikey")
+  if type(key) == "string" then
+    kong.service.request.set_header("Authorization", "Bearer " .. key)
+  end
+end
+"""
+
+
 def guard_lua(roles: Sequence[str]) -> str:
     """The project guard for `roles`; role names are SQL identifiers, quoted as Lua strings."""
     return GUARD_LUA % {"roles": ", ".join(f"[{json.dumps(r)}] = true" for r in roles)}
@@ -132,6 +145,7 @@ def _environment() -> jinja2.Environment:
                              autoescape=False, keep_trailing_newline=True)
     env.filters["q"] = lambda value: json.dumps(str(value))  # a JSON string is a YAML string
     env.globals["guard_lua"] = guard_lua
+    env.globals["apikey_bearer_lua"] = APIKEY_BEARER_LUA
     return env
 
 
