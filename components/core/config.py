@@ -103,13 +103,10 @@ class _Model(BaseModel):
 
 def _check_host(value: str) -> str:
     """A DNS name or an IP address (SMTP relays are often addressed by IP)."""
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        pass
-    if not all(HOSTNAME_LABEL.fullmatch(label) for label in value.lower().rstrip(".").split(".")):
+    host = value.lower().rstrip(".")
+    if not _is_host(host):
         raise ValueError("must be a host name such as smtp.example.com, or an IP address")
-    return value.lower().rstrip(".")
+    return host
 
 
 def _check_hostname(value: Optional[str]) -> Optional[str]:

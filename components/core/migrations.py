@@ -213,8 +213,7 @@ def apply_project(
         service_schemas.wait_until_ready(conn)
         with conn.transaction():
             _begin_locked(conn)
-            _refuse_template_change(conn, names, template)
-            _refuse_auth_mode_change(conn, names)
+            _refuse_identity_change(conn, names, template)
             _refuse_adoption(conn, names)
             done = _apply_as_owner(conn, names, where, migrations, context)
             settings = {"roles": names.authenticator_members(), "statement_timeout": statement_timeout}
@@ -281,25 +280,20 @@ def _refuse_adoption(conn: psycopg.Connection, names: ProjectNames) -> None:
             "move the existing schema away first")
 
 
-def _refuse_template_change(conn: psycopg.Connection, names: ProjectNames, template: str) -> None:
+def _refuse_identity_change(conn: psycopg.Connection, names: ProjectNames, template: str) -> None:
+    """A project keeps the template it was created from and its user pool (moving pools would
+    strand its users): the registry row, read once, decides both."""
     row = conn.execute(
-        "select template from supabase_multi.projects where schema_name = %s", (names.schema,)
+        "select template, auth_mode from supabase_multi.projects where schema_name = %s", (names.schema,)
     ).fetchone()
     if row and row[0] != template:
         raise MigrationError(
             f"project {names.project!r} was created from template {row[0]!r} and cannot switch to {template!r}; "
             "add a new project instead, or put the change in a new migration of its template"
         )
-
-
-def _refuse_auth_mode_change(conn: psycopg.Connection, names: ProjectNames) -> None:
-    """Moving a project between user pools would strand its users: refused, like a template switch."""
-    row = conn.execute(
-        "select auth_mode from supabase_multi.projects where schema_name = %s", (names.schema,)
-    ).fetchone()
-    if row and row[0] and row[0] != names.auth_mode:
+    if row and row[1] and row[1] != names.auth_mode:
         raise MigrationError(
-            f"project {names.project!r} has auth mode {row[0]!r} and cannot switch to {names.auth_mode!r}: its "
+            f"project {names.project!r} has auth mode {row[1]!r} and cannot switch to {names.auth_mode!r}: its "
             "users live in that user pool; back it up and create a new project instead"
         )
 
