@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from components.core import migrations as m
-from components.core import template_files
+from components.core import template_files, template_policies
 from components.core.buckets import spec
 from components.core.config import BUILTIN_TEMPLATES, BucketConfig
 from components.core.naming import AUTHENTICATOR, ProjectNames
@@ -208,8 +208,10 @@ def apply(dsn: str, names: ProjectNames, template: str = "blog", template_dir: O
           buckets: Sequence[dict[str, Any]] = (), **options) -> list[str]:
     """The project's SQL step, as ProjectMigrations runs it on create and update."""
     folder = template_dir or BUILTIN_TEMPLATES / template
-    return m.apply_project(dsn, names, template, m.discover(folder), buckets=bucket_spec(names.project, buckets),
-                           published=template_files.published(folder), **options)
+    declared = bucket_spec(names.project, buckets)
+    return m.apply_project(dsn, names, template, m.discover(folder), buckets=declared,
+                           published=template_files.published(folder),
+                           policies=template_policies.for_project(folder, names, declared, template), **options)
 
 
 def bucket_spec(project: str, buckets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -24,8 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from components.core.naming import DEFAULT_STATEMENT_TIMEOUT
-from components.core import buckets, hostnames, migrations, template_files
+from components.core.naming import DEFAULT_STATEMENT_TIMEOUT, ProjectNames
+from components.core import buckets, hostnames, migrations, template_files, template_policies
 
 NAMESPACE = "supabase-multi-instance"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -723,8 +723,10 @@ def nested_secret_paths(raw: dict[str, Any]) -> list[str]:
 
 
 def _template_problems(config: StackConfig) -> list[str]:
-    """Each template in use must have well-formed migrations and quickstart: found now, not mid-`up`."""
+    """Each template in use must have well-formed migrations, quickstart and policies: found now,
+    not mid-`up`. Policies render per project (its names and buckets), so they are checked per project."""
     found: list[str] = []
+    broken: set[str] = set()
     for template in sorted({p.template for p in config.projects} & set(available_templates(config.templates_dir))):
         where = [i for i, p in enumerate(config.projects) if p.template == template][0]
         folder = config.template_path(template)
@@ -732,8 +734,26 @@ def _template_problems(config: StackConfig) -> list[str]:
             migrations.discover(folder)
             template_files.load(folder)
             template_files.published(folder)
+            template_policies.load(folder)
         except (migrations.MigrationError, template_files.QuickstartError) as err:
             found.append(f"projects[{where}].template: {err}")
+            broken.add(template)
+    return found + _policy_problems(config, broken)
+
+
+def _policy_problems(config: StackConfig, broken: set[str]) -> list[str]:
+    """The template's policies.json rendered for each project that uses it, every statement parsed."""
+    available = set(available_templates(config.templates_dir)) - broken
+    found = []
+    for i, p in enumerate(config.projects):
+        if p.template not in available:
+            continue
+        names = ProjectNames(p.name, p.auth.mode)
+        try:
+            template_policies.for_project(config.template_path(p.template), names,
+                                          buckets.spec(p.name, p.storage.buckets), p.template)
+        except template_policies.PolicyError as err:
+            found.append(f"projects[{i}].template: {err}")
     return found
 
 

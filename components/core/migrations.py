@@ -200,15 +200,19 @@ def apply_bootstrap(dsn: str, migrations: list[Migration], where: str = "sql/boo
 def apply_project(
     dsn: str, names: ProjectNames, template: str, migrations: list[Migration], where: Optional[str] = None,
     statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT, buckets: Sequence[dict[str, Any]] = (),
-    published: Sequence[str] = (),
+    published: Sequence[str] = (), policies: Sequence[dict[str, Any]] = (),
 ) -> list[str]:
     """Create or update a project: new migrations as its owner, then the superuser's steps:
     role settings, ownership, grants, registry, its Storage buckets and policies, its Realtime
-    policies and published tables, NOTIFY. `buckets` is components/buckets.spec() of its
-    config; `published` the tables its template publishes (components/template_files)."""
+    policies and published tables, its template's own Storage and Realtime policies, NOTIFY.
+    `buckets` is components/buckets.spec() of its config; `published` the tables its template
+    publishes (components/template_files); `policies` its template's policies, built and checked
+    by components/core/template_policies.py (which this module does not import: the backup
+    image runs it without the SQL parser)."""
     where = where or f"sql/projects/{template}"
     context = project_context(names) | {"template": template}
-    finishing = context | {"buckets_json": json.dumps(list(buckets)), "published_json": json.dumps(list(published))}
+    finishing = context | {"buckets_json": json.dumps(list(buckets)), "published_json": json.dumps(list(published)),
+                           "policies_json": json.dumps(list(policies)), "policy_prefix": f"{names.project}:"}
     with _connect(dsn) as conn:
         service_schemas.wait_until_ready(conn)
         with conn.transaction():
@@ -224,7 +228,8 @@ def apply_project(
 
 
 # After a create/update step's migrations, in this order, in the same transaction.
-FINISHING_STEPS = ("projects/_finalize.sql.j2", "projects/_storage.sql.j2", "projects/_realtime.sql.j2")
+FINISHING_STEPS = ("projects/_finalize.sql.j2", "projects/_storage.sql.j2", "projects/_realtime.sql.j2",
+                   "projects/_template_policies.sql.j2")
 # Removing a project (onDelete archive or drop), and making room for a restore: the same steps.
 ARCHIVE_STEPS = ("projects/_leave_storage_realtime.sql.j2", "projects/_archive.sql.j2")
 DROP_STEPS = ("projects/_leave_storage_realtime.sql.j2", "projects/_drop.sql.j2")
@@ -364,10 +369,19 @@ PUBLISHED_QUERY = """
      where c.relnamespace = (select n.oid from pg_catalog.pg_namespace n where n.nspname = %(schema)s)
      order by c.relname"""
 
+# The template's own policies on the shared tables (sql/projects/_template_policies.sql.j2).
+POLICIES_QUERY = """
+    select p.schemaname || '.' || p.tablename, p.policyname, lower(p.permissive), lower(p.cmd), p.roles::text[]
+      from pg_catalog.pg_policies p
+     where (p.schemaname, p.tablename) in (('storage', 'objects'), ('storage', 'buckets'), ('realtime', 'messages'))
+       and starts_with(p.policyname, %(schema)s || ':')
+     order by 1, 2"""
+
 
 def describe(dsn: str, schema: str) -> dict[str, list[dict]]:
     """Every object the project's templates made, for outputs and the dashboard: tables and
-    views (with columns; public views as `public.<name>`), functions and sequences."""
+    views (with columns; public views as `public.<name>`), functions, sequences, and its own
+    policies on the shared Storage and Realtime tables."""
     query = """
         select c.relname, c.relkind in ('v', 'm') as is_view, n.nspname,
                coalesce(json_agg(json_build_object('name', a.attname,
@@ -385,13 +399,16 @@ def describe(dsn: str, schema: str) -> dict[str, list[dict]]:
         rows = conn.execute(query, {"schema": schema}).fetchall()
         routines = conn.execute(_ROUTINES, {"schema": schema}).fetchall()
         published = [name for (name,) in conn.execute(PUBLISHED_QUERY, {"schema": schema})]
+        policies = [{"table": table, "name": name, "as": kind, "command": command, "roles": roles}
+                    for table, name, kind, command, roles in conn.execute(POLICIES_QUERY, {"schema": schema})]
     tables = [{"name": name, "columns": cols} for name, is_view, ns, cols in rows if not is_view]
     views = [{"name": name if ns == schema else f"{ns}.{name}", "columns": cols}
              for name, is_view, ns, cols in rows if is_view]
     functions = [{"name": name, "returns": returns, "securityDefiner": definer}
                  for kind, name, returns, definer in routines if kind == "function"]
     sequences = [{"name": name} for kind, name, _, _ in routines if kind == "sequence"]
-    return {"tables": tables, "views": views, "functions": functions, "sequences": sequences, "published": published}
+    return {"tables": tables, "views": views, "functions": functions, "sequences": sequences, "published": published,
+            "policies": policies}
 
 
 _ROUTINES = """

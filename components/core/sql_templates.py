@@ -28,14 +28,22 @@ class TemplateRefused(Exception):
     """A template tried to leave its sandbox or its folder; the message says what it tried."""
 
 
+def _defined(value: Any) -> Any:
+    """A missing variable or key is an error that names it (StrictUndefined), never quoted SQL."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    return value
+
+
 def ident(value: Any) -> str:
+    value = _defined(value)
     if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid SQL identifier here (a-z, 0-9, _; at most 63)")
     return sql.Identifier(value).as_string(None)
 
 
 def literal(value: Any) -> str:
-    return sql.Literal(value).as_string(None)
+    return sql.Literal(_defined(value)).as_string(None)
 
 
 class FolderLoader(jinja2.FileSystemLoader):

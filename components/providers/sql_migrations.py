@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, Resource
 
-from components.core import migrations
+from components.core import migrations, template_policies
 from components.providers.dynamic_base import ConvergingProvider
 from components.core.naming import DEFAULT_STATEMENT_TIMEOUT, OWN, ProjectNames
 from components.core.sql_templates import SQL_ROOT
@@ -97,16 +97,20 @@ def _names(props: dict[str, Any]) -> ProjectNames:
 class ProjectMigrationsProvider(CheckedMigrations):
     REPLACE_ON = frozenset({"project"})
     # Outputs computed by create/update; a preview must not count them as changes.
-    IGNORE = frozenset({"tables", "views", "functions", "sequences", "published"})
+    IGNORE = frozenset({"tables", "views", "functions", "sequences", "published", "policies"})
 
     def resource_id(self, props: dict[str, Any]) -> str:
         return props["project"]
 
     def converge(self, props: dict[str, Any]) -> dict[str, Any]:
         names = _names(props)
+        policies = props.get("template_policies") or []
+        for policy in policies:  # checked at preview; again here, on what the inputs hold now
+            template_policies.verify(policy, names)
         migrations.apply_project(props["dsn"], names, props["template"], _load(props), props["template_dir"],
                                  statement_timeout=props.get("statement_timeout") or DEFAULT_STATEMENT_TIMEOUT,
-                                 buckets=props.get("buckets") or [], published=props.get("published_tables") or [])
+                                 buckets=props.get("buckets") or [], published=props.get("published_tables") or [],
+                                 policies=policies)
         return {**props, **migrations.describe(props["dsn"], names.schema)}
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -119,15 +123,17 @@ class ProjectMigrationsProvider(CheckedMigrations):
 
 class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
     """A project's tables, policies and views, its registry row and PostgREST exposure, the
-    statement timeout of its API roles, its Storage buckets and its Realtime access. Buckets
-    and published tables are inputs: adding or changing one is an in-place update of this
-    resource, nothing else."""
+    statement timeout of its API roles, its Storage buckets, its Realtime access and its
+    template's own Storage and Realtime policies. Buckets, published tables and template
+    policies are inputs: adding or changing one is an in-place update of this resource,
+    nothing else (a preview shows the changed policy statement)."""
 
     tables: pulumi.Output[list]
     views: pulumi.Output[list]
     functions: pulumi.Output[list]
     sequences: pulumi.Output[list]
     published: pulumi.Output[list]
+    policies: pulumi.Output[list]
 
     def __init__(
         self,
@@ -142,6 +148,7 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
         statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT,
         buckets: Optional[list[dict[str, Any]]] = None,
         published: Sequence[str] = (),
+        policies: Sequence[dict[str, Any]] = (),
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         folder, planned = _plan(Path(template_dir))
@@ -156,10 +163,12 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
             "dsn": pulumi.Output.secret(dsn),
             "buckets": buckets or [],
             "published_tables": list(published),
+            "template_policies": list(policies),
             "tables": None,
             "views": None,
             "functions": None,
             "sequences": None,
             "published": None,
+            "policies": None,
         }
         super().__init__(ProjectMigrationsProvider(), name, props, opts)

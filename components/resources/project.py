@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_postgresql as postgresql
 
-from components.core import buckets, keys, template_files
+from components.core import buckets, keys, template_files, template_policies
 from components.core.config import ProjectConfig
 from components.core.naming import AUTHENTICATOR, DATABASE, ProjectNames
 from components.core.options import after
@@ -71,6 +71,7 @@ class SupabaseProject(pulumi.ComponentResource):
             statement_timeout=args.config.statement_timeout,
             buckets=declared,
             published=template_files.published(args.template_dir),
+            policies=template_policies.for_project(args.template_dir, names, declared, args.config.template),
             opts=after(child, [schema, *args.services, *self._own_auth(name, args, names, after(child, roles))]),
         )
         self._open_to_postgrest(name, names, after(child, [self.migrations]))
@@ -84,9 +85,11 @@ class SupabaseProject(pulumi.ComponentResource):
                   "auth": {"mode": auth.mode, "signup": auth.signup, "autoconfirm": auth.confirms_automatically,
                            "providers": sorted(n for n, p in auth.external.items() if p.enabled)}}
         m = self.migrations
-        self.info = pulumi.Output.all(self.anon_key, m.tables, m.views, m.functions, m.sequences, m.published).apply(
+        self.info = pulumi.Output.all(self.anon_key, m.tables, m.views, m.functions, m.sequences, m.published,
+                                      m.policies).apply(
             lambda v: {**static, "anonKey": v[0], "tables": v[1] or [], "views": v[2] or [],
-                       "functions": v[3] or [], "sequences": v[4] or [], "realtimeTables": v[5] or []})
+                       "functions": v[3] or [], "sequences": v[4] or [], "realtimeTables": v[5] or [],
+                       "policies": v[6] or []})
         self._hostname = args.hostname
         self.register_outputs({"schema": names.schema})
 
