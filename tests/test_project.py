@@ -1,6 +1,9 @@
 """SupabaseProject's resource graph, from the real __main__.py with Pulumi.dev.yaml's config."""
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import jwt
 import pytest
 
@@ -128,7 +131,8 @@ def test_outputs_contract(dev):
     assert not {"anonKey", "projects", "apiUrl", "services"} & dev.secret_outputs
     blog = dev.outputs["projects"]["blog"]
     assert set(blog) == {"url", "schema", "restUrl", "authUrl", "anonKey", "hostname", "tables", "views",
-                         "functions", "sequences", "template", "auth", "quickstart", "buckets", "realtimeTables"}
+                         "functions", "sequences", "template", "auth", "quickstart", "buckets", "realtimeTables",
+                         "policies"}
     assert all(b["id"].startswith("blog-") for b in blog["buckets"])  # realtimeTables: from the database
     (sql,) = [r for r in dev.of_type(MIGRATIONS) if r.inputs["project"] == "blog"]
     assert sql.inputs["published_tables"] == ["posts", "users"]  # sql/projects/blog/realtime.json
@@ -210,3 +214,36 @@ def test_outputs_show_buckets_and_published_tables(dev):
         {"id": "blog-drafts", "name": "drafts", "public": False, "fileSizeLimit": None, "allowedMimeTypes": None}]
     assert dev.outputs["projects"]["shop"]["buckets"] == []
     assert blog["realtimeTables"] == []  # computed by the SQL step; the mocks do not run it
+    assert blog["policies"] == []  # likewise
+
+
+GALLERY_DIR = Path(__file__).parent / "fixtures" / "templates"
+
+
+def with_gallery(policies_dir: Path) -> dict:
+    config = dev_config()
+    config["supabase-multi-instance:templatesDir"] = str(policies_dir)
+    config["supabase-multi-instance:projects"] = [
+        {"name": "pics", "template": "gallery", "storage": {"buckets": [{"name": "shared"}, {"name": "inbox"}]}}]
+    return config
+
+
+def test_a_templates_policies_are_inputs_of_its_projects_sql_resource(tmp_path):
+    """Checked statements, named for the project; a changed policies.json is an in-place update."""
+    from components.core import template_policies
+    from components.providers.sql_migrations import ProjectMigrationsProvider
+
+    before = run_program(with_gallery(GALLERY_DIR)).named("pics-sql").inputs
+    assert [(p["table"], p["name"]) for p in before["template_policies"]] == [
+        ("storage.objects", "pics:members_read_shared"), ("storage.objects", "pics:anyone_drops_into_inbox"),
+        ("storage.buckets", "pics:anon_sees_public_buckets_only"), ("realtime.messages", "pics:anon_only_listens"),
+        ("realtime.messages", "pics:lobby_is_read_only")]
+    assert "'pics-shared'" in before["template_policies"][0]["statement"]
+    shutil.copytree(GALLERY_DIR / "gallery", tmp_path / "gallery")
+    policies = tmp_path / "gallery" / template_policies.FILE
+    policies.write_text(policies.read_text().replace("'incoming'", "'uploads'"))
+    template_policies.load.cache_clear()
+    after = run_program(with_gallery(tmp_path)).named("pics-sql").inputs
+    assert "'uploads'" in after["template_policies"][1]["statement"]
+    diff = ProjectMigrationsProvider().diff("pics", before, after)
+    assert diff.changes and not diff.replaces
