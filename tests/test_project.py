@@ -242,7 +242,7 @@ def test_a_templates_policies_are_inputs_of_its_projects_sql_resource(tmp_path):
     shutil.copytree(GALLERY_DIR / "gallery", tmp_path / "gallery")
     policies = tmp_path / "gallery" / template_policies.FILE
     policies.write_text(policies.read_text().replace("'incoming'", "'uploads'"))
-    template_policies.load.cache_clear()
+    template_policies.clear_caches()
     after = run_program(with_gallery(tmp_path)).named("pics-sql").inputs
     assert "'uploads'" in after["template_policies"][1]["statement"]
     diff = ProjectMigrationsProvider().diff("pics", before, after)

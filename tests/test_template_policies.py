@@ -45,7 +45,7 @@ def template(folder: Path, policies: object, migration: str = "select 1;\n") -> 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "0001_schema.sql.j2").write_text(migration)
     (folder / tp.FILE).write_text(policies if isinstance(policies, str) else json.dumps(policies))
-    tp.load.cache_clear()
+    tp.clear_caches()
     return folder
 
 
@@ -191,7 +191,7 @@ def test_the_policies_name_only_the_projects_own_roles(wide_open):
 
 
 def config_problems(templates_dir: Path, project: dict) -> list[str]:
-    tp.load.cache_clear()
+    tp.clear_caches()
     with pytest.raises(ConfigError) as err:
         parse_config({"templatesDir": str(templates_dir), "projects": [project]})
     return err.value.problems
@@ -285,7 +285,7 @@ def test_shared_auth_projects_may_not_name_the_stacks_authenticated_role(tmp_pat
     template(tmp_path / "tpl", one_policy(roles=["anon", "authenticated"]))
     (line,) = config_problems(tmp_path, {"name": "alpha", "template": "tpl", "auth": {"mode": "shared"}})
     assert "storage.objects[0].roles: 'authenticated' is, for a project with auth.mode shared, the stack's shared" in line
-    tp.load.cache_clear()
+    tp.clear_caches()
     parse_config({"templatesDir": str(tmp_path), "projects": [{"name": "alpha", "template": "tpl"}]})  # own: fine
 
 
@@ -296,7 +296,7 @@ def test_a_name_too_long_for_the_project_is_refused(tmp_path):
 
 
 def test_the_gallery_template_validates_for_every_project_that_uses_it():
-    tp.load.cache_clear()
+    tp.clear_caches()
     config = parse_config({"templatesDir": str(GALLERY.parent), "projects": [
         {"name": "alpha", "template": "gallery", "storage": {"buckets": GALLERY_BUCKETS}},
         {"name": "beta", "template": "gallery", "storage": {"buckets": GALLERY_BUCKETS}}]})
