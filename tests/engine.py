@@ -22,6 +22,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pulumi import automation as auto
 
+from components.core import template_policies
+from components.core.naming import ProjectNames
 from components.providers import sql_migrations
 from components.core.config import NAMESPACE, load_config
 from components.providers.sql_migrations import ProjectMigrations, StackBootstrap
@@ -53,6 +55,7 @@ class StandIn(pulumi.ComponentResource):
 def declare(admin_dsn: pulumi.Output[str]) -> None:
     """The inline program: __main__.py's SQL resources, wired the way components/ wires them."""
     sql_migrations._plan.cache_clear()  # one test process runs many programs; the CLI runs each in a fresh one
+    template_policies.clear_caches()
     config = load_config()
     database = StandIn("Postgres", "db")  # components/resources/postgres.py
     bootstrap = StackBootstrap("db-bootstrap", admin_dsn, opts=pulumi.ResourceOptions(parent=database))
@@ -62,7 +65,9 @@ def declare(admin_dsn: pulumi.Output[str]) -> None:
         component = StandIn("SupabaseProject", p.name, pulumi.ResourceOptions(depends_on=[bootstrap]))
         resource = ProjectMigrations(
             f"{p.name}-sql", project=p.name, auth_mode=p.auth.mode, template=p.template, template_dir=config.template_path(p.template),
-            on_delete=p.on_delete, dsn=admin_dsn, opts=pulumi.ResourceOptions(parent=component))
+            on_delete=p.on_delete, dsn=admin_dsn, opts=pulumi.ResourceOptions(parent=component),
+            policies=template_policies.for_project(config.template_path(p.template), ProjectNames(p.name, p.auth.mode),
+                                                   template=p.template))
         component.register_outputs({"schema": p.name})
         outputs[p.name] = {"tables": resource.tables, "views": resource.views}
     pulumi.export("projects", outputs)

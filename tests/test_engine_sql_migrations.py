@@ -7,6 +7,7 @@ operation, in the order the engine would run them (see tests/engine.py).
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -257,3 +258,23 @@ def test_a_missing_cli_fails_under_ci_and_skips_outside(tmp_path, monkeypatch):
     monkeypatch.setenv("CI", "")
     with pytest.raises(pytest.skip.Exception, match="build-pulumi.sh"):
         require_cli()
+
+
+def test_a_templates_policies_are_created_changed_and_dropped_by_up(deployed, db, templates):
+    """policies.json through the engine: an in-place update of the project's SQL resource each time."""
+    policies = templates / "blog" / "policies.json"
+    listening = {"realtime.messages": [{"name": "anon_only_listens", "as": "restrictive", "command": "insert",
+                                        "roles": ["anon"], "check": "false"}]}
+    policies.write_text(json.dumps(listening))
+    assert deployed.up().changed() == {"blog-sql": "update", "shop-sql": "update"}
+    query = "select policyname, with_check from pg_policies where policyname like %s order by 1"
+    assert rows(db, query, "blog:%") == [("blog:anon_only_listens", "false")]
+    assert rows(db, query, "shop:%") == [("shop:anon_only_listens", "false")]
+    assert deployed.preview().changed() == {}
+    listening["realtime.messages"][0]["check"] = "topic <> {{ (topic_prefix ~ 'news') | literal }}"
+    policies.write_text(json.dumps(listening))
+    assert deployed.up().changed() == {"blog-sql": "update", "shop-sql": "update"}
+    assert rows(db, query, "blog:%") == [("blog:anon_only_listens", "(topic <> 'blog:news'::text)")]
+    policies.unlink()
+    assert deployed.up().changed() == {"blog-sql": "update", "shop-sql": "update"}
+    assert rows(db, query, "%:%") == []
