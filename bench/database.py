@@ -9,7 +9,6 @@ measured interleaved, once with the first projects and once with `projects` regi
 """
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import tempfile
@@ -61,9 +60,7 @@ def baseline_project(conn: psycopg.Connection, dsn: str, name: str, blog: list[m
     """The same SQL (template, then the finishing steps) as one plain script on an open connection."""
     names = ProjectNames(name)
     pg.provider_create(dsn, names)
-    context = m.project_context(names) | {"template": "blog",
-                                           "buckets_json": json.dumps(pg.bucket_spec(name, BUCKETS)),
-                                           "published_json": json.dumps(PUBLISHED)}
+    context = m.finishing_context(names, "blog", pg.bucket_spec(name, BUCKETS), PUBLISHED)
     script = "".join(render_text(x.source, x.folder, **context) for x in blog) + "".join(
         render_named(step, **context) for step in m.FINISHING_STEPS)
     seconds = _timed(lambda: conn.execute(script))

@@ -10,7 +10,7 @@ to leave its parentheses, is refused before any resource or statement.
 from __future__ import annotations
 
 import json
-import shutil
+import re
 from pathlib import Path
 
 import psycopg
@@ -231,7 +231,7 @@ def test_a_malformed_policies_json_fails_config_validation(tmp_path, policies, p
     template(tmp_path / "tpl", policies)
     (line,) = config_problems(tmp_path, {"name": "alpha", "template": "tpl"})
     assert line.startswith(f"projects[0].template: {tmp_path / 'tpl' / 'policies.json'}")
-    assert __import__("re").search(problem, line), line
+    assert re.search(problem, line), line
 
 
 INJECTIONS = [
@@ -266,7 +266,7 @@ def test_an_injection_rendered_from_jinja_is_refused_too(tmp_path):
 def test_parentheses_inside_string_constants_are_fine(db, tmp_path):
     folder = template(tmp_path / "tpl", one_policy(using="name <> 'a) with check (true' and name <> '('"))
     pg.bootstrap(db)
-    a = pg.create_project(db, "alpha", "tpl", folder)
+    pg.create_project(db, "alpha", "tpl", folder)
     with psycopg.connect(db) as conn:
         (qual, check) = conn.execute("select qual, with_check from pg_policies where policyname = 'alpha:p'").fetchone()
     assert "a) with check (true" in qual and check is None

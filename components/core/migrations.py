@@ -211,8 +211,7 @@ def apply_project(
     image runs it without the SQL parser)."""
     where = where or f"sql/projects/{template}"
     context = project_context(names) | {"template": template}
-    finishing = context | {"buckets_json": json.dumps(list(buckets)), "published_json": json.dumps(list(published)),
-                           "policies_json": json.dumps(list(policies)), "policy_prefix": f"{names.project}:"}
+    finishing = finishing_context(names, template, buckets, published, policies)
     with _connect(dsn) as conn:
         service_schemas.wait_until_ready(conn)
         with conn.transaction():
@@ -233,6 +232,15 @@ FINISHING_STEPS = ("projects/_finalize.sql.j2", "projects/_storage.sql.j2", "pro
 # Removing a project (onDelete archive or drop), and making room for a restore: the same steps.
 ARCHIVE_STEPS = ("projects/_leave_storage_realtime.sql.j2", "projects/_archive.sql.j2")
 DROP_STEPS = ("projects/_leave_storage_realtime.sql.j2", "projects/_drop.sql.j2")
+
+
+def finishing_context(names: ProjectNames, template: str, buckets: Sequence[dict[str, Any]] = (),
+                      published: Sequence[str] = (), policies: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """What FINISHING_STEPS see: the project's context plus its buckets, published tables and
+    its template's policies, as JSON."""
+    return project_context(names) | {
+        "template": template, "buckets_json": json.dumps(list(buckets)), "published_json": json.dumps(list(published)),
+        "policies_json": json.dumps(list(policies)), "policy_prefix": f"{names.project}:"}
 
 
 def project_context(names: ProjectNames) -> dict[str, Any]:
