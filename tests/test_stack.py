@@ -93,7 +93,10 @@ ADDED = {"kong": {"KONG_ADMIN_LISTEN", "KONG_UNTRUSTED_LUA", "KONG_UNTRUSTED_LUA
          "rest": {"PGRST_DB_PRE_CONFIG"},
          # Explicit where upstream relies on defaults (namespace `auth`, issuer unset): the same
          # builder (components/resources/gotrue.py) configures every project's GoTrue, where they differ.
-         "auth": {"DB_NAMESPACE", "GOTRUE_JWT_ISSUER"}}
+         "auth": {"DB_NAMESPACE", "GOTRUE_JWT_ISSUER"},
+         # Upstream's default, stated: how soon a running Realtime reads back its private-only
+         # tenant (sql/bootstrap/0004_realtime_private_only.sql.j2).
+         "realtime": {"TENANT_CACHE_EXPIRATION_IN_MS"}}
 
 # Healthchecks upstream declares (first words of the test); rest, meta, kong (2.8) and
 # functions have none upstream. Kong gets `kong health` here: the config push waits for it.
@@ -225,6 +228,19 @@ def test_with_analytics_on_the_services_start_after_it(full):
 def test_realtime_answers_on_the_upstream_tenant_hostname(dev):
     aliases = containers(dev)["realtime"].inputs["networksAdvanced"][0]["aliases"]
     assert "realtime-dev.supabase-realtime" in aliases
+
+
+def test_realtime_seeds_its_tenant_and_reads_it_back_within_30_seconds(dev):
+    realtime = containers(dev)["realtime"]
+    assert env_value(realtime, "SEED_SELF_HOST") == "true"
+    assert env_value(realtime, "TENANT_CACHE_EXPIRATION_IN_MS") == "30000"
+    assert "SELF_HOST_TENANT_NAME" not in env_names(realtime)  # the tenant is realtime-dev, its alias
+
+
+def test_realtime_starts_after_the_bootstrap_that_makes_its_tenant_private_only(dev):
+    """Its first start creates _realtime.tenants; the bootstrap's event trigger must exist by then."""
+    (bootstrap,) = dev.of_type("pulumi-python:dynamic/supabase:StackBootstrap")
+    assert bootstrap.urn in containers(dev)["realtime"].dependencies
 
 
 # -- healthchecks and start order --------------------------------------------------------
