@@ -337,6 +337,11 @@ if [ "$fails" -gt 0 ]; then
   echo $((fails - 1)) > "$KONG_TEST_ROOT/wget-fails"
   echo "wget: can't connect to remote host (127.0.0.1): Connection refused" >&2; exit 1
 fi
+busy=$(cat "$KONG_TEST_ROOT/wget-busy" 2>/dev/null || echo 0)
+if [ "$busy" -gt 0 ]; then
+  echo $((busy - 1)) > "$KONG_TEST_ROOT/wget-busy"
+  echo "wget: server returned error: HTTP/1.1 429 Too Many Requests" >&2; exit 1
+fi
 [ -e "$KONG_TEST_ROOT/wget-refuses" ] && { echo "wget: server returned error: HTTP/1.1 400 Bad Request" >&2; exit 1; }
 while [ $# -gt 0 ]; do [ "$1" = "--post-file" ] && cp "$2" "$KONG_TEST_ROOT/posted.json"; shift; done
 """
@@ -416,8 +421,9 @@ def test_a_config_kong_refuses_changes_nothing(kong_box):
     assert not [c for c in calls(kong_box) if c.startswith("wget")]
 
 
-def test_a_push_waits_for_a_starting_kong(kong_box):
-    (kong_box / "wget-fails").write_text("2")
+@pytest.mark.parametrize("waiting", ["wget-fails", "wget-busy"])
+def test_a_push_waits_for_a_starting_or_busy_kong(kong_box, waiting):
+    (kong_box / waiting).write_text("2")
     KongConfigProvider().create({"config": GOOD, "container": "c", "container_id": "abc"})
     assert len([c for c in calls(kong_box) if c.startswith("wget")]) == 3
     assert (home(kong_box) / "live.yml").read_text() == GOOD

@@ -39,13 +39,18 @@ exec /docker-entrypoint.sh kong docker-start
 # Run with `docker exec <kong> sh -c PUSH_SCRIPT kong-push <home> <timeout>` after next.yml and
 # next.json were copied in. `kong config parse` explains a refused config (the admin API's
 # 400 body is lost by busybox wget); POST /config swaps it in atomically, in memory; only a
-# config Kong took becomes live.yml. Exit 3: refused; exit 4: the admin API did not answer.
+# config Kong took becomes live.yml. A Kong that is starting (no answer) or busy (429 while
+# it loads a config, 5xx: kong/api/routes/config.lua) is asked again until the timeout.
+# Exit 3: refused; exit 4: no answer in time.
 PUSH_SCRIPT = """home="$1"
 deadline=$(( $(date +%s) + $2 ))
 if ! out=$(kong config parse "$home/next.yml" 2>&1); then echo "$out" >&2; exit 3; fi
 until wget -q -O /dev/null --header "Content-Type: application/json" \\
     --post-file "$home/next.json" "http://127.0.0.1:8001/config" 2>"$home/push.err"; do
-  if grep -q "server returned error" "$home/push.err"; then cat "$home/push.err" >&2; exit 3; fi
+  case "$(cat "$home/push.err")" in
+    *"server returned error: HTTP/1."?" 429"*|*"server returned error: HTTP/1."?" 5"*) ;;
+    *"server returned error"*) cat "$home/push.err" >&2; exit 3 ;;
+  esac
   if [ "$(date +%s)" -ge "$deadline" ]; then cat "$home/push.err" >&2; exit 4; fi
   sleep 2
 done
