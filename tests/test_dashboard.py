@@ -18,7 +18,7 @@ import jwt
 import pytest
 
 from dashboard import InputError, build_site
-from dashboard.build import find_jwts
+from dashboard.key_filter import find_jwts
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "outputs-3-projects.json"
