@@ -155,7 +155,7 @@ def realtime_example(url: str, key: Optional[str], project: str, schema: str, ta
     code = "\n".join([
         "import { createClient } from '@supabase/supabase-js'", "",
         f"const supabase = createClient('{url}', '{key or 'ANON_KEY'}')", "",
-        f"// topics of this project start with '{project}:'; private channels check its policies",
+        f"// channels are private only (a public one is refused); this project's topics start with '{project}:'",
         f"const channel = supabase.channel('{project}:room-1', {{ config: {{ private: true }} }})",
         f"  .on('postgres_changes', {{ event: '*', schema: '{schema}', table: '{table}' }},",
         "      (change) => console.log(change))",

@@ -1,4 +1,4 @@
-"""Run the project guard (Kong's pre-function Lua, components/kong_config.GUARD_LUA) for real
+"""Run the project guard (Kong's pre-function Lua, components/providers/kong_config.py) for real
 under LuaJIT with lua-cjson, as Kong 2.8 runs it: the chunk returns the per-request function,
 which sees Kong's PDK (`kong.request`, `kong.service.request`, `kong.response`) and `ngx`.
 
@@ -67,3 +67,72 @@ def run_guard(guard: str, headers: dict[str, str], query: Optional[dict[str, str
     result = json.loads(done.stdout)
     assert "error" not in result, result["error"]
     return GuardResult(result.get("status"), result.get("set") or {})
+
+
+# Kong 2.8's response phases for a pre-function's header_filter and body_filter functions:
+# the body arrives in chunks as ngx.arg[1] (ngx.arg[2] true on the last); get_raw_body and
+# set_raw_body behave as kong/pdk/response.lua at tag 2.8.1 (buffer in the request context,
+# nil out each chunk until the last, then the whole body).
+FILTER_HARNESS = r'''
+local cjson = require "cjson"
+local run = cjson.decode(io.read("*a"))
+local result = { cleared = {}, body = "" }
+local ctx = {}
+local plugin_ctx = {}
+local arg = {}
+ngx = { arg = arg, ctx = ctx }
+kong = {
+  ctx = { plugin = plugin_ctx },
+  response = {
+    get_status = function() return run.status end,
+    clear_header = function(name) result.cleared[#result.cleared + 1] = name end,
+    get_raw_body = function()
+      local chunk, eof = arg[1], arg[2]
+      local buffer = ctx.KONG_BODY_BUFFER
+      if type(chunk) == "string" and chunk ~= "" then
+        buffer = buffer or { n = 0 }
+        buffer.n = buffer.n + 1
+        buffer[buffer.n] = chunk
+        ctx.KONG_BODY_BUFFER = buffer
+      end
+      if eof then
+        local body = buffer and table.concat(buffer, "", 1, buffer.n) or ""
+        arg[1] = body
+        return body
+      end
+      arg[1] = nil
+      return nil
+    end,
+    set_raw_body = function(body)
+      arg[1] = body == "" and "\n" or body
+      arg[2] = true
+      ctx.KONG_BODY_BUFFER = nil
+    end,
+  },
+}
+local header = assert(loadstring(run.header))()
+local body = assert(loadstring(run.body))()
+header()
+for i, chunk in ipairs(run.chunks) do
+  arg[1], arg[2] = chunk, i == #run.chunks
+  body()
+  if arg[1] ~= nil then result.body = result.body .. arg[1] end
+end
+io.write(cjson.encode(result))
+'''
+
+
+@dataclass(frozen=True)
+class FilterResult:
+    body: str  # what the client receives
+    cleared_headers: list
+
+
+def run_response_filters(header_lua: str, body_lua: str, status: int, chunks: list[str]) -> FilterResult:
+    """Runs a pre-function's header_filter and body_filter over an upstream answer."""
+    luajit = require_executable("luajit", "apt-get install luajit lua-cjson")
+    run = json.dumps({"header": header_lua, "body": body_lua, "status": status, "chunks": chunks})
+    done = subprocess.run([luajit, "-e", FILTER_HARNESS], input=run, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    return FilterResult(result["body"], list(result["cleared"] or []))

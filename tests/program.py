@@ -49,6 +49,7 @@ class Registered:
     dependencies: list[str] = field(default_factory=list)
     protect: bool = False
     retain_on_delete: bool = False
+    delete_before_replace: bool = False
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -99,6 +100,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 record.dependencies = list(request.dependencies)
                 record.protect = bool(request.protect)
                 record.retain_on_delete = bool(request.retainOnDelete)
+                record.delete_before_replace = bool(request.deleteBeforeReplace)
             return response
 
 

@@ -11,15 +11,23 @@ server's superuser here) and verifies the socket's token with the stack JWT secr
   realtime.subscription row for each published table the request names; each change read
   from the replication slot (wal2json) goes through realtime.apply_rls, whose result names
   the subscriptions that may receive it.
+* Joining a channel (lib/realtime_web/channels/realtime_channel.ex): the tenant row of
+  `_realtime.tenants` decides whether public channels exist at all (`private_only`); only a
+  private channel goes on to the authorization above.
 """
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterator, Optional
 
+import jwt
 import psycopg
+import psycopg.rows
 from psycopg import sql
 
 from tests.storage_api import payload  # the same stack JWT secret and verification
@@ -136,3 +144,101 @@ def deliver(dsn: str, wal: dict) -> dict[str, dict]:
                 for sid in subscription_ids or []:
                     received[str(sid)] = {"record": out.get("record"), "errors": list(errors or [])}
     return received
+
+
+# -- the tenant: Realtime's own tables and its channel join decision ---------------------------
+#
+# Realtime keeps its tenants in `_realtime.tenants` (priv/repo/migrations/*.exs, created by
+# tests/sql/realtime_tenants.sql). With SEED_SELF_HOST=true, run.sh runs priv/repo/seeds.exs at
+# every container start: in one transaction it deletes the tenant `SELF_HOST_TENANT_NAME`
+# (default realtime-dev) and inserts it again from Realtime.Api.Tenant's changeset.
+
+TENANT = "realtime-dev"
+TENANTS_SQL = Path(__file__).parent / "sql" / "realtime_tenants.sql"
+
+
+def migrate_realtime(dsn: str) -> None:
+    """bin/migrate at a container start: Ecto.Migrator makes sure schema_migrations exists, then
+    runs each migration it has not recorded, each in its own transaction."""
+    prologue, *blocks = re.split(r"^(?=-- \d{14}_)", TENANTS_SQL.read_text(), flags=re.M)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(prologue)
+        done = {v for (v,) in conn.execute("select version from _realtime.schema_migrations")}
+        for block in blocks:
+            if int(block[3:17]) not in done:
+                conn.execute(block)
+
+
+def seed_self_host(dsn: str, tenant: str = TENANT) -> None:
+    """priv/repo/seeds.exs as Ecto runs it: Repo.get_by, Repo.delete! (the has_many
+    `on_delete: :delete_all` extensions first), then Repo.insert! of the changeset. Ecto sends
+    every field of the struct that is not nil, so `private_only` goes in as its schema default,
+    false (lib/realtime/api/tenant.ex); the limits are maybe_set_default's config values."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    with psycopg.connect(dsn) as conn, conn.transaction():
+        conn.execute("set local search_path to _realtime")  # DB_AFTER_CONNECT_QUERY
+        found = conn.execute("select id from tenants where external_id = %s", (tenant,)).fetchone()
+        if found:
+            conn.execute("delete from extensions where tenant_external_id = %s", (tenant,))
+            conn.execute("delete from tenants where id = %s", found)
+        conn.execute(
+            "insert into tenants (id, name, external_id, jwt_secret, max_presence_events_per_second,"
+            " max_payload_size_in_kb, suspend, private_only, migrations_ran, broadcast_adapter, presence_enabled,"
+            " max_bytes_per_second, max_channels_per_client, max_concurrent_users, max_events_per_second,"
+            " max_joins_per_second, inserted_at, updated_at)"
+            " values (%s, %s, %s, %s, 1000, 3000, false, false, 0, 'gen_rpc', false, 100000, 100, 200, 100, 100, %s, %s)",
+            (uuid.uuid4(), tenant, tenant, "<API_JWT_SECRET encrypted with DB_ENC_KEY>", now, now))
+        conn.execute(
+            "insert into extensions (id, type, settings, tenant_external_id, inserted_at, updated_at)"
+            " values (%s, 'postgres_cdc_rls', %s, %s, %s, %s)",
+            (uuid.uuid4(), json.dumps({"db_name": "postgres", "db_host": "db", "db_user": "supabase_admin",
+                                       "db_port": "5432", "region": "us-east-1", "poll_interval_ms": 100,
+                                       "poll_max_record_bytes": 1_048_576, "ssl_enforced": False}),
+             tenant, now, now))
+
+
+def update_tenant(dsn: str, tenant: str = TENANT, **changes) -> None:
+    """Realtime.Api.update_tenant_by_external_id (the tenant API's PUT, the migrations_ran
+    bookkeeping): Repo.update sends the changed fields and updated_at."""
+    columns = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(k), sql.Literal(v))
+                                 for k, v in (changes | {"updated_at": datetime.now(timezone.utc)}).items())
+    with psycopg.connect(dsn) as conn:
+        conn.execute(sql.SQL("update _realtime.tenants set {} where external_id = {}").format(
+            columns, sql.Literal(tenant)))
+
+
+def tenant_row(dsn: str, tenant: str = TENANT) -> Optional[dict]:
+    """Tenants.Cache.get_tenant_by_external_id on a cache miss: the row as Realtime reads it."""
+    with psycopg.connect(dsn, row_factory=psycopg.rows.dict_row) as conn:
+        return conn.execute("select * from _realtime.tenants where external_id = %s", (tenant,)).fetchone()
+
+
+def join(dsn: str, token: Optional[str], topic: str, private: bool, tenant: str = TENANT) -> Optional[str]:
+    """RealtimeChannel.join("realtime:" <> topic) up to the point where the channel is joined
+    (lib/realtime_web/channels/realtime_channel.ex): None when it joins, else the error code
+    the client gets. In its order: the tenant from the cache (TenantNotFound), only_private?
+    (PrivateOnly), confirm_token (a JWT of the tenant's secret with `role` and `exp`), and for a
+    private channel maybe_assign_policies (Unauthorized without broadcast read). A public
+    channel is checked no further: whoever joins it reads and sends there."""
+    found = tenant_row(dsn, tenant)
+    if found is None:
+        return "TenantNotFound"
+    if found.get("private_only") and not private:
+        return "PrivateOnly"
+    try:
+        claims = payload(token) if token else None
+    except jwt.PyJWTError:
+        return "JwtSignatureError"
+    if not claims or not {"role", "exp"} <= set(claims):
+        return "InvalidJWTToken"
+    if private and not can_listen(dsn, token, topic)["broadcast"]:
+        return "Unauthorized"
+    return None
+
+
+def can_broadcast(dsn: str, token: Optional[str], topic: str, private: bool, tenant: str = TENANT) -> bool:
+    """A broadcast sent on a channel it joined: BroadcastHandler.handle sends on a public channel
+    unchecked, and on a private one only with the write policy."""
+    if join(dsn, token, topic, private, tenant) is not None:
+        return False
+    return not private or can_send(dsn, token, topic)["broadcast"]

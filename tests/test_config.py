@@ -149,12 +149,12 @@ def test_config_errors_end_a_pulumi_run_without_a_traceback():
     import pulumi
 
     with pytest.raises(ConfigError) as err:
-        run_program({"projects": [{"name": "Drop Table"}, {"name": "x"}], "ports": {"kongAdmin": 8000}})
+        run_program({"projects": [{"name": "Drop Table"}, {"name": "x"}], "ports": {"postgres": 8000}})
     assert isinstance(err.value, pulumi.RunError)
     assert str(err.value).splitlines() == [
         "invalid stack config (2 problems):",
         "  - projects[0].name: 'Drop Table' must be 1-40 characters of a-z, 0-9 and _, starting with a letter (e.g. my_app)",
-        "  - ports.kongAdmin: 8000 is already the port of ports.kong; each published port must differ",
+        "  - ports.postgres: 8000 is already the port of ports.kong; each published port must differ",
     ]
 
 
@@ -198,8 +198,13 @@ def test_no_pattern_in_the_code_is_used_with_match():
 def test_two_services_on_one_published_port_are_refused():
     assert problems({"ports": {"postgres": 8000}}) == [
         "ports.postgres: 8000 is already the port of ports.kong; each published port must differ"]
-    assert problems({"ports": {"kong": 9000, "kongAdmin": 9000}}) == [
-        "ports.kongAdmin: 9000 is already the port of ports.kong; each published port must differ"]
+    parse_config({"ports": {"kong": 9000, "kongAdmin": 9000}}, frozenset())  # retired: nothing listens there
+
+
+def test_the_retired_kong_admin_port_loads_with_a_warning():
+    config = parse_config({"ports": {"kongAdmin": 8001}}, frozenset())
+    (warning,) = [w for w in warnings(config) if w.startswith("ports.kongAdmin")]
+    assert "no longer used" in warning and "pulumi config rm --path ports.kongAdmin" in warning
 
 
 def test_the_pooler_port_clashes_only_when_the_pooler_is_on():
@@ -245,7 +250,7 @@ def test_a_wildcard_bind_address_warns_what_it_exposes(address):
     assert warning.startswith(f"bindAddress: {address!r} listens on every interface")
     assert "Postgres on port 5432 (superuser logins supabase_admin and postgres" in warning
     assert "Kong on port 8000" in warning and "Supavisor on port 6543" in warning
-    assert "Kong's admin API stays on 127.0.0.1" in warning
+    assert "admin API" not in warning  # Kong's admin API is not published at all
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "192.168.1.10", "::1"])

@@ -18,7 +18,7 @@ import jwt
 import pytest
 
 from dashboard import InputError, build_site
-from dashboard.build import find_jwts
+from dashboard.key_filter import find_jwts
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "outputs-3-projects.json"
@@ -157,7 +157,7 @@ def test_buckets_and_published_tables_are_shown(site):
         ("blog-avatars", "public", "1 MB"), ("blog-drafts", "private", "the stack's limit (50 MiB)")]
     assert "<code>image/png</code>, <code>image/jpeg</code>" in rows[0][3] and rows[1][3] == "any"
     assert "<code>blog.posts</code>" in page and "<code>blog.users</code>" in page
-    assert "private channels named <code>blog:…</code>" in page
+    assert "private channels named <code>blog:…</code>" in page and "public channels are refused" in page
 
 
 def test_storage_and_realtime_examples_use_the_project_url_and_key(site, outputs):
@@ -169,6 +169,7 @@ def test_storage_and_realtime_examples_use_the_project_url_and_key(site, outputs
         live = code(page, f"example-{name}-realtime")
         assert f"createClient('{url}', '{key}')" in live
         assert f"supabase.channel('{name}:room-1', {{ config: {{ private: true }} }})" in live
+        assert "channels are private only (a public one is refused)" in live
         assert f"schema: '{name}', table: 'posts'" in live
     blog = code((site / "projects/blog.html").read_text(), "example-blog-storage")
     assert "supabase.storage.from('blog-drafts').upload(`${user.id}/notes.txt`, file)" in blog

@@ -12,8 +12,6 @@ import os
 import shutil
 import subprocess
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Optional
 
@@ -21,21 +19,23 @@ import pytest
 import yaml
 from pulumi.runtime.rpc import is_rpc_secret
 
-from components.core import keys
+from components.core import keys, kong_container
 from components.resources import gateway
 from components.providers.kong_config import (
     KongConfigProvider,
+    SCHEMA_LIST_BODY_LUA,
+    SCHEMA_LIST_HEADER_LUA,
     KongSettings,
     ProjectKeys,
-    config_archive,
     consumers,
+    push_archive,
     render,
 )
 from components.core.naming import ProjectNames
 from components.resources.project_auth import service_name
 from components.core.urls import project_path
 from tests._tools import require_executable
-from tests.kong_guard import run_guard
+from tests.kong_guard import run_guard, run_response_filters
 from tests.program import dev_config, run_program
 from tests.test_stack import NS, containers, plain
 
@@ -266,25 +266,33 @@ def test_kong_container_starts_from_a_stack_only_config():
     run = run_program()
     kong = containers(run)["kong"]
     (upload,) = plain(kong.inputs["uploads"])
-    assert upload["file"] == gateway.BASE_FILE
+    assert upload["file"] == kong_container.BASE_FILE
     base = yaml.safe_load(upload["content"])
     assert {c["username"] for c in base["consumers"]} == {"DASHBOARD", "anon", "service_role"}
     (push,) = run.of_type(KONG_CONFIG)
     full = yaml.safe_load(plain(push.inputs["config"]))
     assert {"blog_anon", "blog_service", "shop_anon", "shop_service"} <= {c["username"] for c in full["consumers"]}
-    assert push.inputs["admin_url"] == "http://127.0.0.1:8001"
     assert push.inputs["container"] == "supabase-dev-kong" and push.inputs["container_id"] == "kong-id"
     assert is_rpc_secret(push.inputs["config"])
 
 
-def test_kong_env_and_volume():
+def test_kong_env():
     kong = containers(run_program())["kong"]
     env = dict(line.split("=", 1) for line in plain(kong.inputs["envs"]))
-    assert env["KONG_DATABASE"] == "off" and env["KONG_DECLARATIVE_CONFIG"] == "/home/kong/config/kong.yml"
-    assert env["KONG_ADMIN_LISTEN"] == "0.0.0.0:8001"
+    assert env["KONG_DATABASE"] == "off" and env["KONG_DECLARATIVE_CONFIG"] == "/home/kong/base.yml"
     assert set(env["KONG_PLUGINS"].split(",")) >= {"key-auth", "acl", "basic-auth", "request-transformer",
                                                    "cors", "request-termination"}
-    assert kong.inputs["volumes"] == [{"containerPath": "/home/kong/config", "volumeName": "supabase-dev-kong-config"}]
+    assert kong.inputs["entrypoints"][:2] == ["sh", "-c"]
+
+
+def test_kongs_admin_api_is_reachable_only_inside_its_own_container():
+    """Any container on the stack network (functions, the log shipper, an SSRF) could read
+    every key through an admin API on 0.0.0.0, and the host port published it too."""
+    kong = containers(run_program(dev_config()))["kong"]
+    env = dict(line.split("=", 1) for line in plain(kong.inputs["envs"]))
+    assert env["KONG_ADMIN_LISTEN"] == "127.0.0.1:8001"
+    assert [p["internal"] for p in kong.inputs["ports"]] == [8000]
+    assert not kong.inputs.get("volumes")  # no volume outlives the container with a config in it
 
 
 def test_published_stack_routes_project_hostnames():
@@ -310,92 +318,156 @@ def test_studio_and_dashboard_are_not_reachable_through_api_hostnames(published,
     assert match(published, "/", "studio.example.com")[0]["name"] == "dashboard"
 
 
-# -- the entrypoint keeps the last pushed config across restarts ---------------------------------
+# -- inside Kong's container: the start script and the push, run by sh --------------------------
+# `kong` and `wget` are stand-ins (no Kong can run here) with the exit codes and messages of
+# `kong config parse` (kong/cmd/config.lua at 2.8.1) and busybox wget; `docker` maps the
+# container's /home/kong onto a folder and runs `docker exec ... sh -c` with the local sh.
 
-
-@pytest.mark.parametrize("live", [True, False])
-def test_entrypoint_prefers_the_pushed_config(tmp_path, live):
-    live_file = tmp_path / "kong.yml"
-    if live:
-        live_file.write_text("_format_version: '2.1'\n")
-    script = gateway.ENTRYPOINT.replace("exec /docker-entrypoint.sh kong docker-start", 'echo "$KONG_DECLARATIVE_CONFIG"')
-    out = subprocess.run(["sh", "-c", script], env={"KONG_DECLARATIVE_CONFIG": str(live_file), "PATH": "/usr/bin:/bin"},
-                         capture_output=True, text=True, check=True).stdout.strip()
-    assert out == (str(live_file) if live else gateway.BASE_FILE)
-
-
-# -- the provider: validate-and-swap first, then persist -----------------------------------------
-
-
-class FakeKong(BaseHTTPRequestHandler):
-    status = 201
-    received: list[dict] = []
-
-    def do_POST(self):  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        FakeKong.received.append({"path": self.path, "type": self.headers["Content-Type"], "body": json.loads(body)})
-        self.send_response(FakeKong.status)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(json.dumps({"fields": {"consumers": "bad"}} if FakeKong.status >= 400 else {}).encode())
-
-    def log_message(self, *_args):
-        pass
-
-
-@pytest.fixture
-def fake_kong():
-    FakeKong.received, FakeKong.status = [], 201
-    server = HTTPServer(("127.0.0.1", 0), FakeKong)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+GOOD = "_format_version: '2.1'\nconsumers: []\n"
+KONG_STUB = """#!/bin/sh
+[ "$1 $2" = "config parse" ] || exit 9
+grep -q "^_format_version" "$3" && exit 0
+echo "Error: Failed parsing:\nin 'consumers': expected an array" >&2
+exit 1
+"""
+WGET_STUB = """#!/bin/sh
+echo "wget $*" >> "$KONG_TEST_ROOT/calls.log"
+fails=$(cat "$KONG_TEST_ROOT/wget-fails" 2>/dev/null || echo 0)
+if [ "$fails" -gt 0 ]; then
+  echo $((fails - 1)) > "$KONG_TEST_ROOT/wget-fails"
+  echo "wget: can't connect to remote host (127.0.0.1): Connection refused" >&2; exit 1
+fi
+busy=$(cat "$KONG_TEST_ROOT/wget-busy" 2>/dev/null || echo 0)
+if [ "$busy" -gt 0 ]; then
+  echo $((busy - 1)) > "$KONG_TEST_ROOT/wget-busy"
+  echo "wget: server returned error: HTTP/1.1 429 Too Many Requests" >&2; exit 1
+fi
+[ -e "$KONG_TEST_ROOT/wget-refuses" ] && { echo "wget: server returned error: HTTP/1.1 400 Bad Request" >&2; exit 1; }
+while [ $# -gt 0 ]; do [ "$1" = "--post-file" ] && cp "$2" "$KONG_TEST_ROOT/posted.json"; shift; done
+"""
+DOCKER_STUB = """#!/bin/bash
+echo "docker $*" | head -1 >> "$KONG_TEST_ROOT/calls.log"
+case "$1" in
+  cp) dest="$KONG_TEST_ROOT/container${3#*:}"; mkdir -p "$dest"; tar -x -C "$dest" ;;
+  exec) script="$5" name="$6" home="$7"; shift 7
+        exec sh -c "$script" "$name" "$KONG_TEST_ROOT/container$home" "$@" ;;
+  *) exit 2 ;;
+esac
+"""
 
 
 @pytest.fixture
-def fake_docker(tmp_path, monkeypatch) -> Path:
-    """A docker CLI stand-in that records `docker cp -` calls and the archive it was given."""
-    log = tmp_path / "docker.log"
+def kong_box(tmp_path, monkeypatch) -> Path:
+    """A stand-in for Kong's container: its home is `<tmp>/container/home/kong`."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    script = bin_dir / "docker"
-    script.write_text(f"#!{shutil.which('bash')}\necho \"$@\" >> {log}\ncat > {tmp_path}/archive.tar\n")
-    script.chmod(0o755)
+    for name, text in (("kong", KONG_STUB), ("wget", WGET_STUB), ("docker", DOCKER_STUB)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    (tmp_path / "container" / "home" / "kong").mkdir(parents=True)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("KONG_TEST_ROOT", str(tmp_path))
     return tmp_path
 
 
-def test_provider_pushes_live_then_writes_the_restart_file(fake_kong, fake_docker):
+def home(box: Path) -> Path:
+    return box / "container" / "home" / "kong"
+
+
+def start_kong(box: Path) -> subprocess.CompletedProcess:
+    """The start script up to its `exec`, which here prints the config Kong would load."""
+    script = kong_container.START_SCRIPT.replace("exec /docker-entrypoint.sh kong docker-start",
+                                                 'echo "$KONG_DECLARATIVE_CONFIG"')
+    assert script != kong_container.START_SCRIPT
+    return subprocess.run(["sh", "-c", script, "kong-start", str(home(box))], capture_output=True, text=True,
+                          check=True)
+
+
+def calls(box: Path) -> list[str]:
+    log = box / "calls.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.mark.parametrize("live, loads", [(None, "base.yml"), (GOOD, "live.yml"), ("consumers: bad\n", "base.yml")])
+def test_kong_starts_from_its_last_accepted_config_or_the_stack_only_one(kong_box, live, loads):
+    if live is not None:
+        (home(kong_box) / "live.yml").write_text(live)
+    started = start_kong(kong_box)
+    assert started.stdout.strip() == str(home(kong_box) / loads)
+    if live is not None and loads == "base.yml":  # a refused file is set aside, not retried forever
+        assert not (home(kong_box) / "live.yml").exists()
+        assert (home(kong_box) / "rejected.yml").read_text() == live
+        assert "refused" in started.stderr
+
+
+def test_a_push_is_checked_posted_on_loopback_then_kept(kong_box):
     text = render(PUBLISHED)
-    props = {"config": text, "admin_url": fake_kong, "container": "supabase-dev-kong", "container_id": "abc"}
-    KongConfigProvider().create(props)
-    (request,) = FakeKong.received
-    assert request["path"] == "/config" and request["type"] == "application/json"
-    assert request["body"] == {"config": text}
-    assert (fake_docker / "docker.log").read_text().split() == ["cp", "-", "supabase-dev-kong:/home/kong/config"]
-    with tarfile.open(fake_docker / "archive.tar") as tar:
-        member = tar.getmember("kong.yml")
-        assert tar.extractfile(member).read().decode() == text and member.mode == 0o644
+    KongConfigProvider().create({"config": text, "container": "supabase-dev-kong", "container_id": "abc"})
+    assert (home(kong_box) / "live.yml").read_text() == text
+    assert json.loads((kong_box / "posted.json").read_text()) == {"config": text}
+    assert sorted(p.name for p in home(kong_box).iterdir()) == ["live.yml"]  # nothing left of the push
+    (cp, exec_, wget) = calls(kong_box)
+    assert cp == "docker cp - supabase-dev-kong:/home/kong"
+    assert exec_.startswith("docker exec supabase-dev-kong sh -c ")
+    assert f"--post-file {home(kong_box)}/next.json" in wget and wget.split()[-1] == "http://127.0.0.1:8001/config"
 
 
-def test_a_refused_config_is_not_written(fake_kong, fake_docker):
-    FakeKong.status = 400
-    props = {"config": "bad", "admin_url": fake_kong, "container": "supabase-dev-kong", "container_id": "abc"}
-    with pytest.raises(RuntimeError, match="Kong refused the config"):
-        KongConfigProvider().update("id", props, props)
-    assert not (fake_docker / "docker.log").exists()
+def test_a_config_kong_refuses_changes_nothing(kong_box):
+    (home(kong_box) / "live.yml").write_text(GOOD)
+    with pytest.raises(RuntimeError, match=r"supabase-dev-kong refused the config: Error: Failed parsing"):
+        KongConfigProvider().update("id", {}, {"config": "consumers: bad\n", "container": "supabase-dev-kong",
+                                               "container_id": "abc"})
+    assert (home(kong_box) / "live.yml").read_text() == GOOD
+    assert not [c for c in calls(kong_box) if c.startswith("wget")]
 
 
-def test_a_new_kong_container_gets_the_config_again():
-    olds = {"config": "x", "admin_url": "u", "container": "c", "container_id": "1"}
+@pytest.mark.parametrize("waiting", ["wget-fails", "wget-busy"])
+def test_a_push_waits_for_a_starting_or_busy_kong(kong_box, waiting):
+    (kong_box / waiting).write_text("2")
+    KongConfigProvider().create({"config": GOOD, "container": "c", "container_id": "abc"})
+    assert len([c for c in calls(kong_box) if c.startswith("wget")]) == 3
+    assert (home(kong_box) / "live.yml").read_text() == GOOD
+
+
+def test_a_config_the_admin_api_refuses_is_not_kept(kong_box):
+    (kong_box / "wget-refuses").touch()
+    with pytest.raises(RuntimeError, match="refused the config: wget: server returned error"):
+        KongConfigProvider().create({"config": GOOD, "container": "c", "container_id": "abc"})
+    assert not (home(kong_box) / "live.yml").exists()
+
+
+def test_a_kong_that_lost_or_refused_its_config_shows_as_an_update_and_is_repaired(kong_box):
+    """A recreated Kong has no live file; a restarted one may have set a refused file aside.
+    Either way the next preview shows the update and the next up pushes again."""
+    provider = KongConfigProvider()
+    props = {"config": GOOD, "container": "c", "container_id": "abc"}
+    provider.create(props)
+    assert not provider.diff("id", props, props).changes
+    (home(kong_box) / "live.yml").write_text("consumers: damaged\n")
+    start_kong(kong_box)  # Kong restarts: the file is set aside, Kong runs on the stack-only config
+    assert provider.diff("id", props, props).changes
+    provider.update("id", props, props)
+    assert (home(kong_box) / "live.yml").read_text() == GOOD
+    assert not provider.diff("id", props, props).changes
+
+
+def test_without_docker_the_config_is_pushed_again_rather_than_assumed(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker CLI at all
+    props = {"config": GOOD, "container": "c", "container_id": "abc"}
+    assert KongConfigProvider().diff("id", props, props).changes
+
+
+def test_a_new_kong_container_gets_the_config_again(kong_box):
+    olds = {"config": "x", "container": "c", "container_id": "1"}
     diff = KongConfigProvider().diff("id", olds, {**olds, "container_id": "2"})
     assert diff.changes and not diff.replaces
 
 
-def test_archive_holds_one_readable_file():
-    with tarfile.open(fileobj=io.BytesIO(config_archive("a: 1\n"))) as tar:
-        assert [m.name for m in tar.getmembers()] == ["kong.yml"]
+def test_the_push_archive_holds_the_config_and_its_request_body():
+    with tarfile.open(fileobj=io.BytesIO(push_archive("a: 1\n"))) as tar:
+        files = {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}
+        assert all(m.mode == 0o644 for m in tar.getmembers())
+    assert files == {"next.yml": "a: 1\n", "next.json": json.dumps({"config": "a: 1\n"})}
 
 
 @pytest.mark.parametrize("path", ["/api/mcp", "/mcp", "/api/mcp/tools"])
@@ -417,3 +489,36 @@ def test_an_apikey_alone_becomes_the_bearer_on_the_shared_routes(published, path
     assert result.passed and result.set_headers == {"Authorization": f"Bearer {STACK_SERVICE}"}
     assert run_guard(copy, {"apikey": STACK_ANON, "Authorization": "Bearer other"}).set_headers == {}
     assert run_guard(copy, {}, {"apikey": STACK_ANON}).set_headers == {"Authorization": f"Bearer {STACK_ANON}"}
+
+
+# -- PostgREST's PGRST106 hint names every exposed schema, that is every project --------------
+
+PGRST106 = {"code": "PGRST106", "details": None, "hint": "Only the following schemas are exposed: public, graphql_public, blog, shop",
+            "message": "Invalid schema: shop"}
+
+
+@pytest.mark.parametrize("path, host", [("/rest/v1/posts", "127.0.0.1"), ("/graphql/v1", "127.0.0.1"),
+                                        ("/project/blog/rest/v1/posts", "127.0.0.1"),
+                                        ("/rest/v1/posts", "blog-api.example.com")])
+def test_the_schema_list_never_reaches_a_client(published, path, host):
+    service, _ = match(published, path, host)
+    functions = plugin(service, "pre-function")
+    body = json.dumps(PGRST106)
+    answer = run_response_filters(functions["header_filter"][0], functions["body_filter"][0], 406,
+                                  [body[:40], body[40:]])
+    seen = json.loads(answer.body)
+    assert "shop" not in seen["hint"] and "blog" not in seen["hint"] and "public" not in seen["hint"]
+    assert seen["code"] == "PGRST106" and seen["message"] == "Invalid schema: shop"
+    assert answer.cleared_headers == ["Content-Length"]
+
+
+@pytest.mark.parametrize("status, body", [
+    (406, {"code": "PGRST116", "details": "The result contains 2 rows", "hint": None,
+           "message": "JSON object requested, multiple (or no) rows returned"}),
+    (200, [{"id": 1, "hint": "Only the following schemas are exposed: x"}]),
+])
+def test_other_answers_pass_unchanged(status, body):
+    text = json.dumps(body)
+    answer = run_response_filters(SCHEMA_LIST_HEADER_LUA, SCHEMA_LIST_BODY_LUA, status, [text[:10], text[10:]])
+    assert answer.body == text
+    assert answer.cleared_headers == ([] if status == 200 else ["Content-Length"])

@@ -40,13 +40,36 @@ def user_token(role: str, **extra) -> str:
     ("/auth/v1/callback", "auth-callback", "http://auth-blog:9999/callback"),
     ("/storage/v1/object/public/x", "storage", "http://storage:5000/"),
     ("/realtime/v1/websocket", "realtime", "http://realtime-dev.supabase-realtime:4000/socket"),
-    ("/realtime/v1/api/broadcast", "realtime-rest", "http://realtime-dev.supabase-realtime:4000/api"),
+    ("/realtime/v1/api/broadcast", "realtime-broadcast", "http://realtime-dev.supabase-realtime:4000/api/broadcast"),
 ])
 def test_a_projects_url_routes_each_service(kong, where, path, kind, upstream):
     host, prefix = where
     service, route = match(kong, prefix + path, host)
     assert service["name"] == f"project-blog-{kind}" and service["url"] == upstream
     assert route["strip_path"] is True
+
+
+def upstream_path(service: dict, route: dict, path: str) -> str:
+    """The path Kong 2.8 sends upstream: the service's path plus what the matched prefix leaves."""
+    from urllib.parse import urlsplit
+
+    base = urlsplit(service["url"]).path or "/"
+    prefix = max((p for p in route["paths"] if path.startswith(p)), key=len) if route["strip_path"] else ""
+    rest = path[len(prefix):]
+    return base.rstrip("/") + "/" + rest.lstrip("/") if rest else base
+
+
+@pytest.mark.parametrize("where", [LOCAL, HOSTED], ids=["local", "hostname"])
+@pytest.mark.parametrize("path", ["/realtime/v1/api/tenants/realtime-dev", "/realtime/v1/api/tenants",
+                                  "/realtime/v1/api/openapi", "/realtime/v1/api/tenants/realtime-dev/health"])
+def test_realtimes_tenant_admin_api_is_not_behind_a_projects_url(kong, where, path):
+    """Realtime's /api/tenants takes any token signed with the stack secret: with it, a project's
+    anon key could set the tenant's JWT secret and mint every project's roles."""
+    host, prefix = where
+    service, route = match(kong, prefix + path, host)
+    target = upstream_path(service, route, prefix + path)
+    reaches_admin = "realtime" in service["url"] and target.startswith(("/api/tenants", "/api/openapi"))
+    assert not (reaches_admin and allowed(kong, prefix + path, BLOG.anon_key, host)), (service["name"], target)
 
 
 def test_rest_is_pinned_to_the_projects_schema_on_both_routes(kong):

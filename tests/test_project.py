@@ -185,6 +185,7 @@ def test_adding_a_project_or_a_bucket_changes_no_storage_or_realtime_container()
             (before,) = [r for r in base.of_type(CONTAINER) if r.name == service]
             (after,) = [r for r in run.of_type(CONTAINER) if r.name == service]
             assert after.inputs == before.inputs, service
+            assert sorted(after.dependencies) == sorted(before.dependencies), service
     # A bucket is an input of the project's SQL resource only (and of the pages that show it).
     assert changed_between(base, runs[1]) == {"blog-sql", "dashboard-content"}
 

@@ -93,7 +93,10 @@ ADDED = {"kong": {"KONG_ADMIN_LISTEN", "KONG_UNTRUSTED_LUA", "KONG_UNTRUSTED_LUA
          "rest": {"PGRST_DB_PRE_CONFIG"},
          # Explicit where upstream relies on defaults (namespace `auth`, issuer unset): the same
          # builder (components/resources/gotrue.py) configures every project's GoTrue, where they differ.
-         "auth": {"DB_NAMESPACE", "GOTRUE_JWT_ISSUER"}}
+         "auth": {"DB_NAMESPACE", "GOTRUE_JWT_ISSUER"},
+         # Upstream's default, stated: how soon a running Realtime reads back its private-only
+         # tenant (sql/bootstrap/0004_realtime_private_only.sql.j2).
+         "realtime": {"TENANT_CACHE_EXPIRATION_IN_MS"}}
 
 # Healthchecks upstream declares (first words of the test); rest, meta, kong (2.8) and
 # functions have none upstream. Kong gets `kong health` here: the config push waits for it.
@@ -227,6 +230,19 @@ def test_realtime_answers_on_the_upstream_tenant_hostname(dev):
     assert "realtime-dev.supabase-realtime" in aliases
 
 
+def test_realtime_seeds_its_tenant_and_reads_it_back_within_30_seconds(dev):
+    realtime = containers(dev)["realtime"]
+    assert env_value(realtime, "SEED_SELF_HOST") == "true"
+    assert env_value(realtime, "TENANT_CACHE_EXPIRATION_IN_MS") == "30000"
+    assert "SELF_HOST_TENANT_NAME" not in env_names(realtime)  # the tenant is realtime-dev, its alias
+
+
+def test_realtime_starts_after_the_bootstrap_that_makes_its_tenant_private_only(dev):
+    """Its first start creates _realtime.tenants; the bootstrap's event trigger must exist by then."""
+    (bootstrap,) = dev.of_type("pulumi-python:dynamic/supabase:StackBootstrap")
+    assert bootstrap.urn in containers(dev)["realtime"].dependencies
+
+
 # -- healthchecks and start order --------------------------------------------------------
 
 
@@ -264,23 +280,22 @@ def test_ports_are_published_on_the_bind_address_only(dev):
     ports = published(dev)
     assert set(ports) == {"db", "kong"}
     assert ports["db"] == [{"internal": 5432, "external": 5432, "ip": "127.0.0.1", "protocol": "tcp"}]
-    assert {(p["internal"], p["external"], p["ip"]) for p in ports["kong"]} == {(8000, 8000, "127.0.0.1"),
-                                                                              (8001, 8001, "127.0.0.1")}
+    assert {(p["internal"], p["external"], p["ip"]) for p in ports["kong"]} == {(8000, 8000, "127.0.0.1")}
 
 
-def test_ports_follow_bind_address_but_kong_admin_stays_on_loopback(full):
+def test_ports_follow_bind_address(full):
     ports = published(full)
     assert set(ports) == {"db", "kong", "supavisor"}
     by_internal = {(name, p["internal"]): p for name, found in ports.items() for p in found}
     assert by_internal[("db", 5432)]["ip"] == "192.168.10.5"
     assert by_internal[("kong", 8000)]["ip"] == "192.168.10.5"
-    assert by_internal[("kong", 8001)]["ip"] == "127.0.0.1"
+    assert ("kong", 8001) not in by_internal  # Kong's admin API: inside its container only
     assert by_internal[("supavisor", 6543)]["ip"] == "192.168.10.5"
 
 
 def test_configured_ports_are_used():
-    ports = published(run_program(config_with(ports={"kong": 18000, "postgres": 15432, "kongAdmin": 18001})))
-    assert {p["external"] for p in ports["kong"]} == {18000, 18001}
+    ports = published(run_program(config_with(ports={"kong": 18000, "postgres": 15432})))
+    assert {p["external"] for p in ports["kong"]} == {18000}
     assert ports["db"][0]["external"] == 15432
 
 
@@ -355,11 +370,18 @@ def test_init_sql_uploads_hold_no_secret(dev):
 # -- volumes ----------------------------------------------------------------------------------
 
 
+def test_named_containers_are_deleted_before_their_replacement(dev):
+    """Docker refuses a second container with the same name: with Pulumi's default order
+    (create the new one first) every image bump or env change would fail half-way."""
+    found = containers(dev)
+    assert found and all(c.delete_before_replace for c in found.values())
+
+
 def test_data_volumes_are_protected_and_mounted(dev):
     volumes = {r.name: r for r in dev.of_type(VOLUME)}
     for name in ("db-data", "db-config", "storage-data"):
         assert volumes[name].protect, name
-    assert not volumes["gateway-config"].protect  # derived from state: rebuilt by the next `up`
+    assert "gateway-config" not in volumes  # Kong's config lives and dies with its container
     mounted = {v["volumeName"]: v["containerPath"] for c in containers(dev).values() for v in c.inputs.get("volumes", [])}
     assert mounted["supabase-dev-db-data"] == "/var/lib/postgresql/data"
     assert mounted["supabase-dev-db-config"] == "/etc/postgresql-custom"

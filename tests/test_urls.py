@@ -65,7 +65,7 @@ def test_no_cloudflare_resource_behind_the_users_proxy(behind_proxy):
 
 def test_ports_stay_where_bind_address_says(behind_proxy):
     kong = containers(behind_proxy)["kong"]
-    assert {(p["external"], p["ip"]) for p in kong.inputs["ports"]} == {(8000, "127.0.0.1"), (8001, "127.0.0.1")}
+    assert {(p["external"], p["ip"]) for p in kong.inputs["ports"]} == {(8000, "127.0.0.1")}
 
 
 def test_without_public_url_the_stack_stays_local():

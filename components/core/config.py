@@ -341,7 +341,9 @@ class Hostnames(_Model):
 class Ports(_Model):
     kong: int = Field(8000, ge=1, le=65535)
     postgres: int = Field(5432, ge=1, le=65535)
-    kong_admin: int = Field(8001, ge=1, le=65535, alias="kongAdmin")
+    # Retired: Kong's admin API is no longer published (components/core/kong_container.py).
+    # Still accepted so that older stack configs load; `warnings` says it can go.
+    kong_admin: Optional[int] = Field(None, ge=1, le=65535, alias="kongAdmin")
 
 
 class Features(_Model):
@@ -677,7 +679,7 @@ def parse_config(raw: dict[str, Any],
 
 def published_ports(ports: Ports, features: Features) -> list[tuple[str, int]]:
     """(setting, port) of every port the stack publishes on the Docker host."""
-    found = [("ports.kong", ports.kong), ("ports.postgres", ports.postgres), ("ports.kongAdmin", ports.kong_admin)]
+    found = [("ports.kong", ports.kong), ("ports.postgres", ports.postgres)]
     return found + ([("features.pooler", POOLER_TRANSACTION_PORT)] if features.pooler else [])
 
 
@@ -772,7 +774,16 @@ def load_config() -> StackConfig:
 
 def warnings(config: StackConfig) -> list[str]:
     """Things that work but that users usually do not want."""
-    return _exposure_warnings(config) + _certificate_warnings(config) + _signup_warnings(config)
+    return (_exposure_warnings(config) + _certificate_warnings(config) + _signup_warnings(config)
+            + _retired_warnings(config))
+
+
+def _retired_warnings(config: StackConfig) -> list[str]:
+    if config.ports.kong_admin is None:
+        return []
+    return ["ports.kongAdmin: no longer used; Kong's admin API is not published on the host any more (the "
+            "program pushes Kong's config with docker exec). Remove it: "
+            "pulumi config rm --path ports.kongAdmin"]
 
 
 def _exposure_warnings(config: StackConfig) -> list[str]:
@@ -785,7 +796,7 @@ def _exposure_warnings(config: StackConfig) -> list[str]:
     if config.features.pooler:
         exposed.append(f"Supavisor on port {POOLER_TRANSACTION_PORT} (pooled Postgres logins)")
     return [f"bindAddress: {config.bind_address!r} listens on every interface of the Docker host: "
-            f"{'; '.join(exposed)}. Kong's admin API stays on 127.0.0.1. Firewall these ports, or bind to one "
+            f"{'; '.join(exposed)}. Firewall these ports, or bind to one "
             "address (e.g. 127.0.0.1 behind a reverse proxy, see docs/reverse-proxy.md)"]
 
 

@@ -22,10 +22,20 @@ def tar_archive(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def docker(*args: str, stdin: bytes = b"") -> None:
-    result = subprocess.run(["docker", *args], input=stdin, capture_output=True, timeout=120)
+class DockerError(RuntimeError):
+    """A docker CLI call failed; `stderr` is what the CLI (or the command it ran) said."""
+
+    def __init__(self, command: str, returncode: int, stderr: str):
+        super().__init__(f"docker {command} failed: {stderr}")
+        self.returncode, self.stderr = returncode, stderr
+
+
+def docker(*args: str, stdin: bytes = b"", timeout: float = 120) -> str:
+    """Runs the docker CLI; returns its standard output."""
+    result = subprocess.run(["docker", *args], input=stdin, capture_output=True, timeout=timeout)
     if result.returncode != 0:
-        raise RuntimeError(f"docker {args[0]} failed: {result.stderr.decode(errors='replace').strip()}")
+        raise DockerError(args[0], result.returncode, result.stderr.decode(errors="replace").strip())
+    return result.stdout.decode(errors="replace")
 
 
 def copy_into(container: str, directory: str, archive: bytes) -> None:

@@ -183,8 +183,9 @@ def _record(conn: psycopg.Connection, scope: str, m: Migration) -> None:
 
 
 def apply_bootstrap(dsn: str, migrations: list[Migration], where: str = "sql/bootstrap") -> list[str]:
-    """The stack's own schema objects (this repository's sql/bootstrap, run as the superuser):
-    registry, PostgREST pre-config function, the schema-adoption guard."""
+    """The stack's own schema objects (this repository's sql/bootstrap, run as the superuser,
+    each file once, in order): PostgREST's pre-config function, the schema-adoption guard,
+    the Storage and Realtime registry functions, Realtime's private-only tenant guard."""
     context = {"authenticator": AUTHENTICATOR, "base_schemas": POSTGREST_BASE_SCHEMAS}
     with _connect(dsn) as conn, conn.transaction():
         _begin_locked(conn, ensure_registry=True)

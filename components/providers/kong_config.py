@@ -3,22 +3,22 @@
 Why a dynamic resource and not a container input: the config holds every project's keys,
 so as a container input each project change would recreate Kong and drop its connections.
 Instead the Kong container starts from a base config (stack keys only, no project) and
-this resource, on every change of the full config:
+this resource, on every change of the full config, copies it into the container and runs
+components/core/kong_container.PUSH_SCRIPT there (`docker exec`): Kong checks it, swaps it
+in atomically through its admin API on the container's loopback (open connections and
+in-flight requests continue; a refused config leaves the old one in place), and only then
+keeps it as the file a restart of that container starts from.
 
-1. `POST /config` on Kong's admin API (published on the host's 127.0.0.1 only): Kong
-   validates the new config and swaps it in atomically, in memory; open connections and
-   in-flight requests continue. An invalid config is refused and the old one stays.
-2. writes the same file into Kong's config volume (`docker cp`), which Kong's entrypoint
-   prefers over the base config, so a restart of Kong keeps every project.
+On every preview and up the resource also compares that file with the config it should
+hold (a new container has none; the start script sets aside a file Kong refuses), so a
+Kong that lost or refused its config shows as an update and is repaired by it.
 
 The config text is a secret input (it holds service keys and the dashboard password).
 """
 from __future__ import annotations
 
+import hashlib
 import json
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -26,15 +26,13 @@ from typing import Any, Optional, Sequence
 import jinja2
 import pulumi
 import yaml
-from pulumi.dynamic import Resource
+from pulumi.dynamic import DiffResult, Resource
 
-from components.core.docker_cli import copy_into, tar_archive
+from components.core import kong_container
+from components.core.docker_cli import DockerError, copy_into, docker, tar_archive
 from components.providers.dynamic_base import ConvergingProvider
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "kong.yml.j2"
-CONFIG_DIR = "/home/kong/config"  # Kong's config volume
-LIVE_FILE = f"{CONFIG_DIR}/kong.yml"
-BASE_FILE = "/home/kong/base.yml"  # uploaded with the container: stack keys only
 DASHBOARD_USER = "supabase"
 REALTIME_HOST = "realtime-dev.supabase-realtime"
 
@@ -70,18 +68,29 @@ class ProjectKeys:
 
 
 # Lua run by Kong's pre-function plugin (sandboxed; `cjson.safe` allowed by the container's
-# KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES). Returns the per-request function (serverless plugin 0.2+).
-GUARD_LUA = """local cjson = require "cjson.safe"
-local roles = {%(roles)s}
-return function()
-  local auth = kong.request.get_header("authorization")
+# KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES). Each chunk returns the per-request function
+# (serverless plugin 0.2+); a phase's functions see the PDK as `kong` and `ngx`.
+
+# A request with only an `apikey` (curl, websockets) gets it as its bearer token, as
+# upstream's newer gateway does; PostgREST and the others then see its role instead of the
+# anonymous default. Leaves `auth` holding the request's bearer header (or nothing).
+_APIKEY_AS_BEARER = """  local auth = kong.request.get_header("authorization")
   if not auth then
     local key = kong.request.get_header("apikey") or kong.request.get_query_arg("apikey")
     if type(key) ~= "string" then return end
     auth = "Bearer " .. key
     kong.service.request.set_header("Authorization", auth)
   end
-  local payload = type(auth) == "string" and string.match(auth, "^[Bb]earer%%s+[%%w_-]+%%.([%%w_-]+)%%.[%%w_-]+$")
+"""
+
+APIKEY_BEARER_LUA = "return function()\n" + _APIKEY_AS_BEARER + "end\n"
+
+# The project guard: besides the apikey copy, a bearer whose top-level `role` claim is not
+# one of the project's roles is refused before key-auth.
+GUARD_LUA = """local cjson = require "cjson.safe"
+local roles = {%(roles)s}
+return function()
+""" + _APIKEY_AS_BEARER.replace("%", "%%") + """  local payload = type(auth) == "string" and string.match(auth, "^[Bb]earer%%s+[%%w_-]+%%.([%%w_-]+)%%.[%%w_-]+$")
   local claims
   if payload then
     local padded = payload:gsub("-", "+"):gsub("_", "/") .. string.rep("=", (4 - #payload %% 4) %% 4)
@@ -94,15 +103,26 @@ return function()
 end
 """
 
-
-# On the shared API routes: a request with only an `apikey` (curl, websockets) gets it as its
-# bearer token, as upstream's newer gateway does; PostgREST and the others then see its role
-# instead of the anonymous default.
-APIKEY_BEARER_LUA = """return function()
-  if kong.request.get_header("authorization") then return end
-  local key = kong.request.get_header("apikey") or kong.request.get_query_arg("apikey")
-  if type(key) == "string" then
-    kong.service.request.set_header("Authorization", "Bearer " .. key)
+# PostgREST answers a schema it does not serve with 406 PGRST106 and a hint listing every
+# exposed schema (postgrest v14.5 src/PostgREST/Error.hs, UnacceptableSchema): every
+# project's name. On the routes to PostgREST the hint is replaced; the message keeps the
+# schema the client asked for. Only 406 bodies are buffered.
+SCHEMA_LIST_HEADER_LUA = """return function()
+  if kong.response.get_status() == 406 then
+    kong.ctx.plugin.schema_error = true
+    kong.response.clear_header("Content-Length")
+  end
+end
+"""
+SCHEMA_LIST_BODY_LUA = """local cjson = require "cjson.safe"
+return function()
+  if not kong.ctx.plugin.schema_error then return end
+  local body = kong.response.get_raw_body()
+  if not body then return end
+  local err = cjson.decode(body)
+  if type(err) == "table" and err.code == "PGRST106" then
+    err.hint = "A key serves only its own project's schema, on the project's URL."
+    kong.response.set_raw_body(cjson.encode(err))
   end
 end
 """
@@ -146,6 +166,7 @@ def _environment() -> jinja2.Environment:
     env.filters["q"] = lambda value: json.dumps(str(value))  # a JSON string is a YAML string
     env.globals["guard_lua"] = guard_lua
     env.globals["apikey_bearer_lua"] = APIKEY_BEARER_LUA
+    env.globals["schema_list_lua"] = (SCHEMA_LIST_HEADER_LUA, SCHEMA_LIST_BODY_LUA)
     return env
 
 
@@ -171,57 +192,60 @@ def render(settings: KongSettings) -> str:
 # -- pushing a config to a running Kong -----------------------------------------------------
 
 
-def post_config(admin_url: str, text: str, timeout: float = 90.0) -> None:
-    """`POST /config`; retries while Kong is still starting, fails at once on a refused config."""
-    body = json.dumps({"config": text}).encode()
-    deadline = time.monotonic() + timeout
-    while True:
-        request = urllib.request.Request(f"{admin_url.rstrip('/')}/config", data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30):
-                return
-        except urllib.error.HTTPError as err:
-            raise RuntimeError(f"Kong refused the config (HTTP {err.code}): {_kong_message(err)}") from None
-        except OSError as err:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Kong admin API at {admin_url} did not answer: {err}") from None
-            time.sleep(2)
+def push_archive(text: str) -> bytes:
+    """The config and the admin API's request body, as a tar stream for `docker cp -`."""
+    return tar_archive({kong_container.NEXT_FILE: text, kong_container.NEXT_BODY: json.dumps({"config": text})})
 
 
-def _kong_message(err: urllib.error.HTTPError) -> str:
+def push(container: str, text: str) -> None:
+    """Copies the config into Kong and has Kong take it (components/core/kong_container.PUSH_SCRIPT)."""
+    copy_into(container, kong_container.HOME, push_archive(text))
     try:
-        return json.dumps(json.loads(err.read()).get("fields") or {})[:2000]
-    except (ValueError, AttributeError):
-        return err.reason or ""
+        docker("exec", container, "sh", "-c", kong_container.PUSH_SCRIPT, "kong-push", kong_container.HOME,
+               str(kong_container.PUSH_TIMEOUT_SECONDS), timeout=kong_container.PUSH_TIMEOUT_SECONDS + 60)
+    except DockerError as err:
+        what = "refused the config" if err.returncode == 3 else "did not take the config"
+        raise RuntimeError(f"Kong in {container} {what}: {err.stderr[-4000:]}") from None
 
 
-def config_archive(text: str) -> bytes:
-    """kong.yml as a tar stream for `docker cp -`, readable by Kong's unprivileged user."""
-    return tar_archive({Path(LIVE_FILE).name: text})
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def write_live_file(container: str, text: str) -> None:
-    copy_into(container, CONFIG_DIR, config_archive(text))
+def live_digest(container: str) -> str:
+    """The sha256 of the config the container would restart from; empty when it has none or
+    Docker cannot tell (both mean: push again)."""
+    try:
+        return docker("exec", container, "sh", "-c", kong_container.DIGEST_SCRIPT, "kong-digest",
+                      kong_container.HOME, timeout=30).strip()
+    except (DockerError, OSError):
+        return ""
 
 
 class KongConfigProvider(ConvergingProvider):
-    """No delete: the live file goes with Kong's config volume."""
+    """No delete: the config goes with Kong's container."""
 
     def resource_id(self, props: dict[str, Any]) -> str:
         return f"{props['container']}-config"
 
     def converge(self, props: dict[str, Any]) -> dict[str, Any]:
-        post_config(props["admin_url"], props["config"])  # validated and live first ...
-        write_live_file(props["container"], props["config"])  # ... then kept for restarts
+        push(props["container"], props["config"])
         return props
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        found = super().diff(_id, olds, news)
+        if found.changes or not isinstance(news.get("config"), str):
+            return found
+        if live_digest(news["container"]) == digest(news["config"]):
+            return found
+        return DiffResult(changes=True, replaces=[], stables=[], delete_before_replace=False)
 
 
 class KongConfig(Resource, module="supabase", name="KongConfig"):
-    """The full Kong config, live and on Kong's volume. A new `container_id` (Kong recreated) re-pushes it."""
+    """The full Kong config, live in Kong and kept for its restarts. A new `container_id`
+    (Kong recreated) pushes it again, and so does a Kong that lost or refused it."""
 
-    def __init__(self, name: str, *, config: pulumi.Input[str], admin_url: str, container: pulumi.Input[str],
+    def __init__(self, name: str, *, config: pulumi.Input[str], container: pulumi.Input[str],
                  container_id: pulumi.Input[str], opts: Optional[pulumi.ResourceOptions] = None):
-        props = {"config": pulumi.Output.secret(config), "admin_url": admin_url,
-                 "container": container, "container_id": container_id}
+        props = {"config": pulumi.Output.secret(config), "container": container, "container_id": container_id}
         super().__init__(KongConfigProvider(), name, props, opts)

@@ -3,7 +3,7 @@
 The container's inputs depend on stack settings only (ports, stack keys via the base
 config); every project's keys and routes reach Kong through components/providers/kong_config.py,
 which swaps the config in place. Adding a project therefore recreates nothing here.
-The admin API is published on the host's 127.0.0.1 only, whatever bindAddress is.
+Kong's admin API listens on the container's loopback only (components/core/kong_container.py).
 """
 from __future__ import annotations
 
@@ -13,27 +13,19 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_docker as docker
 
-from components.core import urls
-from components.providers import kong_config
+from components.core import kong_container, urls
 from components.core.config import StackConfig
-from components.providers.kong_config import BASE_FILE, CONFIG_DIR, KongConfig, KongSettings, ProjectKeys
-from components.resources.secrets import StackSecrets
-from components.resources.service import Healthcheck, Mount, ServiceSpec, declare, named_volume, publish
 from components.core.options import after
+from components.providers import kong_config
+from components.providers.kong_config import KongConfig, KongSettings, ProjectKeys
+from components.resources.secrets import StackSecrets
+from components.resources.service import Healthcheck, ServiceSpec, declare, publish
 
 HTTP_PORT = 8000
-ADMIN_PORT = 8001
-ADMIN_HOST = "127.0.0.1"
 PLUGINS = "request-transformer,cors,key-auth,acl,basic-auth,request-termination,ip-restriction,pre-function"
 # The project guard (kong_config.GUARD_LUA) runs in Kong's Lua sandbox (the default,
 # untrusted_lua = sandbox) and may require only this JSON decoder.
 SANDBOX_REQUIRES = "cjson.safe"
-# Prefer the full config Kong was last given (kept on its volume); the base config is only
-# the first start's, before KongConfig has pushed anything.
-ENTRYPOINT = (
-    f'if [ -s "$KONG_DECLARATIVE_CONFIG" ]; then :; else export KONG_DECLARATIVE_CONFIG={BASE_FILE}; fi; '
-    "exec /docker-entrypoint.sh kong docker-start"
-)
 
 
 @dataclass(frozen=True)
@@ -88,19 +80,19 @@ def full_config(config: StackConfig, s: StackSecrets, projects: Sequence[Project
                                 .apply(build))
 
 
-def kong_spec(a: GatewayArgs, volume: docker.Volume) -> ServiceSpec:
+def kong_spec(a: GatewayArgs) -> ServiceSpec:
     c = a.config
     return ServiceSpec(
         name="kong", network_name=a.network_name,
-        env={"KONG_DATABASE": "off", "KONG_DECLARATIVE_CONFIG": f"{CONFIG_DIR}/kong.yml",
+        env={"KONG_DATABASE": "off", "KONG_DECLARATIVE_CONFIG": kong_container.BASE_FILE,
              "KONG_DNS_ORDER": "LAST,A,CNAME", "KONG_PLUGINS": PLUGINS,
              "KONG_NGINX_PROXY_PROXY_BUFFER_SIZE": "160k", "KONG_NGINX_PROXY_PROXY_BUFFERS": "64 160k",
-             "KONG_ADMIN_LISTEN": f"0.0.0.0:{ADMIN_PORT}", "KONG_UNTRUSTED_LUA": "sandbox",
+             "KONG_ADMIN_LISTEN": kong_container.ADMIN_LISTEN, "KONG_UNTRUSTED_LUA": "sandbox",
              "KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES": SANDBOX_REQUIRES},
-        entrypoint=["sh", "-c", ENTRYPOINT],
-        ports=[publish(HTTP_PORT, c.ports.kong, c.bind_address), publish(ADMIN_PORT, c.ports.kong_admin, ADMIN_HOST)],
-        mounts=[Mount(CONFIG_DIR, volume=volume.name)],
-        uploads=[docker.ContainerUploadArgs(file=BASE_FILE, content=base_config(c, a.secrets), permissions="0644")],
+        entrypoint=["sh", "-c", kong_container.START_SCRIPT, "kong-start", kong_container.HOME],
+        ports=[publish(HTTP_PORT, c.ports.kong, c.bind_address)],
+        uploads=[docker.ContainerUploadArgs(file=kong_container.BASE_FILE, content=base_config(c, a.secrets),
+                                            permissions="0644")],
         healthcheck=Healthcheck(["CMD", "kong", "health"], interval="10s", retries=5),
         wait=True,
     )
@@ -110,12 +102,10 @@ class Gateway(pulumi.ComponentResource):
     def __init__(self, name: str, args: GatewayArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("supabase-multi-instance:index:Gateway", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        volume = named_volume(f"{name}-config", "kong-config", child, keep=False)
-        self.container = declare(kong_spec(args, volume), after(child, args.after))
+        self.container = declare(kong_spec(args), after(child, args.after))
         self.config = KongConfig(
             f"{name}-routes",
             config=full_config(args.config, args.secrets, args.projects),
-            admin_url=f"http://{ADMIN_HOST}:{args.config.ports.kong_admin}",
             container=self.container.name,
             container_id=self.container.id,
             opts=after(child, [self.container]),

@@ -122,5 +122,7 @@ def declare(spec: ServiceSpec, opts: pulumi.ResourceOptions) -> docker.Container
         command=list(spec.command) if spec.command is not None else None,
         entrypoints=list(spec.entrypoint) if spec.entrypoint is not None else None,
         security_opts=list(spec.security_opts) or None,
-        opts=opts,
+        # The container name is fixed, so Docker refuses a second one beside it: a replaced
+        # container (new image, new env) goes before its successor is created.
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
     )

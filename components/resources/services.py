@@ -35,6 +35,7 @@ PRE_CONFIG = "supabase_multi.postgrest_pre_config"
 REALTIME_HOST = "realtime-dev.supabase-realtime"
 REALTIME_TENANT = REALTIME_HOST.split(".")[0]
 STORAGE_PATH = "/var/lib/storage"
+TENANT_CACHE_MS = 30_000  # supabase/realtime config/runtime.exs default
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,13 @@ def auth(a: ServicesArgs) -> ServiceSpec:
 
 
 def realtime(a: ServicesArgs, db_enc_key: pulumi.Input[str]) -> ServiceSpec:
+    """Realtime with the one self-hosted tenant, which its seed re-creates at every start.
+
+    The tenant is private-only: sql/bootstrap/0004_realtime_private_only.sql.j2 forces the flag
+    on its row, so the container starts after the bootstrap. Realtime reads the row back when its
+    tenant cache expires; TENANT_CACHE_EXPIRATION_IN_MS states that bound (upstream's default)
+    because the guarantee relies on it. Stacks from before the flag get this container replaced
+    once by it, which drops the public channels joined until then."""
     s = a.secrets
     probe = pulumi.Output.concat(
         'curl -sSfL --head -o /dev/null -H "Authorization: Bearer ', s.anon_key,
@@ -103,7 +111,8 @@ def realtime(a: ServicesArgs, db_enc_key: pulumi.Input[str]) -> ServiceSpec:
         env={"PORT": "4000", "DB_HOST": "db", "DB_PORT": str(PORT), "DB_USER": ADMIN_USER, "DB_NAME": DATABASE,
              "DB_AFTER_CONNECT_QUERY": "SET search_path TO _realtime", "ERL_AFLAGS": "-proto_dist inet_tcp",
              "DNS_NODES": "''", "RLIMIT_NOFILE": "10000", "APP_NAME": "realtime", "SEED_SELF_HOST": "true",
-             "RUN_JANITOR": "true", "DISABLE_HEALTHCHECK_LOGGING": "true"},
+             "RUN_JANITOR": "true", "DISABLE_HEALTHCHECK_LOGGING": "true",
+             "TENANT_CACHE_EXPIRATION_IN_MS": str(TENANT_CACHE_MS)},
         secret_env={"DB_PASSWORD": s.postgres_password, "DB_ENC_KEY": db_enc_key, "API_JWT_SECRET": s.jwt_secret,
                     "SECRET_KEY_BASE": s.secret_key_base, "METRICS_JWT_SECRET": s.jwt_secret},
         healthcheck=Healthcheck(["CMD-SHELL", probe], interval="30s", start_period="10s"),
@@ -189,7 +198,9 @@ class SupabaseServices(pulumi.ComponentResource):
         self.containers: dict[str, docker.Container] = {}
         self._add(rest(args), self._after(child, args, [args.database.ready, args.database.bootstrap]))
         self._add(auth(args), after_db)
-        self._add(realtime(args, _random("realtime-db-enc-key", 16, child)), after_db)
+        # After the bootstrap: its event trigger must exist before Realtime first creates its tenants table.
+        self._add(realtime(args, _random("realtime-db-enc-key", 16, child)),
+                  self._after(child, args, [args.database.ready, args.database.bootstrap]))
         self._add(imgproxy(args, self.storage_volume), child)
         self._add(storage(args, self.storage_volume, _random("storage-s3-key-id", 32, child),
                           _random("storage-s3-key-secret", 64, child)),
