@@ -252,3 +252,29 @@ def test_reapplying_changes_nothing(stack):
     with psycopg.connect(dsn) as conn:
         assert conn.execute("select id, updated_at from storage.buckets order by id").fetchall() == before
         assert conn.execute("select count(*) from pg_policy").fetchone() == policies
+
+
+# -- auth.mode: shared --------------------------------------------------------------------------
+
+STACK_ROLE_GRANTS = [("storage.objects", "select"), ("storage.buckets", "select"), ("realtime.messages", "select")]
+
+
+def stack_authenticated_grants(dsn: str) -> list[bool]:
+    with psycopg.connect(dsn) as conn:
+        grants = [conn.execute("select has_table_privilege('authenticated', %s, %s)", (t, p)).fetchone()[0]
+                  for t, p in STACK_ROLE_GRANTS]
+        return grants + [conn.execute("select has_schema_privilege('authenticated', %s, 'usage')", (s,)).fetchone()[0]
+                         for s in ("storage", "realtime")]
+
+
+@pytest.mark.parametrize("on_delete", ["archive", "drop"])
+def test_removing_a_shared_auth_project_leaves_the_stacks_users_their_storage_and_realtime(db, on_delete):
+    """A project with `auth.mode: shared` signs its users in as the stack's `authenticated`, whose
+    Storage and Realtime grants are the images' own (every shared user's, Studio's): removing the
+    project must revoke only what is the project's."""
+    pg.bootstrap(db)
+    before = stack_authenticated_grants(db)
+    assert all(before)
+    guests = pg.create_project(db, "guests", "empty", auth_mode="shared", buckets=[{"name": "files"}])
+    pg.remove_project(db, guests, on_delete)
+    assert stack_authenticated_grants(db) == before

@@ -78,7 +78,8 @@ class ProjectNames:
         """Template variables for sql/projects/*."""
         return {"project": self.project, "schema": self.schema, "owner": self.owner, "anon": self.anon,
                 "authenticated": self.authenticated, "service": self.service, "auth_schema": self.auth_schema,
-                "auth_admin": self.auth_admin if self.own_auth else "", "own_auth": self.own_auth}
+                "auth_admin": self.auth_admin if self.own_auth else "", "own_auth": self.own_auth,
+                "own_api_roles": self.authenticator_members()}
 
     def roles(self) -> list[RoleSpec]:
         """The project's NOLOGIN roles. None bypasses RLS: the service key reaches every row of its
