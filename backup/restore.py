@@ -261,10 +261,10 @@ class _Plan:
         t, s = self.target, self.source
         if self.contents:
             archive_sql = "\n".join(render_named(step, **(m.project_context(t) | self._archived_names))
-                                    for step in m.ARCHIVE_STEPS)
+                                    for step in m.MAKE_ROOM_ARCHIVE_STEPS)
             archive_sql += "\n" + self._hand_over_sql()
         else:
-            archive_sql = "\n".join(render_named(step, **m.project_context(t)) for step in m.DROP_STEPS)
+            archive_sql = "\n".join(render_named(step, **m.project_context(t)) for step in m.MAKE_ROOM_DROP_STEPS)
         return render_named(
             "backup/restore_prologue.sql.j2", lock_key=m.LOCK_KEY, archive_sql=archive_sql,
             empty_schemas=[] if self.contents else self._target_schemas, bookkeeping=self._bookkeeping,
@@ -273,6 +273,14 @@ class _Plan:
 
     def _role(self, name: str) -> bool:
         return bool(self._one("select true from pg_roles where rolname = %s", name))
+
+    @functools.cached_property
+    def _published(self) -> list[str]:
+        """The target's tables in the Realtime publication: the restored ones take their place."""
+        return [r for (r,) in self.conn.execute(
+            "select c.relname from pg_publication_rel r join pg_publication p on p.oid = r.prpubid "
+            "join pg_class c on c.oid = r.prrelid where p.pubname = 'supabase_realtime' "
+            "and c.relnamespace = %s::regnamespace order by 1", (self.target.schema,))]
 
     def _public_views(self, schema: str) -> list[str]:
         return [r for (r,) in self.conn.execute(
@@ -294,6 +302,8 @@ class _Plan:
             owner_grants_sql=render_named("projects/_owner_grants.sql.j2", **context),
             owner_runner_sql=render_named("projects/_owner_runner.sql.j2", **context) if self.pending else "",
             finalize_sql=render_named("projects/_finalize.sql.j2", **context),
+            realtime_sql=render_named("projects/_realtime.sql.j2",
+                                      **m.finishing_context(t, self.template, published=self._published)),
             auth_admin_login=self.auth_admin_login,
             api_roles=t.api_roles(), default_privileges=t.default_privileges(),
             storage_sql=self._storage_sql(), expected_rows=json.dumps(self._expected_rows()),

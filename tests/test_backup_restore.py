@@ -26,6 +26,7 @@ from backup.errors import BackupError
 from components.core import migrations as m
 from components.core.naming import ProjectNames
 from tests import pg
+from tests import realtime_api, storage_api
 
 
 def new_project(dsn: str, name: str, auth_mode: str = "own", **options) -> ProjectNames:
@@ -591,3 +592,58 @@ def test_a_clone_names_the_functions_whose_text_still_reads_the_source(stack, pg
         f"function {f} mentions schema {s!r} in its body or settings: it still reads the source project's objects "
         "(which the clone's roles cannot access); fix it in the clone"
         for f, s in (("gamma.post_count()", "alpha"), ("gamma_auth.user_count()", "alpha_auth"))]
+
+
+# -- the project's Storage and Realtime survive its restore ---------------------------------------
+
+GALLERY = Path(__file__).parent / "fixtures" / "templates" / "gallery"
+GALLERY_BUCKETS = [{"name": "shared"}, {"name": "inbox"}]
+
+
+def gallery_templates(tmp_path: Path) -> Path:
+    """The gallery test template (policies.json on all three shared tables) publishing its table."""
+    root = tmp_path / "templates"
+    shutil.copytree(GALLERY, root / "gallery")
+    (root / "gallery" / "realtime.json").write_text(json.dumps({"publish": ["members"]}))
+    return root
+
+
+def storage_realtime_state(dsn: str, names: ProjectNames) -> dict:
+    """What `pulumi up` gives a project in the shared Storage and Realtime tables."""
+    roles = names.authenticator_members()
+    with psycopg.connect(dsn) as conn:
+        q = lambda text, *args: conn.execute(text, args).fetchall()  # noqa: E731
+        return {
+            "grants": q("select r, t, has_table_privilege(r, t, 'select'), has_table_privilege(r, t, 'insert') "
+                        "from unnest(%s::text[]) r, unnest(array['storage.objects', 'storage.buckets', "
+                        "'realtime.messages']) t order by 1, 2", roles),
+            "api_roles": q("select role_name, schema_name, kind from supabase_multi.api_roles "
+                           "where schema_name = %s order by 1", names.schema),
+            "policies": q("select polrelid::regclass::text, polname from pg_policy "
+                          "where starts_with(polname, %s) order by 1, 2", names.project + ":"),
+            "published": q("select c.oid::regclass::text from pg_publication_rel r join pg_class c on c.oid = r.prrelid "
+                           "where c.relnamespace = %s::regnamespace order by 1", names.schema),
+        }
+
+
+@pytest.mark.parametrize("clone", [False, True], ids=["restore", "clone"])
+def test_a_restore_leaves_the_projects_storage_and_realtime_as_pulumi_up_made_them(db, pg_tools, tmp_path, clone):
+    """The restore puts the project's old contents away with the archive step of `onDelete`, but
+    the project lives on: its keys and users keep their buckets, topics, template policies and
+    published tables."""
+    templates = gallery_templates(tmp_path)
+    pg.bootstrap(db)
+    make = lambda name: pg.create_project(db, name, "gallery", template_dir=templates / "gallery",  # noqa: E731
+                                          buckets=GALLERY_BUCKETS)
+    source = make("alpha")
+    target = make("gamma") if clone else source
+    path = dump.dump(db, "alpha", tmp_path / "backups", tools=pg_tools)
+    before = storage_realtime_state(db, target)
+    assert before["policies"] and before["published"] and before["api_roles"]
+    (restore.clone if clone else restore.restore)(db, path, target.project, force=True, tools=pg_tools,
+                                                  templates_dir=templates)
+    assert storage_realtime_state(db, target) == before
+    anon = storage_api.key(target.anon)
+    assert realtime_api.can_listen(db, anon, f"{target.project}:lobby") == {"broadcast": True, "presence": True}
+    assert storage_api.list_buckets(db, storage_api.key(target.service)) == sorted(
+        f"{target.project}-{b['name']}" for b in GALLERY_BUCKETS)

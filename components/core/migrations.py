@@ -230,9 +230,14 @@ def apply_project(
 # After a create/update step's migrations, in this order, in the same transaction.
 FINISHING_STEPS = ("projects/_finalize.sql.j2", "projects/_storage.sql.j2", "projects/_realtime.sql.j2",
                    "projects/_template_policies.sql.j2")
-# Removing a project (onDelete archive or drop), and making room for a restore: the same steps.
-ARCHIVE_STEPS = ("projects/_leave_storage_realtime.sql.j2", "projects/_archive.sql.j2")
-DROP_STEPS = ("projects/_leave_storage_realtime.sql.j2", "projects/_drop.sql.j2")
+# Removing a project (onDelete archive or drop).
+ARCHIVE_STEPS = ("projects/_unpublish.sql.j2", "projects/_leave_storage_realtime.sql.j2", "projects/_archive.sql.j2")
+DROP_STEPS = ("projects/_unpublish.sql.j2", "projects/_leave_storage_realtime.sql.j2", "projects/_drop.sql.j2")
+# Making room for a restore (backup/restore.py): the project lives on, so its Storage and
+# Realtime grants, its registered API roles and its template's policies stay; only the
+# contents put away leave the publication (the restore publishes the restored tables again).
+MAKE_ROOM_ARCHIVE_STEPS = ("projects/_unpublish.sql.j2", "projects/_archive.sql.j2")
+MAKE_ROOM_DROP_STEPS = ("projects/_unpublish.sql.j2", "projects/_drop.sql.j2")
 
 
 def finishing_context(names: ProjectNames, template: str, buckets: Sequence[dict[str, Any]] = (),
