@@ -215,7 +215,7 @@ def apply(dsn: str, names: ProjectNames, template: str = "blog", template_dir: O
 
 
 def bucket_spec(project: str, buckets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Config entries validated by components/core/config.py, as components/resources/project.py passes them on."""
+    """Config entries validated by components/core/config/, as components/resources/project.py passes them on."""
     return spec(project, [BucketConfig.model_validate(b) for b in buckets])
 
 

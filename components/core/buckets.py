@@ -1,7 +1,7 @@
 """A project's buckets in the one shared Storage service: their ids and the rules Storage sets.
 
 Bucket ids are global in Storage, so a project's bucket `avatars` is stored, and reached
-by clients, as `<project>-avatars`. Project names never contain `-` (components/core/config.py),
+by clients, as `<project>-avatars`. Project names never contain `-` (components/core/config/rules.py),
 so the first `-` of an id always ends the project name: two projects can never produce the
 same id (`a_b` + `c` is `a_b-c`, `a` + `b_c` is `a-b_c`), and a client always knows the
 id from the project and bucket names.

@@ -51,7 +51,7 @@ ROLES = ("anon", "authenticated", "service")
 KINDS = ("permissive", "restrictive")
 KEYS = ("name", "as", "command", "roles", "using", "check")
 NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
-SEPARATOR = ":"  # never in a project name (components/core/config.py PROJECT_NAME)
+SEPARATOR = ":"  # never in a project name (components/core/config/rules.py PROJECT_NAME)
 MAX_NAME = 63  # Postgres identifiers
 MAX_EXPRESSION = 4000
 # The comment the SQL step writes on each policy: an unchanged statement is left alone.

@@ -1,0 +1,103 @@
+"""The stack config contract, validated in one place before any resource is declared.
+
+Every problem is reported at once, one line each, naming the key path, the bad value and
+the rule, so a user fixes a config in one round instead of one error per `pulumi up`.
+
+rules.py (patterns, reserved names) <- models.py (typed blocks) <- errors.py (problem lines)
+<- checks.py (parse_config) ; advice.py (warnings). This module reads Pulumi's config.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+
+from components.core.config.advice import public_hostname_settings, warnings
+from components.core.config.checks import nested_secret_paths, parse_config, published_ports
+from components.core.config.errors import ConfigError
+from components.core.config.models import (
+    AuthSettings,
+    BackupsConfig,
+    BucketConfig,
+    CloudflareConfig,
+    Features,
+    Hostnames,
+    OAuthProviderConfig,
+    Ports,
+    ProjectAuthConfig,
+    ProjectConfig,
+    S3Config,
+    SmtpConfig,
+    StackConfig,
+    StorageConfig,
+)
+from components.core.config.rules import (
+    BUILTIN_TEMPLATES,
+    NAMESPACE,
+    NESTED_SECRET_KEYS,
+    POOLER_TRANSACTION_PORT,
+    SECRET_KEYS,
+    available_templates,
+    template_roots,
+)
+
+__all__ = [
+    "AuthSettings",
+    "BUILTIN_TEMPLATES",
+    "BackupsConfig",
+    "BucketConfig",
+    "CloudflareConfig",
+    "ConfigError",
+    "Features",
+    "Hostnames",
+    "NAMESPACE",
+    "NESTED_SECRET_KEYS",
+    "OAuthProviderConfig",
+    "POOLER_TRANSACTION_PORT",
+    "Ports",
+    "ProjectAuthConfig",
+    "ProjectConfig",
+    "S3Config",
+    "SECRET_KEYS",
+    "SmtpConfig",
+    "StackConfig",
+    "StorageConfig",
+    "available_templates",
+    "load_config",
+    "nested_secret_paths",
+    "parse_config",
+    "public_hostname_settings",
+    "published_ports",
+    "template_roots",
+    "warnings",
+]
+
+
+def _raw_namespace_config() -> dict[str, Any]:
+    """Every key of our namespace, as set in the stack (typos included)."""
+    merged = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    prefix = f"{NAMESPACE}:"
+    raw: dict[str, Any] = {}
+    for key, value in merged.items():
+        if key.startswith(prefix):
+            raw[key[len(prefix):]] = _decode(value)
+    return raw
+
+
+def _decode(value: Any) -> Any:
+    """Structured config arrives as JSON text; plain values stay strings."""
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def load_config() -> StackConfig:
+    """The stack's validated config, read from the running Pulumi program."""
+    raw = _raw_namespace_config()
+    secret = frozenset(k for k in (*SECRET_KEYS, *NESTED_SECRET_KEYS)
+                       if pulumi.runtime.is_config_secret(f"{NAMESPACE}:{k}"))
+    return parse_config(raw, secret)
