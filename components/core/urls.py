@@ -6,7 +6,6 @@ Three ways in: local (`http://127.0.0.1:<kong port>`), the user's own reverse pr
 from __future__ import annotations
 
 import ipaddress
-from typing import Optional
 from urllib.parse import urlsplit
 
 from components.core.config import ProjectConfig, StackConfig
