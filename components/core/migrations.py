@@ -105,7 +105,16 @@ def _checkout(dsn: str) -> Optional[psycopg.Connection]:
 
 
 def _checkin(dsn: str, conn: psycopg.Connection) -> None:
+    """Back to the pool with a clean session: a template's session-wide settings (a read-only
+    default, a tiny statement timeout), advisory locks, prepared statements or LISTENs must
+    not reach the next project's superuser steps (psycopg forgets its prepared statements on
+    DISCARD ALL)."""
     healthy = not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    if healthy:
+        try:
+            conn.execute("discard all")
+        except psycopg.Error:
+            healthy = False
     with _IDLE_LOCK:
         idle = _IDLE.setdefault(dsn, [])
         if healthy and len(idle) < _IDLE_PER_DSN:
@@ -275,6 +284,10 @@ def _run_as_owner(conn: psycopg.Connection, label: str, text: str, context: dict
     except psycopg.Error as err:
         raise MigrationError(f"{label}: {_explain(err, text)}; nothing was applied") from err
     conn.execute("drop function pg_temp.supabase_multi_run_as_owner(text)")
+    # Settings the file made for the session (a read-only default, a tiny statement timeout)
+    # end with it: the superuser's steps after it run with their own.
+    conn.execute("reset all")
+    conn.execute("select pg_catalog.set_config('search_path', '', true)")
 
 
 def _refuse_foreign_objects(conn: psycopg.Connection, label: str, names: ProjectNames) -> None:
