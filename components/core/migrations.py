@@ -265,29 +265,33 @@ def project_context(names: ProjectNames) -> dict[str, Any]:
 
 def _apply_as_owner(conn: psycopg.Connection, names: ProjectNames, where: str, migrations: list[Migration],
                     context: dict) -> list[str]:
-    """Each new file as the owner role, audited, then recorded; any refusal rolls all back."""
+    """The new files as the owner role, one audit of what they made, then recorded; any
+    refusal rolls all back."""
     todo = pending(_applied(conn, names.schema), migrations, where)
-    if todo:
-        _run(conn, "sql/projects/_owner_grants.sql.j2", render_named("projects/_owner_grants.sql.j2", **context))
+    if not todo:
+        return []
+    _run(conn, "sql/projects/_owner_grants.sql.j2", render_named("projects/_owner_grants.sql.j2", **context))
+    conn.execute(render_named("projects/_owner_runner.sql.j2", **context))
+    labels = [f"{where}/{m.filename}" for m in todo]
+    for m, label in zip(todo, labels):
+        _run_as_owner(conn, label, _render(m, label, context))
+    conn.execute("drop function pg_temp.supabase_multi_run_as_owner(text)")
+    # Settings the files made for the session (a read-only default, a tiny statement timeout)
+    # end with them: the superuser's steps after them run with their own.
+    conn.execute("reset all")
+    conn.execute("select pg_catalog.set_config('search_path', '', true)")
+    _refuse_foreign_objects(conn, ", ".join(labels), names)
     for m in todo:
-        label = f"{where}/{m.filename}"
-        _run_as_owner(conn, label, _render(m, label, context), context)
-        _refuse_foreign_objects(conn, label, names)
         _record(conn, names.schema, m)
     return [m.filename for m in todo]
 
 
-def _run_as_owner(conn: psycopg.Connection, label: str, text: str, context: dict) -> None:
-    conn.execute(render_named("projects/_owner_runner.sql.j2", **context))
+def _run_as_owner(conn: psycopg.Connection, label: str, text: str) -> None:
+    """One file through the owner's runner (sql/projects/_owner_runner.sql.j2)."""
     try:
         conn.execute("select pg_temp.supabase_multi_run_as_owner(%s)", (text,))
     except psycopg.Error as err:
         raise MigrationError(f"{label}: {_explain(err, text)}; nothing was applied") from err
-    conn.execute("drop function pg_temp.supabase_multi_run_as_owner(text)")
-    # Settings the file made for the session (a read-only default, a tiny statement timeout)
-    # end with it: the superuser's steps after it run with their own.
-    conn.execute("reset all")
-    conn.execute("select pg_catalog.set_config('search_path', '', true)")
 
 
 def _refuse_foreign_objects(conn: psycopg.Connection, label: str, names: ProjectNames) -> None:
