@@ -151,18 +151,23 @@ def test_every_object_is_listed_in_the_outputs(db, tmp_path):
     assert [s["name"] for s in described["sequences"]] == ["notes_id_seq", "tickets"]
 
 
+def apply_template(dsn: str, tmp_path, project: str, body: str) -> ProjectNames:
+    """A project whose one template file is `body` plus a table, applied as `pulumi up` does."""
+    folder = tmp_path / project
+    folder.mkdir()
+    (folder / "0001_body.sql.j2").write_text(body + "\ncreate table {{ schema | ident }}.t (id int);\n")
+    names = ProjectNames(project)
+    pg.provider_create(dsn, names)
+    m.apply_project(dsn, names, project, m.discover(folder), where=project)
+    return names
+
+
 @pytest.mark.parametrize("setting, value", [("default_transaction_read_only", "on"), ("statement_timeout", "1ms"),
                                             ("search_path", "evil, pg_catalog")])
 def test_session_settings_a_template_makes_die_with_its_step(victim, tmp_path, setting, value):
     """A setting a template makes for the whole session must reach neither the superuser steps
     after it nor, on the reused connection (components/core/migrations.py), the next project's."""
-    folder = tmp_path / "sticky"
-    folder.mkdir()
-    (folder / "0001_sticky.sql.j2").write_text(f"select pg_catalog.set_config('{setting}', '{value}', false);\n"
-                                               "create table {{ schema | ident }}.t (id int);\n")
-    names = ProjectNames("sticky")
-    pg.provider_create(victim, names)
-    m.apply_project(victim, names, "sticky", m.discover(folder), where="sticky")
+    apply_template(victim, tmp_path, "sticky", f"select pg_catalog.set_config('{setting}', '{value}', false);")
     after = pg.create_project(victim, "after", "empty")  # the next step, on the same pooled connection
     assert scalar(victim, "select count(*) from supabase_multi.projects where schema_name = %s", after.schema) == 1
 
@@ -170,12 +175,6 @@ def test_session_settings_a_template_makes_die_with_its_step(victim, tmp_path, s
 def test_a_session_advisory_lock_a_template_takes_is_released_with_its_step(victim, tmp_path):
     """The steps serialize on one advisory lock: a template holding it for the session would
     stall every later `pulumi up` that runs on another connection."""
-    folder = tmp_path / "locker"
-    folder.mkdir()
-    (folder / "0001_lock.sql.j2").write_text(f"select pg_catalog.pg_advisory_lock({m.LOCK_KEY});\n"
-                                             "create table {{ schema | ident }}.t (id int);\n")
-    names = ProjectNames("locker")
-    pg.provider_create(victim, names)
-    m.apply_project(victim, names, "locker", m.discover(folder), where="locker")
+    apply_template(victim, tmp_path, "locker", f"select pg_catalog.pg_advisory_lock({m.LOCK_KEY});")
     with psycopg.connect(victim, autocommit=True) as other:
         assert other.execute("select pg_try_advisory_lock(%s)", (m.LOCK_KEY,)).fetchone()[0]
