@@ -51,8 +51,9 @@ def _warm_imports() -> float:
     import importlib
 
     started = time.perf_counter()
-    for module in sorted(p.stem for p in (ROOT / "components").glob("*.py")):
-        importlib.import_module(f"components.{module}")
+    for path in sorted((ROOT / "components").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        importlib.import_module(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
     return time.perf_counter() - started
 
 
