@@ -277,10 +277,7 @@ class _Plan:
     @functools.cached_property
     def _published(self) -> list[str]:
         """The target's tables in the Realtime publication: the restored ones take their place."""
-        return [r for (r,) in self.conn.execute(
-            "select c.relname from pg_publication_rel r join pg_publication p on p.oid = r.prpubid "
-            "join pg_class c on c.oid = r.prrelid where p.pubname = 'supabase_realtime' "
-            "and c.relnamespace = %s::regnamespace order by 1", (self.target.schema,))]
+        return [r for (r,) in self.conn.execute(m.PUBLISHED_QUERY, {"schema": self.target.schema})]
 
     def _public_views(self, schema: str) -> list[str]:
         return [r for (r,) in self.conn.execute(

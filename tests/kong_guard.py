@@ -59,12 +59,16 @@ class GuardResult:
         return self.status is None
 
 
-def run_guard(guard: str, headers: dict[str, str], query: Optional[dict[str, str]] = None) -> GuardResult:
+def _luajit(harness: str, run: dict) -> dict:
+    """`harness` under LuaJIT with `run` as JSON on its input; its JSON output."""
     luajit = require_executable("luajit", "apt-get install luajit lua-cjson")
-    request = json.dumps({"guard": guard, "headers": headers, "query": query or {}})
-    done = subprocess.run([luajit, "-e", HARNESS], input=request, capture_output=True, text=True, timeout=30)
+    done = subprocess.run([luajit, "-e", harness], input=json.dumps(run), capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    return json.loads(done.stdout)
+
+
+def run_guard(guard: str, headers: dict[str, str], query: Optional[dict[str, str]] = None) -> GuardResult:
+    result = _luajit(HARNESS, {"guard": guard, "headers": headers, "query": query or {}})
     assert "error" not in result, result["error"]
     return GuardResult(result.get("status"), result.get("set") or {})
 
@@ -130,9 +134,5 @@ class FilterResult:
 
 def run_response_filters(header_lua: str, body_lua: str, status: int, chunks: list[str]) -> FilterResult:
     """Runs a pre-function's header_filter and body_filter over an upstream answer."""
-    luajit = require_executable("luajit", "apt-get install luajit lua-cjson")
-    run = json.dumps({"header": header_lua, "body": body_lua, "status": status, "chunks": chunks})
-    done = subprocess.run([luajit, "-e", FILTER_HARNESS], input=run, capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    result = _luajit(FILTER_HARNESS, {"header": header_lua, "body": body_lua, "status": status, "chunks": chunks})
     return FilterResult(result["body"], list(result["cleared"] or []))

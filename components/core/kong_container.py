@@ -43,20 +43,20 @@ exec /docker-entrypoint.sh kong docker-start
 # it loads a config, 5xx: kong/api/routes/config.lua) is asked again until the timeout.
 # Exit 3: refused; exit 4: no answer in time.
 PUSH_SCRIPT = """home="$1"
-deadline=$(( $(date +%s) + $2 ))
+deadline=$(( $(date +%%s) + $2 ))
 if ! out=$(kong config parse "$home/next.yml" 2>&1); then echo "$out" >&2; exit 3; fi
 until wget -q -O /dev/null --header "Content-Type: application/json" \\
-    --post-file "$home/next.json" "http://127.0.0.1:8001/config" 2>"$home/push.err"; do
+    --post-file "$home/next.json" "http://%(admin)s/config" 2>"$home/push.err"; do
   case "$(cat "$home/push.err")" in
     *"server returned error: HTTP/1."?" 429"*|*"server returned error: HTTP/1."?" 5"*) ;;
     *"server returned error"*) cat "$home/push.err" >&2; exit 3 ;;
   esac
-  if [ "$(date +%s)" -ge "$deadline" ]; then cat "$home/push.err" >&2; exit 4; fi
+  if [ "$(date +%%s)" -ge "$deadline" ]; then cat "$home/push.err" >&2; exit 4; fi
   sleep 2
 done
 mv -f "$home/next.yml" "$home/live.yml"
 rm -f "$home/next.json" "$home/push.err"
-"""
+""" % {"admin": ADMIN_LISTEN}
 
 # `docker exec <kong> sh -c DIGEST_SCRIPT kong-digest <home>`: the sha256 of live.yml, or nothing.
 DIGEST_SCRIPT = """sha256sum "$1/live.yml" 2>/dev/null | cut -d' ' -f1"""

@@ -239,9 +239,11 @@ def apply_project(
 # After a create/update step's migrations, in this order, in the same transaction.
 FINISHING_STEPS = ("projects/_finalize.sql.j2", "projects/_storage.sql.j2", "projects/_realtime.sql.j2",
                    "projects/_template_policies.sql.j2")
-# Removing a project (onDelete archive or drop).
-ARCHIVE_STEPS = ("projects/_unpublish.sql.j2", "projects/_leave_storage_realtime.sql.j2", "projects/_archive.sql.j2")
-DROP_STEPS = ("projects/_unpublish.sql.j2", "projects/_leave_storage_realtime.sql.j2", "projects/_drop.sql.j2")
+# Removing a project (onDelete archive or drop): its template policies go by the step that
+# manages them (project_context declares none).
+_LEAVE = ("projects/_unpublish.sql.j2", "projects/_template_policies.sql.j2", "projects/_leave_storage_realtime.sql.j2")
+ARCHIVE_STEPS = (*_LEAVE, "projects/_archive.sql.j2")
+DROP_STEPS = (*_LEAVE, "projects/_drop.sql.j2")
 # Making room for a restore (backup/restore.py): the project lives on, so its Storage and
 # Realtime grants, its registered API roles and its template's policies stay; only the
 # contents put away leave the publication (the restore publishes the restored tables again).
@@ -255,12 +257,13 @@ def finishing_context(names: ProjectNames, template: str, buckets: Sequence[dict
     its template's policies, as JSON."""
     return project_context(names) | {
         "template": template, "buckets_json": json.dumps(list(buckets)), "published_json": json.dumps(list(published)),
-        "policies_json": json.dumps(list(policies)), "policy_prefix": f"{names.project}:"}
+        "policies_json": json.dumps(list(policies))}
 
 
 def project_context(names: ProjectNames) -> dict[str, Any]:
-    """What sql/projects/_*.sql.j2 see: the template variables plus the roles' kinds."""
-    return names.context() | {"api_role_kinds": names.api_role_kinds()}
+    """What sql/projects/_*.sql.j2 see: the template variables plus the roles' kinds, and no
+    template policies (finishing_context gives the template's)."""
+    return names.context() | {"api_role_kinds": names.api_role_kinds(), "policies_json": "[]"}
 
 
 def _apply_as_owner(conn: psycopg.Connection, names: ProjectNames, where: str, migrations: list[Migration],
@@ -405,7 +408,7 @@ POLICIES_QUERY = """
     select p.schemaname || '.' || p.tablename, p.policyname, lower(p.permissive), lower(p.cmd), p.roles::text[]
       from pg_catalog.pg_policies p
      where (p.schemaname, p.tablename) in (('storage', 'objects'), ('storage', 'buckets'), ('realtime', 'messages'))
-       and starts_with(p.policyname, %(schema)s || ':')
+       and starts_with(p.policyname, %(policy_prefix)s)
      order by 1, 2"""
 
 
@@ -431,7 +434,7 @@ def describe(dsn: str, schema: str) -> dict[str, list[dict]]:
         routines = conn.execute(_ROUTINES, {"schema": schema}).fetchall()
         published = [name for (name,) in conn.execute(PUBLISHED_QUERY, {"schema": schema})]
         policies = [{"table": table, "name": name, "as": kind, "command": command, "roles": roles}
-                    for table, name, kind, command, roles in conn.execute(POLICIES_QUERY, {"schema": schema})]
+                    for table, name, kind, command, roles in conn.execute(POLICIES_QUERY, {"policy_prefix": ProjectNames(schema).policy_prefix})]
     tables = [{"name": name, "columns": cols} for name, is_view, ns, cols in rows if not is_view]
     views = [{"name": name if ns == schema else f"{ns}.{name}", "columns": cols}
              for name, is_view, ns, cols in rows if is_view]

@@ -70,6 +70,12 @@ class ProjectNames:
         return f"{self.project}_auth" if self.own_auth else SHARED_AUTH_SCHEMA
 
     @property
+    def policy_prefix(self) -> str:
+        """What a template's own policies on the shared Storage and Realtime tables are named
+        after (`<project>:<name>`, components/core/template_policies.py): no project name has a `:`."""
+        return f"{self.project}:"
+
+    @property
     def auth_admin(self) -> str:
         """The LOGIN role of the project's GoTrue (own mode only): it owns `<p>_auth`, nothing else."""
         return f"{self.project}_auth_admin"
@@ -79,7 +85,7 @@ class ProjectNames:
         return {"project": self.project, "schema": self.schema, "owner": self.owner, "anon": self.anon,
                 "authenticated": self.authenticated, "service": self.service, "auth_schema": self.auth_schema,
                 "auth_admin": self.auth_admin if self.own_auth else "", "own_auth": self.own_auth,
-                "own_api_roles": self.authenticator_members()}
+                "own_api_roles": self.authenticator_members(), "policy_prefix": self.policy_prefix}
 
     def roles(self) -> list[RoleSpec]:
         """The project's NOLOGIN roles. None bypasses RLS: the service key reaches every row of its

@@ -51,7 +51,6 @@ ROLES = ("anon", "authenticated", "service")
 KINDS = ("permissive", "restrictive")
 KEYS = ("name", "as", "command", "roles", "using", "check")
 NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
-SEPARATOR = ":"  # never in a project name (components/core/config/rules.py PROJECT_NAME)
 MAX_NAME = 63  # Postgres identifiers
 MAX_EXPRESSION = 4000
 # The comment the SQL step writes on each policy: an unchanged statement is left alone.
@@ -158,13 +157,13 @@ def for_project(template_dir: Path, names: ProjectNames, buckets: Sequence[dict[
 def _for_project(folder: Path, names: ProjectNames, bucket_ids: tuple[tuple[str, str], ...],
                  template: str) -> tuple[dict[str, Any], ...]:
     context = names.context() | {"template": template, "buckets": dict(bucket_ids),
-                                 "topic_prefix": f"{names.project}{SEPARATOR}"}
+                                 "topic_prefix": f"{names.project}:"}
     return tuple(_policy(folder / FILE, folder, d, names, context) for d in load(folder))
 
 
 def _policy(path: Path, folder: Path, d: Declared, names: ProjectNames, context: dict) -> dict[str, Any]:
     where = f"{path}: {d.where}"
-    full_name = f"{names.project}{SEPARATOR}{d.name}"
+    full_name = names.policy_prefix + d.name
     if len(full_name) > MAX_NAME:
         raise PolicyError(f"{where}.name: {d.name!r} is too long for project {names.project!r}: "
                           f"{full_name!r} must fit Postgres's {MAX_NAME} characters")
@@ -291,9 +290,10 @@ def verify(policy: dict[str, Any], names: ProjectNames) -> None:
     name = found["name"]
     if table not in COMMANDS or found["command"] not in COMMANDS[table]:
         raise PolicyError(f"{table} for {found['command']} is not a policy a template may add")
-    if not name.startswith(names.project + SEPARATOR) or not NAME.fullmatch(name[len(names.project) + 1:]):
-        raise PolicyError(f"{name!r} is not named {names.project}{SEPARATOR}<name>")
-    own = {names.anon, names.service} | ({names.authenticated} if names.own_auth else set())
+    prefix = names.policy_prefix
+    if not name.startswith(prefix) or not NAME.fullmatch(name[len(prefix):]):
+        raise PolicyError(f"{name!r} is not named {prefix}<name>")
+    own = set(names.authenticator_members())
     if not roles or not set(roles) <= own or any(r.get("roletype") != "ROLESPEC_CSTRING" for r in specs):
         raise PolicyError(f"roles {roles!r}: a template policy may name only the project's own roles "
                           f"{', '.join(sorted(own))}")
