@@ -28,11 +28,11 @@ from components.resources.secrets import StackSecrets
 from components.resources.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
 from components.core.options import after
 from components.core.status_probes import PROBES, SELF_PATH, STATUS_PATH
+from components.providers.kong_config import REALTIME_HOST
 
 PRE_CONFIG = "supabase_multi.postgrest_pre_config"
-# Realtime takes its tenant id from the first label of the Host header; upstream names the
-# container like this. Here it is a network alias, so container names stay per stack.
-REALTIME_HOST = "realtime-dev.supabase-realtime"
+# Realtime takes its tenant id from the first label of the Host header (REALTIME_HOST, the
+# name upstream gives the container; here a network alias, so container names stay per stack).
 REALTIME_TENANT = REALTIME_HOST.split(".")[0]
 STORAGE_PATH = "/var/lib/storage"
 TENANT_CACHE_MS = 30_000  # supabase/realtime config/runtime.exs default
