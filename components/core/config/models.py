@@ -155,6 +155,32 @@ class StorageConfig(ConfigModel):
     buckets: list[BucketConfig] = Field(default_factory=list)
 
 
+class KeysConfig(ConfigModel):
+    """`projects[].keys`: which generation of the project's signing key signs, which older
+    ones still verify (the rotation overlap), and which generation of the opaque
+    publishable/secret keys is issued. Bumping a number is the rotation; removing an old
+    generation from `verifying` is its end (its tokens fail from that `pulumi up` on)."""
+
+    signing: int = Field(1, ge=1, le=1000)
+    verifying: list[int] = Field(default_factory=list, max_length=3)
+    api: int = Field(1, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _overlap(self) -> "KeysConfig":
+        older = [g for g in self.verifying if not 1 <= g < self.signing]
+        if older:
+            raise ValueError(f"verifying: {older} must be earlier generations than signing ({self.signing}); "
+                             "list the generation you rotated away from, e.g. signing: 2, verifying: [1]")
+        if len(set(self.verifying)) != len(self.verifying):
+            raise ValueError("verifying: lists a generation twice")
+        return self
+
+    @property
+    def generations(self) -> list[int]:
+        """Every generation whose key exists: the signing one first."""
+        return [self.signing, *sorted(self.verifying, reverse=True)]
+
+
 class ProjectConfig(ConfigModel):
     name: str
     template: str = "blog"
@@ -163,6 +189,7 @@ class ProjectConfig(ConfigModel):
     statement_timeout: str = Field(DEFAULT_STATEMENT_TIMEOUT, alias="statementTimeout")
     auth: ProjectAuthConfig = Field(default_factory=ProjectAuthConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    keys: KeysConfig = Field(default_factory=KeysConfig)
 
     @field_validator("name")
     @classmethod
