@@ -46,6 +46,7 @@ database = Postgres("db", PostgresArgs(
     port=config.ports.postgres,
     password=secrets.postgres_password,
     jwt_secret=secrets.jwt_secret,
+    auth_network_name=network.auth_name,
 ))
 # Optional upstream services (features.*); when analytics is off nothing waits for it.
 analytics = Analytics("analytics", AnalyticsArgs(network.name, secrets, database)) if config.features.analytics else None
@@ -72,9 +73,9 @@ projects = {
         config=p,
         template_dir=config.template_path(p.template),
         dsn=database.admin_dsn,
-        jwt_secret=secrets.jwt_secret,
+        stack_key=secrets.stack_key,
         url=urls.project_url(config, p),
-        network_name=network.name,
+        network_name=network.auth_name,  # its GoTrue reaches Postgres only; Kong reaches it
         auth_image_id=api.auth_image_id,
         hostname=urls.project_hostname(config, p),
         services=[api.containers["storage"], api.containers["realtime"]],
@@ -91,6 +92,7 @@ gateway = Gateway("gateway", GatewayArgs(
     secrets=secrets,
     projects=[projects[p.name].gateway() for p in config.projects],
     after=waits_for,
+    auth_network_name=network.auth_name,
 ))
 
 # -- dashboard --
@@ -119,3 +121,4 @@ pulumi.export("serviceRoleKey", secrets.service_role_key)
 pulumi.export("dashboardPassword", secrets.dashboard_password)  # basic-auth of Studio and the dashboard
 pulumi.export("databaseUrl", database.admin_dsn)  # for `python -m backup` on the host; secret
 pulumi.export("projectServiceKeys", pulumi.Output.secret({name: p.service_key for name, p in projects.items()}))
+pulumi.export("projectSecretKeys", pulumi.Output.secret({name: p.secret_key for name, p in projects.items()}))
