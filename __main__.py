@@ -102,6 +102,8 @@ public_outputs = {
     "studioUrl": urls.studio_url(config),
     "dashboardUrl": urls.dashboard_url(config),
     "anonKey": secrets.anon_key,
+    # Public keys of the stack's own GoTrue (Studio's users, `auth.mode: shared` projects).
+    "stackJwks": pulumi.Output.unsecret(secrets.stack_key.apply(lambda k: {"keys": [k.public_jwk()]})),
     "projects": {name: p.info for name, p in projects.items()},
     "services": services,
 }

@@ -7,6 +7,8 @@ uses the stack's (`auth.mode: shared`), whose GoTrue gets the stack `auth` conta
 """
 from __future__ import annotations
 
+import functools
+
 import jwt
 import psycopg
 import pytest
@@ -14,7 +16,7 @@ import yaml
 
 from components.core import migrations as m
 from tests import gotrue, pg
-from tests.program import dev_config, fake_secret, run_program
+from tests.program import dev_config, run_program
 from tests.test_gateway import allowed
 from tests.test_stack import NS, containers, plain
 
@@ -23,11 +25,17 @@ AUTH_ADMIN_PASSWORD = "auth-admin-password-for-tests"
 PROJECTS = [{"name": "alpha"}, {"name": "beta"}, {"name": "gamma", "auth": {"mode": "shared"}}]
 
 
-@pytest.fixture(scope="module")
-def program():
+@functools.cache
+def program_run():
+    """The program under mocks with PROJECTS: deterministic, so one run serves the module."""
     config = dev_config()
     config[f"{NS}:projects"] = PROJECTS
     return run_program(config)
+
+
+@pytest.fixture(scope="module")
+def program():
+    return program_run()
 
 
 @pytest.fixture
@@ -52,8 +60,16 @@ def stack(db, program, tmp_path):
             client.stop()
 
 
+def published_keys(program) -> dict[str, jwt.PyJWK]:
+    """Every public key the program outputs (each project's JWKS and the stack's), by kid."""
+    sets = [p["jwks"] for p in program.outputs["projects"].values()] + [program.outputs["stackJwks"]]
+    return {k.key_id: k for jwks in sets for k in jwt.PyJWKSet.from_dict(jwks).keys}
+
+
 def claims_of(token: str) -> dict:
-    return jwt.decode(token, fake_secret("jwt-secret", 64), algorithms=["HS256"], options={"verify_aud": False})
+    """A token's claims, verified with the published key its kid names (KeyError: no such key)."""
+    key = published_keys(program_run())[jwt.get_unverified_header(token)["kid"]]
+    return jwt.decode(token, key.key, algorithms=["ES256"], options={"verify_aud": False})
 
 
 def as_token(dsn: str, schema: str, token: str, query: str):
@@ -185,3 +201,26 @@ def test_the_gateway_lets_a_user_token_through_only_at_its_project(stack, progra
     assert not allowed(kong, "/project/beta/rest/v1/posts", anon["beta"], bearer=tokens["alpha"])
     assert not allowed(kong, "/project/alpha/rest/v1/posts", anon["alpha"], bearer=tokens["stack"])
     assert allowed(kong, "/project/gamma/rest/v1/posts", anon["gamma"], bearer=tokens["stack"])
+
+
+# -- issue 17: one project's service key forging another project's role --------------------------
+
+
+def test_a_role_forged_through_one_projects_admin_api_opens_nothing_of_another(stack, program):
+    """The attack of issue 17, step by step: alpha's service key makes an alpha user whose
+    tokens claim beta's service role; alpha's GoTrue signs them with alpha's key only, so
+    beta's GoTrue refuses them (the gateway refuses them too: tests/test_gateway_keys.py)."""
+    _, _, pools, _ = stack
+    service = program.outputs["projectServiceKeys"]
+    made = pools["alpha"].admin_create_user(service["alpha"], "forger@alpha.example.com", PASSWORD, "beta_service")
+    assert made.status == 200, made.body  # GoTrue honours `role` on admin create (admin.go adminUserCreate)
+    forged = pools["alpha"].sign_in("forger@alpha.example.com", PASSWORD).body["access_token"]
+    assert claims_of(forged)["role"] == "beta_service"
+    kid = jwt.get_unverified_header(forged)["kid"]
+    assert kid == program.outputs["projects"]["alpha"]["signingKeyId"] != program.outputs["projects"]["beta"]["signingKeyId"]
+    assert pools["beta"].admin_users(forged).status == 403
+    assert pools["beta"].admin_create_user(forged, "x@beta.example.com", PASSWORD, "beta_service").status == 403
+    assert pools["beta"].admin_users(service["beta"]).status == 200  # beta's own key still works
+    # The stack's legacy keys (HS256, the stack secret) open no project's GoTrue.
+    for pool in ("alpha", "beta"):
+        assert pools[pool].admin_users(program.outputs["serviceRoleKey"]).status == 403

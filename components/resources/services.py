@@ -89,12 +89,16 @@ def stack_auth_identity(config: StackConfig) -> gotrue.GoTrueIdentity:
 def legacy_jwk(secret: str) -> dict:
     """The stack's legacy HS256 secret as a JWK, as supabase/supabase docker/utils/add-new-auth-keys.sh
     adds it beside the asymmetric key: tokens signed with it (the stack's legacy keys) still verify."""
-    return {"kty": "oct", "k": base64.urlsafe_b64encode(secret.encode()).rstrip(b"=").decode(), "alg": "HS256"}
+    return {"kty": "oct", "k": base64.urlsafe_b64encode(secret.encode()).rstrip(b"=").decode(), "alg": "HS256",
+            "key_ops": ["verify"]}
 
 
 def stack_gotrue_keys(key: pulumi.Output[SigningKey], secret: pulumi.Input[str]) -> pulumi.Output[str]:
     """The stack GoTrue signs with the stack's ES256 key and still accepts the legacy secret
-    (Studio calls its admin API with the stack's legacy service_role key)."""
+    (Studio calls its admin API with the stack's legacy service_role key). An `oct` key in
+    GOTRUE_JWT_KEYS is what admits HS256 at all (v2.186.0 internal/conf/configuration.go
+    ApplyDefaults: ValidMethods are the keys' algorithms); a kid-less HS256 token is then
+    checked against GOTRUE_JWT_SECRET (internal/api/auth.go parseJWTClaims)."""
     return pulumi.Output.secret(pulumi.Output.all(key, secret).apply(
         lambda v: json.dumps([v[0].private_jwk(), legacy_jwk(v[1])], separators=(",", ":"))))
 
