@@ -16,7 +16,7 @@ import yaml
 
 from components.core import migrations as m
 from tests import gotrue, pg
-from tests.program import dev_config, run_program
+from tests.program import dev_config, run_program, verified_claims
 from tests.test_gateway import allowed
 from tests.test_stack import NS, containers, plain
 
@@ -60,16 +60,9 @@ def stack(db, program, tmp_path):
             client.stop()
 
 
-def published_keys(program) -> dict[str, jwt.PyJWK]:
-    """Every public key the program outputs (each project's JWKS and the stack's), by kid."""
-    sets = [p["jwks"] for p in program.outputs["projects"].values()] + [program.outputs["stackJwks"]]
-    return {k.key_id: k for jwks in sets for k in jwt.PyJWKSet.from_dict(jwks).keys}
-
-
 def claims_of(token: str) -> dict:
     """A token's claims, verified with the published key its kid names (KeyError: no such key)."""
-    key = published_keys(program_run())[jwt.get_unverified_header(token)["kid"]]
-    return jwt.decode(token, key.key, algorithms=["ES256"], options={"verify_aud": False})
+    return verified_claims(program_run(), token)
 
 
 def as_token(dsn: str, schema: str, token: str, query: str):
