@@ -1,7 +1,8 @@
 """supabase-multi-instance: one self-hosted Supabase, one isolated project per config entry.
 
 Config is validated before anything is declared; this file only wires components and
-exports the outputs contract of DESIGN.md.
+exports the outputs contract (the README's Outputs table; the design's reasons are in
+docs/stack.md).
 """
 import gc
 
@@ -10,7 +11,7 @@ import pulumi
 from components.core import urls
 from components.resources.analytics import Analytics, AnalyticsArgs
 from components.resources.backup import BackupArgs, BackupService
-from components.core.config import load_config, warnings
+from components.core.config import load_config, namespace_warnings, warnings
 from components.resources.dashboard_site import DashboardSite, DashboardSiteArgs
 from components.resources.functions import EdgeFunctions, FunctionsArgs
 from components.resources.gateway import Gateway, GatewayArgs
@@ -29,7 +30,7 @@ gc.freeze()
 gc.set_threshold(50_000, 20, 100)
 
 config = load_config()
-for message in warnings(config):
+for message in [*namespace_warnings(), *warnings(config)]:
     pulumi.log.warn(message)
 
 secrets = StackSecrets("secrets", SecretsArgs(
