@@ -1,7 +1,8 @@
 """supabase-multi-instance: one self-hosted Supabase, one isolated project per config entry.
 
 Config is validated before anything is declared; this file only wires components and
-exports the outputs contract of DESIGN.md.
+exports the outputs contract (the README's Outputs table; the design's reasons are in
+docs/stack.md).
 """
 import gc
 
@@ -10,7 +11,7 @@ import pulumi
 from components.core import urls
 from components.resources.analytics import Analytics, AnalyticsArgs
 from components.resources.backup import BackupArgs, BackupService
-from components.core.config import load_config, warnings
+from components.core.config import load_config, namespace_warnings, warnings
 from components.resources.dashboard_site import DashboardSite, DashboardSiteArgs
 from components.resources.functions import EdgeFunctions, FunctionsArgs
 from components.resources.gateway import Gateway, GatewayArgs
@@ -29,7 +30,7 @@ gc.freeze()
 gc.set_threshold(50_000, 20, 100)
 
 config = load_config()
-for message in warnings(config):
+for message in [*namespace_warnings(), *warnings(config)]:
     pulumi.log.warn(message)
 
 secrets = StackSecrets("secrets", SecretsArgs(
@@ -46,6 +47,7 @@ database = Postgres("db", PostgresArgs(
     port=config.ports.postgres,
     password=secrets.postgres_password,
     jwt_secret=secrets.jwt_secret,
+    auth_network_name=network.auth_name,
 ))
 # Optional upstream services (features.*); when analytics is off nothing waits for it.
 analytics = Analytics("analytics", AnalyticsArgs(network.name, secrets, database)) if config.features.analytics else None
@@ -72,9 +74,9 @@ projects = {
         config=p,
         template_dir=config.template_path(p.template),
         dsn=database.admin_dsn,
-        jwt_secret=secrets.jwt_secret,
+        stack_key=secrets.stack_key,
         url=urls.project_url(config, p),
-        network_name=network.name,
+        network_name=network.auth_name,  # its GoTrue reaches Postgres only; Kong reaches it
         auth_image_id=api.auth_image_id,
         hostname=urls.project_hostname(config, p),
         services=[api.containers["storage"], api.containers["realtime"]],
@@ -91,6 +93,7 @@ gateway = Gateway("gateway", GatewayArgs(
     secrets=secrets,
     projects=[projects[p.name].gateway() for p in config.projects],
     after=waits_for,
+    auth_network_name=network.auth_name,
 ))
 
 # -- dashboard --
@@ -100,6 +103,8 @@ public_outputs = {
     "studioUrl": urls.studio_url(config),
     "dashboardUrl": urls.dashboard_url(config),
     "anonKey": secrets.anon_key,
+    # Public keys of the stack's own GoTrue (Studio's users, `auth.mode: shared` projects).
+    "stackJwks": pulumi.Output.unsecret(secrets.stack_key.apply(lambda k: {"keys": [k.public_jwk()]})),
     "projects": {name: p.info for name, p in projects.items()},
     "services": services,
 }
@@ -119,3 +124,4 @@ pulumi.export("serviceRoleKey", secrets.service_role_key)
 pulumi.export("dashboardPassword", secrets.dashboard_password)  # basic-auth of Studio and the dashboard
 pulumi.export("databaseUrl", database.admin_dsn)  # for `python -m backup` on the host; secret
 pulumi.export("projectServiceKeys", pulumi.Output.secret({name: p.service_key for name, p in projects.items()}))
+pulumi.export("projectSecretKeys", pulumi.Output.secret({name: p.secret_key for name, p in projects.items()}))

@@ -18,6 +18,8 @@ import jwt
 # Runs of base64url characters and dots: every JWT inside any string lies in one of them.
 TOKENISH_RE = re.compile(r"[A-Za-z0-9_\-.]+")
 SECRET_PLACEHOLDER = "[secret]"
+# Upstream's opaque secret keys (components/core/opaque_keys.py): servers only, never a page.
+SECRET_KEY_RE = re.compile(r"sb_secret_[A-Za-z0-9_-]+")
 
 
 def _b64url_json(segment: str) -> Any:
@@ -82,6 +84,10 @@ class Sanitizer:
             self.warn(f"{where}: ignored a {type(value).__name__} where text was expected")
             return None
         text = str(value)
+        if SECRET_KEY_RE.search(text):
+            self.warn(f"{where}: dropped an sb_secret_ key (secret keys never go into the dashboard)")
+            self.dropped.extend(SECRET_KEY_RE.findall(text))
+            return None
         for token in find_jwts(text):
             problem = token_problem(token)
             if problem:
@@ -101,6 +107,8 @@ def check_pages(pages: dict[str, str], dropped: list[str]) -> None:
         for token in dropped:
             if token in html:
                 raise RuntimeError(f"refusing to write {name}: it contains a dropped key")
+        if SECRET_KEY_RE.search(html):
+            raise RuntimeError(f"refusing to write {name}: it contains an sb_secret_ key")
         for token in find_jwts(html):
             if token_problem(token):
                 raise RuntimeError(f"refusing to write {name}: it contains {token_problem(token)}")

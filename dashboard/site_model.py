@@ -21,6 +21,7 @@ from dashboard.key_filter import SECRET_PLACEHOLDER, Sanitizer, find_jwts
 
 PROJECT_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+PUBLISHABLE_RE = re.compile(r"sb_publishable_[A-Za-z0-9_-]{22}_[A-Za-z0-9_-]{8}")  # components/core/opaque_keys.py
 # `<project>-<name>` (components/core/buckets.py); it goes into code examples, so nothing else passes.
 BUCKET_ID_RE = re.compile(r"[a-z][a-z0-9_]{0,39}-[a-z0-9][a-z0-9_-]{0,58}")
 MIME_TYPE_RE = re.compile(r"[A-Za-z0-9+.-]+/(?:[A-Za-z0-9+.-]+(?:;\s*charset=[A-Za-z0-9-]+)?|\*)")
@@ -78,6 +79,7 @@ class Project:
     anon_key_note: str
     hostname: str | None
     auth: AuthFacts
+    publishable_key: str | None  # sb_publishable_...: the key apps use; anon_key is its legacy JWT
     tables: list[Relation]
     views: list[Relation]
     buckets: list[Bucket] = field(default_factory=list)
@@ -237,6 +239,15 @@ def _anon_key(value: Any, name: str, where: str, s: Sanitizer) -> tuple[str | No
     return key, ""
 
 
+def _publishable_key(value: Any, where: str, s: Sanitizer) -> str | None:
+    """The project's sb_publishable_ key, or None (older stacks have none)."""
+    key = s.text(value, where)
+    if key is not None and not PUBLISHABLE_RE.fullmatch(key):
+        s.warn(f"{where}: {key[:20]!r}... is not an sb_publishable_ key, ignored")
+        return None
+    return key
+
+
 def _auth_facts(value: Any, where: str, s: Sanitizer) -> AuthFacts:
     if not isinstance(value, dict):
         return AuthFacts()
@@ -272,11 +283,13 @@ def _project(name: str, raw: dict, s: Sanitizer) -> Project | None:
         s.warn(f"{where}: no http(s) url in the outputs; examples use a placeholder")
         url = PLACEHOLDER_API_URL
     anon_key, anon_note = _anon_key(raw.get("anonKey"), name, f"{where}.anonKey", s)
+    publishable = _publishable_key(raw.get("publishableKey"), f"{where}.publishableKey", s)
     auth = _auth_facts(raw.get("auth"), f"{where}.auth", s)
     tables = _relations(raw.get("tables"), f"{where}.tables", s)
     project = Project(
         name=name, schema=schema, template=s.text(raw.get("template"), f"{where}.template") or "unknown",
         url=url, rest_url=f"{url}/rest/v1", auth_url=f"{url}/auth/v1", anon_key=anon_key, anon_key_note=anon_note,
+        publishable_key=publishable,
         hostname=_hostname(raw.get("hostname"), f"{where}.hostname", s), auth=auth, tables=tables,
         views=_relations(raw.get("views"), f"{where}.views", s),
         buckets=_buckets(raw.get("buckets"), f"{where}.buckets", s),
@@ -284,9 +297,10 @@ def _project(name: str, raw: dict, s: Sanitizer) -> Project | None:
     )
     steps = requests_for(_quickstart(raw.get("quickstart"), f"{where}.quickstart", s),
                          tables[0].name if tables else None, auth.signup == "open")
-    project.examples = [*examples(url, anon_key, steps, placeholder_table=not tables),
-                        storage_example(url, anon_key, name, project.buckets),
-                        realtime_example(url, anon_key, name, schema, project.realtime_tables)]
+    key = publishable or anon_key  # examples use the key upstream now tells apps to use
+    project.examples = [*examples(url, key, steps, placeholder_table=not tables),
+                        storage_example(url, key, name, project.buckets),
+                        realtime_example(url, key, name, schema, project.realtime_tables)]
     return project
 
 

@@ -3,7 +3,9 @@ builds, a local file backend in a tmp folder and a real PostgreSQL.
 
 An Automation API inline program reads the stack config with `load_config` and declares the
 stack bootstrap and each project's SQL resource as components/ declares them (same classes,
-names, parents and dependencies). What the pulumi-postgresql provider would do (its plugin
+names, parents and dependencies, and the same inputs: buckets, statement timeout, published
+tables and template policies, so a number in the config reaches the provider as the engine
+hands it over, a float). What the pulumi-postgresql provider would do (its plugin
 cannot be built here) the tests do around each operation with tests/pg.py: roles and schema
 before `up`, grants after, revokes before a removal, roles dropped after it.
 """
@@ -22,7 +24,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pulumi import automation as auto
 
-from components.core import template_policies
+from components.core import buckets, template_files, template_policies
 from components.core.naming import ProjectNames
 from components.providers import sql_migrations
 from components.core.config import NAMESPACE, load_config
@@ -63,11 +65,12 @@ def declare(admin_dsn: pulumi.Output[str]) -> None:
     outputs = {}
     for p in config.projects:  # components/resources/project.py, with __main__.py's options
         component = StandIn("SupabaseProject", p.name, pulumi.ResourceOptions(depends_on=[bootstrap]))
+        folder, declared = config.template_path(p.template), buckets.spec(p.name, p.storage.buckets)
         resource = ProjectMigrations(
-            f"{p.name}-sql", project=p.name, auth_mode=p.auth.mode, template=p.template, template_dir=config.template_path(p.template),
-            on_delete=p.on_delete, dsn=admin_dsn, opts=pulumi.ResourceOptions(parent=component),
-            policies=template_policies.for_project(config.template_path(p.template), ProjectNames(p.name, p.auth.mode),
-                                                   template=p.template))
+            f"{p.name}-sql", project=p.name, auth_mode=p.auth.mode, template=p.template, template_dir=folder,
+            on_delete=p.on_delete, dsn=admin_dsn, statement_timeout=p.statement_timeout, buckets=declared,
+            published=template_files.published(folder), opts=pulumi.ResourceOptions(parent=component),
+            policies=template_policies.for_project(folder, ProjectNames(p.name, p.auth.mode), declared, p.template))
         component.register_outputs({"schema": p.name})
         outputs[p.name] = {"tables": resource.tables, "views": resource.views}
     pulumi.export("projects", outputs)

@@ -9,11 +9,17 @@ test database.
 `RealGoTrue` runs the binary that scripts/build-gotrue.sh builds from the supabase/auth Go
 module at the pinned image's commit (GOTRUE_BIN overrides the path): it migrates its user
 pool into `<p>_auth` as `<p>_auth_admin`, then serves HTTP on 127.0.0.1.
-`DocumentedGoTrue` answers the same four calls as supabase/auth v2.186.0 documents and
-implements them (internal/api/signup.go, token.go, admin.go `requireAdmin`,
-internal/tokens/service.go claims): tokens carry `role` = GOTRUE_JWT_DEFAULT_GROUP_NAME,
-`aud` = GOTRUE_JWT_AUD, `iss` = GOTRUE_JWT_ISSUER, and the admin API accepts only roles in
-GOTRUE_JWT_ADMIN_ROLES.
+`DocumentedGoTrue` answers the same calls as supabase/auth v2.186.0 documents and
+implements them (internal/api/signup.go, token.go, admin.go `requireAdmin` and
+`adminUserCreate`, internal/tokens/service.go claims): tokens carry `role` =
+GOTRUE_JWT_DEFAULT_GROUP_NAME (or the role an admin gave the user), `aud` = GOTRUE_JWT_AUD,
+`iss` = GOTRUE_JWT_ISSUER, and the admin API accepts only roles in GOTRUE_JWT_ADMIN_ROLES.
+Keys as internal/conf/jwk.go and internal/api/auth.go `parseJWTClaims` use them: with
+GOTRUE_JWT_KEYS set, tokens are signed by the one key whose key_ops has "sign" (header
+`kid`), the accepted algorithms are the keys' own, a token's `kid` picks its key, and only
+when an `oct` key admits HS256 does a kid-less HS256 token fall back to GOTRUE_JWT_SECRET.
+Every one of these was checked against the real binary built from that tag (the stop note
+of issue 17 lists the calls and answers).
 """
 from __future__ import annotations
 
@@ -65,6 +71,7 @@ class GoTrue(Protocol):
     def sign_in(self, email: str, password: str) -> Response: ...
     def user(self, token: str) -> Response: ...
     def admin_users(self, token: str) -> Response: ...
+    def admin_create_user(self, token: str, email: str, password: str, role: str) -> Response: ...
 
 
 def _free_port() -> int:
@@ -129,6 +136,10 @@ class RealGoTrue:
     def admin_users(self, token: str) -> Response:
         return self._call("GET", "/admin/users", token=token)
 
+    def admin_create_user(self, token: str, email: str, password: str, role: str) -> Response:
+        return self._call("POST", "/admin/users", {"email": email, "password": password, "role": role,
+                                                   "email_confirm": True}, token=token)
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -145,6 +156,9 @@ class DocumentedGoTrue:
         self.env = program_env
         self.users: dict[str, dict] = {}
 
+    def _keys(self) -> list[jwt.PyJWK]:
+        return [jwt.PyJWK.from_dict(k) for k in json.loads(self.env.get("GOTRUE_JWT_KEYS") or "[]")]
+
     def _token(self, user: dict) -> str:
         now = int(time.time())
         claims = {"sub": user["id"], "aud": self.env["GOTRUE_JWT_AUD"], "iat": now,
@@ -153,12 +167,28 @@ class DocumentedGoTrue:
                   "user_metadata": {}, "role": user["role"], "aal": "aal1",
                   "amr": [{"method": "password", "timestamp": now}], "session_id": str(uuid.uuid4()),
                   "is_anonymous": False}
-        return jwt.encode(claims, self.env["GOTRUE_JWT_SECRET"], algorithm="HS256")
+        raw = json.loads(self.env.get("GOTRUE_JWT_KEYS") or "[]")
+        signing = [k for k in raw if "sign" in k.get("key_ops", [])]
+        if not raw:
+            return jwt.encode(claims, self.env["GOTRUE_JWT_SECRET"], algorithm="HS256")
+        (key,) = signing  # exactly one, or GoTrue refuses to start
+        return jwt.encode(claims, jwt.PyJWK.from_dict(key).key, algorithm=key["alg"], headers={"kid": key["kid"]})
 
     def _claims(self, token: str) -> Optional[dict]:
+        keys = self._keys()
+        valid = {k.algorithm_name for k in keys} if keys else {"HS256"}
         try:
-            return jwt.decode(token, self.env["GOTRUE_JWT_SECRET"], algorithms=["HS256"],
-                              options={"verify_aud": False})
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") not in valid:
+                return None  # "signing method X is invalid"
+            by_kid = {k.key_id: k for k in keys}
+            if isinstance(header.get("kid"), str) and header["kid"] in by_kid:
+                key = by_kid[header["kid"]].key
+            elif header["alg"] == "HS256":
+                key = self.env["GOTRUE_JWT_SECRET"]
+            else:
+                return None  # "unrecognized JWT kid"
+            return jwt.decode(token, key, algorithms=[header["alg"]], options={"verify_aud": False})
         except jwt.PyJWTError:
             return None
 
@@ -192,6 +222,15 @@ class DocumentedGoTrue:
         if claims is None or claims.get("role") not in self.env["GOTRUE_JWT_ADMIN_ROLES"].split(","):
             return Response(403, {"error_code": "not_admin"})
         return Response(200, {"users": [{"id": u["id"]} for u in self.users.values()]})
+
+    def admin_create_user(self, token: str, email: str, password: str, role: str) -> Response:
+        claims = self._claims(token)
+        if claims is None or claims.get("role") not in self.env["GOTRUE_JWT_ADMIN_ROLES"].split(","):
+            return Response(403, {"error_code": "not_admin"})
+        user = {"id": str(uuid.uuid4()), "email": email, "password": password,
+                "role": role or self.env["GOTRUE_JWT_DEFAULT_GROUP_NAME"], "aud": self.env["GOTRUE_JWT_AUD"]}
+        self.users[email] = user
+        return Response(200, {"id": user["id"], "role": user["role"]})
 
     def stop(self) -> None:
         pass

@@ -196,3 +196,14 @@ def run_program(config: Optional[dict[str, Any]] = None, *, preview: bool = Fals
     assert recorder.resources, "the mocks saw no resource: the program did not run"
     outputs, secrets = result["outputs"]
     return ProgramRun(recorder.resources, outputs, secrets)
+
+
+def verified_claims(run: "ProgramRun", token: str) -> dict:
+    """A token's claims, verified with the public key its `kid` names among the program's
+    outputs (each project's `jwks` and `stackJwks`), as PostgREST with that JWKS would."""
+    import jwt
+
+    sets = [p["jwks"] for p in run.outputs["projects"].values()] + [run.outputs["stackJwks"]]
+    keys = {k.key_id: k for jwks in sets for k in jwt.PyJWKSet.from_dict(jwks).keys}
+    key = keys[jwt.get_unverified_header(token)["kid"]]
+    return jwt.decode(token, key.key, algorithms=["ES256"], options={"verify_aud": False})

@@ -4,7 +4,6 @@ PostgREST runs them at the project URL (the gateway pins the schema), with users
 through the project's GoTrue (tests/gotrue.py)."""
 from __future__ import annotations
 
-import jwt
 import pytest
 import yaml
 from psycopg import sql
@@ -12,7 +11,7 @@ from psycopg import sql
 from dashboard.build import site_files
 from dashboard.examples import EMAIL, PASSWORD, Request, requests_for
 from tests import gotrue, pg
-from tests.program import dev_config, fake_secret, run_program
+from tests.program import dev_config, run_program, verified_claims
 from tests.test_dashboard import code
 from tests.test_gateway import match
 from tests.test_stack import NS, containers, plain
@@ -28,13 +27,9 @@ def program():
     return run_program(config)
 
 
-def claims_of(token: str) -> dict:
-    return jwt.decode(token, fake_secret("jwt-secret", 64), algorithms=["HS256"], options={"verify_aud": False})
-
-
-def postgrest(dsn: str, schema: str, token: str, request: Request) -> list[tuple]:
+def postgrest(dsn: str, schema: str, token: str, request: Request, run) -> list[tuple]:
     """The SQL PostgREST runs for GET ?select= and POST of one JSON object, as the token's role."""
-    claims = claims_of(token)
+    claims = verified_claims(run, token)
     with pg.request(dsn, claims["role"], schema, claims) as conn:
         if request.action == "read":
             columns = sql.SQL("*") if request.select == "*" else sql.SQL(", ").join(
@@ -99,9 +94,9 @@ def test_the_examples_requests_succeed_on_the_template(db, program, tmp_path, na
                 assert answer.status == 200, answer.body
                 token = answer.body["access_token"]
             elif r.table != "your_table":
-                postgrest(db, names.schema, anon if r.action == "read" else token, r)
+                postgrest(db, names.schema, anon if r.action == "read" else token, r, program)
     finally:
         auth.stop()
     if name in ("blog", "shop", "team"):  # the inserted post is what anon now reads
         read = requests_of(program, name)[0]
-        assert [row[1] for row in postgrest(db, names.schema, anon, read)] == ["Hello"]
+        assert [row[1] for row in postgrest(db, names.schema, anon, read, program)] == ["Hello"]

@@ -278,3 +278,38 @@ def test_a_templates_policies_are_created_changed_and_dropped_by_up(deployed, db
     policies.unlink()
     assert deployed.up().changed() == {"blog-sql": "update", "shop-sql": "update"}
     assert rows(db, query, "%:%") == []
+
+
+# Issue 18: every number reaches a dynamic provider as a float; these limits once failed the
+# SQL step with `invalid input syntax for type bigint: "1048576.0"`.
+BUCKET_PROJECTS = [
+    {**PROJECTS[0], "storage": {"buckets": [{"name": "exact", "fileSizeLimit": 1048576}, {"name": "open"}]}},
+    {**PROJECTS[1], "statementTimeout": "2s",
+     "storage": {"buckets": [{"name": "units", "fileSizeLimit": "5MB", "public": True}]}},
+]
+
+
+def bucket_rows(dsn: str) -> list[tuple]:
+    return rows(dsn, "select id, file_size_limit, public from storage.buckets order by id")
+
+
+def test_bucket_limits_in_bytes_and_in_units_are_deployed_by_up(tmp_path, db, templates):
+    cli = require_cli()
+    for names in (BLOG, SHOP):
+        pg.provider_create(db, names)
+    stack = open_stack(tmp_path, db, templates, BUCKET_PROJECTS, cli)
+    first = stack.up()
+    for names in (BLOG, SHOP):
+        pg.provider_grant(db, names)
+    assert {n: first.steps[n] for n in ("blog-sql", "shop-sql")} == {"blog-sql": "create", "shop-sql": "create"}
+    assert bucket_rows(db) == [("blog-exact", 1048576, False), ("blog-open", None, False),
+                               ("shop-units", 5000000, True)]
+    assert pg.role_settings(db)[SHOP.anon]["statement_timeout"] == "2s"
+    assert stack.preview().changed() == {}  # the numbers in state diff equal to the config's
+
+    bigger = [{**BUCKET_PROJECTS[0], "storage": {"buckets": [{"name": "exact", "fileSizeLimit": "2MB"}]}},
+              BUCKET_PROJECTS[1]]
+    stack.set_projects(bigger)
+    assert stack.up().changed() == {"blog-sql": "update", DYNAMIC_PROVIDER: "update"}
+    assert bucket_rows(db) == [("blog-exact", 2000000, False), ("shop-units", 5000000, True)]
+    assert stack.preview().changed() == {}

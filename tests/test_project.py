@@ -22,7 +22,8 @@ PER_PROJECT = {
     "postgresql:index/defaultPrivileges:DefaultPrivileges": 1,
     MIGRATIONS: 1,
     AUTH: 1,
-    "random:index/randomPassword:RandomPassword": 1,  # the auth admin's password
+    # the auth admin's password; the seed of the signing key (generation 1); the opaque keys' random part
+    "random:index/randomPassword:RandomPassword": 3,
     CONTAINER: 1,  # auth-<p>, GoTrue
 }
 # `auth.mode: shared`: no user pool, container or signed-in role of its own.
@@ -30,6 +31,7 @@ PER_SHARED_PROJECT = {
     "postgresql:index/role:Role": 3, "postgresql:index/schema:Schema": 1,
     "postgresql:index/grantRole:GrantRole": 2, "postgresql:index/grant:Grant": 3,
     "postgresql:index/defaultPrivileges:DefaultPrivileges": 1, MIGRATIONS: 1,
+    "random:index/randomPassword:RandomPassword": 2,  # signing-key seed, opaque keys' random part
 }
 
 
@@ -126,13 +128,16 @@ def test_adding_a_project_adds_only_that_projects_resources():
 
 def test_outputs_contract(dev):
     assert {"apiUrl", "studioUrl", "dashboardUrl", "anonKey", "serviceRoleKey", "projects",
-            "projectServiceKeys", "services"} <= set(dev.outputs)
-    assert {"serviceRoleKey", "projectServiceKeys"} <= dev.secret_outputs
+            "projectServiceKeys", "projectSecretKeys", "services"} <= set(dev.outputs)
+    assert {"serviceRoleKey", "projectServiceKeys", "projectSecretKeys"} <= dev.secret_outputs
     assert not {"anonKey", "projects", "apiUrl", "services"} & dev.secret_outputs
     blog = dev.outputs["projects"]["blog"]
     assert set(blog) == {"url", "schema", "restUrl", "authUrl", "anonKey", "hostname", "tables", "views",
                          "functions", "sequences", "template", "auth", "quickstart", "buckets", "realtimeTables",
-                         "policies"}
+                         "policies", "publishableKey", "jwks", "signingKeyId"}
+    assert blog["publishableKey"].startswith("sb_publishable_")
+    assert [k["kid"] for k in blog["jwks"]["keys"]] == [blog["signingKeyId"]]
+    assert not any("d" in k for k in blog["jwks"]["keys"])  # public keys only
     assert all(b["id"].startswith("blog-") for b in blog["buckets"])  # realtimeTables: from the database
     (sql,) = [r for r in dev.of_type(MIGRATIONS) if r.inputs["project"] == "blog"]
     assert sql.inputs["published_tables"] == ["posts", "users"]  # sql/projects/blog/realtime.json
@@ -143,13 +148,23 @@ def test_outputs_contract(dev):
     assert set(dev.outputs["projectServiceKeys"]) == {"blog", "shop"}
 
 
-def test_project_keys_are_signed_for_the_project_roles(dev):
-    secret = fake_secret("jwt-secret", 64)
+def test_project_keys_are_signed_for_the_project_roles_with_the_projects_own_key(dev):
+    """Each project's keys verify with its own published JWKS only: not the stack secret, not
+    another project's key (the HIGH finding of issue 17: every key was signed with one secret)."""
+    projects = dev.outputs["projects"]
+    public = {n: jwt.PyJWKSet.from_dict(p["jwks"]) for n, p in projects.items()}
     for name in ("blog", "shop"):
-        anon = jwt.decode(dev.outputs["projects"][name]["anonKey"], secret, algorithms=["HS256"])
-        service = jwt.decode(dev.outputs["projectServiceKeys"][name], secret, algorithms=["HS256"])
+        other = "shop" if name == "blog" else "blog"
+        (key,) = public[name].keys
+        anon = jwt.decode(projects[name]["anonKey"], key.key, algorithms=["ES256"])
+        service = jwt.decode(dev.outputs["projectServiceKeys"][name], key.key, algorithms=["ES256"])
         assert (anon["role"], service["role"]) == (f"{name}_anon", f"{name}_service")
-        assert anon["iss"] == service["iss"] == "supabase"
+        assert anon["iss"] == service["iss"] == "supabase" and anon["ref"] == name
+        assert jwt.get_unverified_header(projects[name]["anonKey"])["kid"] == key.key_id
+        with pytest.raises(jwt.InvalidSignatureError):
+            jwt.decode(projects[name]["anonKey"], public[other].keys[0].key, algorithms=["ES256"])
+        with pytest.raises(jwt.InvalidAlgorithmError):
+            jwt.decode(projects[name]["anonKey"], fake_secret("jwt-secret", 64), algorithms=["HS256"])
 
 
 def test_service_keys_stay_out_of_plain_outputs(dev):

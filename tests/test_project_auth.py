@@ -7,6 +7,10 @@ uses the stack's (`auth.mode: shared`), whose GoTrue gets the stack `auth` conta
 """
 from __future__ import annotations
 
+import functools
+import time
+import uuid
+
 import jwt
 import psycopg
 import pytest
@@ -14,7 +18,8 @@ import yaml
 
 from components.core import migrations as m
 from tests import gotrue, pg
-from tests.program import dev_config, fake_secret, run_program
+from components.core.signing_keys import SigningKey
+from tests.program import dev_config, fake_secret, run_program, verified_claims
 from tests.test_gateway import allowed
 from tests.test_stack import NS, containers, plain
 
@@ -23,11 +28,17 @@ AUTH_ADMIN_PASSWORD = "auth-admin-password-for-tests"
 PROJECTS = [{"name": "alpha"}, {"name": "beta"}, {"name": "gamma", "auth": {"mode": "shared"}}]
 
 
-@pytest.fixture(scope="module")
-def program():
+@functools.cache
+def program_run():
+    """The program under mocks with PROJECTS: deterministic, so one run serves the module."""
     config = dev_config()
     config[f"{NS}:projects"] = PROJECTS
     return run_program(config)
+
+
+@pytest.fixture(scope="module")
+def program():
+    return program_run()
 
 
 @pytest.fixture
@@ -39,6 +50,8 @@ def stack(db, program, tmp_path):
     found = containers(program)
     pools = {name: gotrue.start(gotrue.container_env(found[f"auth-{name}"].inputs), db, names[name].auth_admin,
                                 AUTH_ADMIN_PASSWORD, tmp_path / f"auth-{name}.log") for name in ("alpha", "beta")}
+    for name in ("alpha", "beta"):  # Pulumi runs the SQL step after the GoTrue made its pool
+        pg.apply(db, names[name])
     pools["stack"] = gotrue.DocumentedGoTrue(gotrue.container_env(found["auth"].inputs))
     tokens = {}
     for pool, client in pools.items():
@@ -53,7 +66,8 @@ def stack(db, program, tmp_path):
 
 
 def claims_of(token: str) -> dict:
-    return jwt.decode(token, fake_secret("jwt-secret", 64), algorithms=["HS256"], options={"verify_aud": False})
+    """A token's claims, verified with the published key its kid names (KeyError: no such key)."""
+    return verified_claims(program_run(), token)
 
 
 def as_token(dsn: str, schema: str, token: str, query: str):
@@ -185,3 +199,36 @@ def test_the_gateway_lets_a_user_token_through_only_at_its_project(stack, progra
     assert not allowed(kong, "/project/beta/rest/v1/posts", anon["beta"], bearer=tokens["alpha"])
     assert not allowed(kong, "/project/alpha/rest/v1/posts", anon["alpha"], bearer=tokens["stack"])
     assert allowed(kong, "/project/gamma/rest/v1/posts", anon["gamma"], bearer=tokens["stack"])
+
+
+# -- issue 17: one project's service key forging another project's role --------------------------
+
+
+def test_a_role_forged_through_one_projects_admin_api_opens_nothing_of_another(stack, program):
+    """The attack of issue 17, step by step: alpha's service key makes an alpha user whose
+    tokens claim beta's service role; alpha's GoTrue signs them with alpha's key only, so
+    beta's GoTrue refuses them (the gateway refuses them too: tests/test_gateway_keys.py). With
+    the real GoTrue the pool's role constraint already stops the first step; the forged token
+    is then made with alpha's key directly, as code running inside alpha's GoTrue could."""
+    _, _, pools, _ = stack
+    service = program.outputs["projectServiceKeys"]
+    made = pools["alpha"].admin_create_user(service["alpha"], "forger@alpha.example.com", PASSWORD, "beta_service")
+    if isinstance(pools["alpha"], gotrue.RealGoTrue):
+        # GoTrue honours `role` on admin create (admin.go adminUserCreate), but the pool's
+        # constraint (sql/projects/_auth_roles.sql.j2) refuses to store it: no token at all.
+        assert made.status >= 400, made.body
+        assert pools["alpha"].sign_in("forger@alpha.example.com", PASSWORD).status == 400
+        forged = SigningKey("alpha", 1, fake_secret("alpha-signing-key-1", 64)).sign(
+            {"role": "beta_service", "sub": str(uuid.uuid4()), "exp": int(time.time()) + 600})
+    else:  # the stand-in keeps its users in memory: it signs the forged role (as GoTrue would without the constraint)
+        assert made.status == 200, made.body
+        forged = pools["alpha"].sign_in("forger@alpha.example.com", PASSWORD).body["access_token"]
+    assert claims_of(forged)["role"] == "beta_service"
+    kid = jwt.get_unverified_header(forged)["kid"]
+    assert kid == program.outputs["projects"]["alpha"]["signingKeyId"] != program.outputs["projects"]["beta"]["signingKeyId"]
+    assert pools["beta"].admin_users(forged).status == 403
+    assert pools["beta"].admin_create_user(forged, "x@beta.example.com", PASSWORD, "beta_service").status == 403
+    assert pools["beta"].admin_users(service["beta"]).status == 200  # beta's own key still works
+    # The stack's legacy keys (HS256, the stack secret) open no project's GoTrue.
+    for pool in ("alpha", "beta"):
+        assert pools[pool].admin_users(program.outputs["serviceRoleKey"]).status == 403

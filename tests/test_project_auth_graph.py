@@ -1,6 +1,8 @@
 """Each project's GoTrue container as the real __main__.py declares it, under Pulumi mocks."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from pulumi.runtime.rpc import is_rpc_secret
 
@@ -42,19 +44,33 @@ def test_each_project_has_its_own_gotrue(dev):
     assert blog["GOTRUE_DISABLE_SIGNUP"] == "false" and blog["GOTRUE_MAILER_AUTOCONFIRM"] == "true"
     password = fake_secret("blog-auth-admin-password", 32)
     assert blog["GOTRUE_DB_DATABASE_URL"] == f"postgres://blog_auth_admin:{password}@db:5432/postgres"
-    assert blog["GOTRUE_JWT_SECRET"] == fake_secret("jwt-secret", 64)
+    # Its own HS256 secret (GoTrue requires one; with JWT_KEYS set it refuses HS256 tokens anyway),
+    # and only its own ES256 key signs: the real GoTrue v2.186.0 refused the stack secret's tokens.
+    assert blog["GOTRUE_JWT_SECRET"] not in (fake_secret("jwt-secret", 64), env(found["auth-shop"])["GOTRUE_JWT_SECRET"])
+    keys = json.loads(blog["GOTRUE_JWT_KEYS"])
+    assert [k["key_ops"] for k in keys] == [["sign", "verify"]] and keys[0]["alg"] == "ES256"
+    assert keys[0]["kid"] == dev.outputs["projects"]["blog"]["signingKeyId"]
+    assert json.loads(env(found["auth-shop"])["GOTRUE_JWT_KEYS"])[0]["kid"] != keys[0]["kid"]
+    assert "GOTRUE_JWT_VALIDMETHODS" not in blog  # it would let HS256 tokens back in
     assert blog["GOTRUE_DB_MAX_POOL_SIZE"] == "5"
     assert is_rpc_secret(found["auth-blog"].inputs["envs"])
 
 
-def test_project_gotrue_runs_the_stacks_pinned_image_on_the_stack_network(dev):
+def test_project_gotrue_runs_the_stacks_pinned_image_on_the_auth_network_only(dev):
+    """A project's GoTrue reaches Postgres and is reached by Kong; it cannot call PostgREST,
+    Storage, Realtime, Studio or another project's GoTrue: no network of theirs is its own."""
     found = containers(dev)
     blog, stack_auth = found["auth-blog"], found["auth"]
     assert blog.inputs["image"] == stack_auth.inputs["image"]
     assert len([r for r in dev.of_type(IMAGE) if "gotrue" in r.inputs["name"]]) == 1  # pulled once
     assert blog.inputs["name"] == "supabase-dev-auth-blog"
     (network,) = blog.inputs["networksAdvanced"]
-    assert network["aliases"] == ["auth-blog"] and network["name"] == stack_auth.inputs["networksAdvanced"][0]["name"]
+    assert network["aliases"] == ["auth-blog"] and network["name"] == "supabase-dev-auth"
+    on_auth_network = {name for name, c in found.items()
+                       if "supabase-dev-auth" in {n["name"] for n in c.inputs["networksAdvanced"]}}
+    assert on_auth_network == {"db", "kong", "auth-blog", "auth-shop"}
+    for shared in ("rest", "storage", "realtime", "studio", "meta", "auth"):
+        assert {n["name"] for n in found[shared].inputs["networksAdvanced"]} == {"supabase-dev"}
     assert blog.inputs["healthcheck"]["tests"][-1] == "http://localhost:9999/health" and blog.inputs["wait"]
     assert not blog.inputs.get("ports")  # reached through Kong only
 

@@ -94,7 +94,12 @@ ADDED = {"kong": {"KONG_ADMIN_LISTEN", "KONG_UNTRUSTED_LUA", "KONG_UNTRUSTED_LUA
          "rest": {"PGRST_DB_PRE_CONFIG"},
          # Explicit where upstream relies on defaults (namespace `auth`, issuer unset): the same
          # builder (components/resources/gotrue.py) configures every project's GoTrue, where they differ.
-         "auth": {"DB_NAMESPACE", "GOTRUE_JWT_ISSUER"},
+         "auth": {"DB_NAMESPACE", "GOTRUE_JWT_ISSUER",
+                  # Upstream's asymmetric keys (docker/utils/add-new-auth-keys.sh: "Auth: GOTRUE_JWT_KEYS"),
+                  # on here: the stack GoTrue signs with the stack's ES256 key.
+                  "GOTRUE_JWT_KEYS"},
+         # The same script's "Storage: JWT_JWKS": the stack key and the legacy secret.
+         "storage": {"JWT_JWKS"},
          # Upstream's default, stated: how soon a running Realtime reads back its private-only
          # tenant (sql/bootstrap/0004_realtime_private_only.sql.j2).
          "realtime": {"TENANT_CACHE_EXPIRATION_IN_MS"}}
@@ -202,8 +207,11 @@ def test_every_core_service_runs_a_pinned_image_on_the_stack_network(dev, servic
     assert image.inputs["name"] == IMAGES[service]
     assert re.fullmatch(r"[a-z0-9./_-]+:[A-Za-z0-9._-]+", image.inputs["name"]) and not image.inputs["name"].endswith(":latest")
     assert container.inputs["restart"] == "unless-stopped"
-    (network,) = container.inputs["networksAdvanced"]
+    network, *others = container.inputs["networksAdvanced"]
     assert network["name"] == "supabase-dev" and service in network["aliases"]
+    # Postgres and Kong are also on the projects' GoTrue network, under the same name.
+    assert [(n["name"], service in n["aliases"]) for n in others] == (
+        [("supabase-dev-auth", True)] if service in ("db", "kong") else [])
     assert container.inputs["name"] == f"supabase-dev-{service}"
 
 

@@ -238,7 +238,7 @@ def apply_project(
 
 # After a create/update step's migrations, in this order, in the same transaction.
 FINISHING_STEPS = ("projects/_finalize.sql.j2", "projects/_storage.sql.j2", "projects/_realtime.sql.j2",
-                   "projects/_template_policies.sql.j2")
+                   "projects/_template_policies.sql.j2", "projects/_auth_roles.sql.j2")
 # Removing a project (onDelete archive or drop): its template policies go by the step that
 # manages them (project_context declares none).
 _LEAVE = ("projects/_unpublish.sql.j2", "projects/_template_policies.sql.j2", "projects/_leave_storage_realtime.sql.j2")

@@ -16,7 +16,7 @@ import re
 PUBLISHABLE = "sb_publishable_"
 SECRET = "sb_secret_"
 RANDOM_LENGTH = 22
-_SHAPE = re.compile(r"^(sb_publishable_|sb_secret_)([A-Za-z0-9_-]{22})_([A-Za-z0-9_-]{8})$")
+_SHAPE = re.compile(r"(sb_publishable_|sb_secret_)([A-Za-z0-9_-]{22})_([A-Za-z0-9_-]{8})")
 
 
 def checksum(ref: str, intermediate: str) -> str:
@@ -36,5 +36,5 @@ def make(prefix: str, ref: str, random_part: str) -> str:
 
 def is_valid(key: str, ref: str) -> bool:
     """Well-formed, and its checksum is `ref`'s: a key of another project fails here."""
-    m = _SHAPE.match(key)
+    m = _SHAPE.fullmatch(key)
     return bool(m) and checksum(ref, m.group(1) + m.group(2)) == m.group(3)

@@ -55,8 +55,11 @@ class ProjectGateway:
     project that does not fill them stays closed, it is never opened to other keys."""
 
     name: str
-    anon_key: pulumi.Input[str]
+    anon_key: pulumi.Input[str]  # ES256 JWTs signed with the project's key
     service_key: pulumi.Input[str]
+    publishable_key: pulumi.Input[str]  # sb_publishable_ / sb_secret_ (components/core/opaque_keys.py)
+    secret_key: pulumi.Input[str]
+    verifying_keys: pulumi.Input[list] = ()  # [{kid, pem, roles}]: keys whose tokens count on its URL
     hostname: Optional[str] = None
     roles: Sequence[str] = ()  # the roles its tokens may carry
     auth_host: str = "auth"  # its GoTrue on the stack network
@@ -72,6 +75,7 @@ class GatewayArgs:
     secrets: StackSecrets
     projects: Sequence[ProjectGateway] = ()
     after: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    auth_network_name: Optional[pulumi.Input[str]] = None  # where the projects' GoTrues are
 
 
 def stack_settings(config: StackConfig, anon: str, service: str, password: str,
@@ -113,6 +117,7 @@ def kong_spec(a: GatewayArgs) -> ServiceSpec:
     c = a.config
     return ServiceSpec(
         name="kong", network_name=a.network_name,
+        extra_networks=[a.auth_network_name] if a.auth_network_name is not None else [],
         env={"KONG_DATABASE": "off", "KONG_DECLARATIVE_CONFIG": kong_container.BASE_FILE,
              "KONG_DNS_ORDER": "LAST,A,CNAME", "KONG_PLUGINS": PLUGINS,
              "KONG_NGINX_PROXY_PROXY_BUFFER_SIZE": "160k", "KONG_NGINX_PROXY_PROXY_BUFFERS": "64 160k",

@@ -90,10 +90,12 @@ def env(settings: AuthSettings, identity: GoTrueIdentity) -> dict[str, str]:
     return values
 
 
-def secret_env(settings: AuthSettings, database_url: pulumi.Input[str],
-               jwt_secret: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
-    """Secrets only: the database URL with its password, the JWT secret, SMTP and OAuth secrets."""
-    values: dict[str, pulumi.Input[str]] = {"GOTRUE_DB_DATABASE_URL": database_url, "GOTRUE_JWT_SECRET": jwt_secret}
+def secret_env(settings: AuthSettings, database_url: pulumi.Input[str], jwt_secret: pulumi.Input[str],
+               signing_keys: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+    """Secrets only: the database URL with its password, the JWT secret and signing keys (a
+    JSON array of JWKs; GoTrue signs with the one whose key_ops has "sign"), SMTP and OAuth secrets."""
+    values: dict[str, pulumi.Input[str]] = {"GOTRUE_DB_DATABASE_URL": database_url, "GOTRUE_JWT_SECRET": jwt_secret,
+                                            "GOTRUE_JWT_KEYS": signing_keys}
     if settings.smtp and settings.smtp.password:
         values["GOTRUE_SMTP_PASS"] = pulumi.Output.secret(settings.smtp.password.get_secret_value())
     for name, provider in settings.external.items():

@@ -1,4 +1,11 @@
-"""The stack's private Docker network: services find each other by name, nothing else joins."""
+"""The stack's private Docker networks: services find each other by name, nothing else joins.
+
+Two networks. The stack network holds every shared service. The auth network holds the
+projects' GoTrue containers, Postgres and Kong only: a project's GoTrue needs its user
+pool and is reached by the gateway, nothing more, so a compromised GoTrue (or code run in
+one) cannot call PostgREST, Storage, Realtime, Studio or another project's GoTrue
+directly. It is not `internal`: GoTrue must still reach SMTP servers and OAuth providers.
+"""
 from __future__ import annotations
 
 from typing import Optional
@@ -11,7 +18,10 @@ class StackNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("supabase-multi-instance:index:StackNetwork", name, None, opts)
         stack = pulumi.get_stack()
-        self.network = docker.Network(
-            f"{name}-net", name=f"supabase-{stack}", driver="bridge", opts=pulumi.ResourceOptions(parent=self))
+        child = pulumi.ResourceOptions(parent=self)
+        self.network = docker.Network(f"{name}-net", name=f"supabase-{stack}", driver="bridge", opts=child)
+        self.auth_network = docker.Network(f"{name}-auth-net", name=f"supabase-{stack}-auth", driver="bridge",
+                                           opts=child)
         self.name = self.network.name
-        self.register_outputs({"name": self.name})
+        self.auth_name = self.auth_network.name
+        self.register_outputs({"name": self.name, "authName": self.auth_name})

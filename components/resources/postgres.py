@@ -55,6 +55,7 @@ class PostgresArgs:
     port: int
     password: pulumi.Input[str]
     jwt_secret: pulumi.Input[str]
+    auth_network_name: Optional[pulumi.Input[str]] = None  # the projects' GoTrues reach it there
 
 
 def init_sql_context(database: str = DATABASE, internal_database: str = INTERNAL_DATABASE) -> dict:
@@ -76,6 +77,7 @@ def db_spec(args: PostgresArgs, data: docker.Volume, config: docker.Volume) -> S
     return ServiceSpec(
         name="db",
         network_name=args.network_name,
+        extra_networks=[args.auth_network_name] if args.auth_network_name is not None else [],
         env={"POSTGRES_HOST": "/var/run/postgresql", "PGPORT": str(PORT), "POSTGRES_PORT": str(PORT),
              "PGDATABASE": DATABASE, "POSTGRES_DB": DATABASE, "JWT_EXP": str(JWT_EXP)},
         secret_env={"PGPASSWORD": args.password, "POSTGRES_PASSWORD": args.password, "JWT_SECRET": args.jwt_secret},

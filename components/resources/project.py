@@ -15,11 +15,13 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_postgresql as postgresql
 
-from components.core import buckets, keys, template_files, template_policies
+from components.core import buckets, template_files, template_policies
 from components.core.config import ProjectConfig
 from components.core.naming import AUTHENTICATOR, DATABASE, ProjectNames
+from components.core.signing_keys import SigningKey
 from components.core.options import after
 from components.resources.gateway import ProjectGateway
+from components.resources.project_credentials import ProjectCredentials
 from components.resources.project_auth import STACK_AUTH_HOST, ProjectAuth, ProjectAuthArgs, service_name
 from components.providers.sql_migrations import ProjectMigrations
 
@@ -29,7 +31,7 @@ class ProjectArgs:
     config: ProjectConfig
     template_dir: Path
     dsn: pulumi.Input[str]
-    jwt_secret: pulumi.Input[str]
+    stack_key: pulumi.Output[SigningKey]  # the stack GoTrue's key: shared-mode users' tokens
     url: str  # the project's one URL (components/urls.project_url)
     network_name: pulumi.Input[str]
     auth_image_id: pulumi.Input[str]  # the stack's pinned GoTrue image, pulled once
@@ -53,6 +55,7 @@ class SupabaseProject(pulumi.ComponentResource):
         self.names = names = ProjectNames(args.config.name, args.config.auth.mode)
         declared = buckets.spec(names.project, args.config.storage.buckets)
         child = pulumi.ResourceOptions(parent=self)
+        self.credentials = creds = ProjectCredentials(name, names, args.config.keys, child, args.stack_key)
         roles = [postgresql.Role(r.name, name=r.name, login=False, bypass_row_level_security=r.bypass_rls, opts=child)
                  for r in names.roles()]
         # Plain names plus explicit depends_on: the same ordering as Output names, fewer Outputs.
@@ -72,12 +75,12 @@ class SupabaseProject(pulumi.ComponentResource):
             buckets=declared,
             published=template_files.published(args.template_dir),
             policies=template_policies.for_project(args.template_dir, names, declared, args.config.template),
-            opts=after(child, [schema, *args.services, *self._own_auth(name, args, names, after(child, roles))]),
+            opts=after(child, [schema, *args.services, *self._own_auth(name, args, names, creds, after(child, roles))]),
         )
         self._open_to_postgrest(name, names, after(child, [self.migrations]))
 
-        self.anon_key = keys.role_key(args.jwt_secret, names.anon, public=True)
-        self.service_key = keys.role_key(args.jwt_secret, names.service, public=False)
+        self.anon_key, self.service_key = creds.anon_key, creds.service_key
+        self.secret_key = creds.secret_key
         auth = args.config.auth
         static = {"url": args.url, "schema": names.schema, "restUrl": args.rest_url, "authUrl": args.auth_url,
                   "hostname": args.hostname, "template": args.config.template,
@@ -86,29 +89,32 @@ class SupabaseProject(pulumi.ComponentResource):
                            "providers": sorted(n for n, p in auth.external.items() if p.enabled)}}
         m = self.migrations
         self.info = pulumi.Output.all(self.anon_key, m.tables, m.views, m.functions, m.sequences, m.published,
-                                      m.policies).apply(
+                                      m.policies, creds.publishable_key, creds.jwks).apply(
             lambda v: {**static, "anonKey": v[0], "tables": v[1] or [], "views": v[2] or [],
                        "functions": v[3] or [], "sequences": v[4] or [], "realtimeTables": v[5] or [],
-                       "policies": v[6] or []})
+                       "policies": v[6] or [], "publishableKey": v[7], "jwks": {"keys": v[8]},
+                       "signingKeyId": v[8][0]["kid"]})
         self._hostname = args.hostname
         self.register_outputs({"schema": names.schema})
 
     def gateway(self) -> ProjectGateway:
         """What Kong needs to route this project's URL to its services, for its keys only."""
         names = self.names
-        return ProjectGateway(names.project, self.anon_key, self.service_key, self._hostname,
-                              roles=tuple(names.api_roles()),
+        c = self.credentials
+        return ProjectGateway(names.project, c.anon_key, c.service_key, c.publishable_key, c.secret_key,
+                              c.verifying_keys, self._hostname, roles=tuple(names.api_roles()),
                               auth_host=service_name(names.project) if names.own_auth else STACK_AUTH_HOST)
 
     @staticmethod
-    def _own_auth(name: str, args: ProjectArgs, names: ProjectNames,
+    def _own_auth(name: str, args: ProjectArgs, names: ProjectNames, creds: ProjectCredentials,
                   opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
         """The project's GoTrue (own mode); the migrations wait for its user pool to exist."""
         if not names.own_auth:
             return []
         auth = ProjectAuth(f"{name}-auth", ProjectAuthArgs(
             names=names, settings=args.config.auth, auth_url=args.auth_url, project_url=args.url,
-            network_name=args.network_name, jwt_secret=args.jwt_secret, image_id=args.auth_image_id), opts=opts)
+            network_name=args.network_name, signing_keys=creds.gotrue_keys, jwt_secret=creds.gotrue_secret,
+            image_id=args.auth_image_id), opts=opts)
         return [auth.schema, auth.container]
 
     @staticmethod

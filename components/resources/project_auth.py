@@ -4,8 +4,11 @@ Per project: a LOGIN role `<p>_auth_admin` (generated password, search_path `<p>
 upstream sets it for supabase_auth_admin) that owns the schema `<p>_auth` and nothing
 else; GoTrue's own migrations create the user pool there on start
 (`GOTRUE_DB_NAMESPACE`). The container `auth-<p>` runs the stack's pinned GoTrue image;
-its tokens carry `role` = `<p>_authenticated` and its admin API accepts only the
-project's service key. No shared container changes when a project is added or removed.
+its tokens carry `role` = `<p>_authenticated` and are signed with the project's own ES256
+key (GOTRUE_JWT_KEYS); its HS256 secret is its own too, so its admin API accepts only the
+project's service key, never a token signed with the stack's secret or another project's
+key. It joins only the auth network (components/resources/network.py): Postgres and Kong.
+No shared container changes when a project is added or removed.
 """
 from __future__ import annotations
 
@@ -48,8 +51,9 @@ class ProjectAuthArgs:
     settings: ProjectAuthConfig
     auth_url: str
     project_url: str
-    network_name: pulumi.Input[str]
-    jwt_secret: pulumi.Input[str]
+    network_name: pulumi.Input[str]  # the auth network
+    signing_keys: pulumi.Input[str]  # GOTRUE_JWT_KEYS (components/core/project_keys.py)
+    jwt_secret: pulumi.Input[str]  # the project's own HS256 secret, shared with nothing
     image_id: pulumi.Input[str]
 
 
@@ -71,7 +75,7 @@ class ProjectAuth(pulumi.ComponentResource):
         self.container = declare(ServiceSpec(
             name=service_name(names.project), network_name=args.network_name, image_id=args.image_id,
             env=gotrue.env(args.settings, identity(names, args.auth_url, args.project_url)),
-            secret_env=gotrue.secret_env(args.settings, database_url, args.jwt_secret),
+            secret_env=gotrue.secret_env(args.settings, database_url, args.jwt_secret, args.signing_keys),
             healthcheck=gotrue.healthcheck(), wait=True,
         ), after(child, [self.schema]))
         self.register_outputs({})

@@ -13,6 +13,8 @@ import pulumi_random as random
 from pydantic import SecretStr
 
 from components.core import keys
+from components.core.project_keys import STACK_KEY_OWNER
+from components.core.signing_keys import SEED_LENGTH, SigningKey
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,10 @@ class StackSecrets(pulumi.ComponentResource):
         self.meta_crypto_key = self._secret("meta-crypto-key", None, 32, child)
         self.anon_key = keys.role_key(self.jwt_secret, "anon", public=True)
         self.service_role_key = keys.role_key(self.jwt_secret, "service_role", public=False)
+        # The stack's own ES256 key: its GoTrue (Studio's users, `auth.mode: shared` projects)
+        # signs with it; the legacy HS256 secret above keeps only the stack's legacy keys working.
+        seed = self._secret("stack-signing-key-1", None, SEED_LENGTH, child)
+        self.stack_key: pulumi.Output[SigningKey] = seed.apply(lambda s: SigningKey(STACK_KEY_OWNER, 1, s))
         self.register_outputs({})
 
     @staticmethod

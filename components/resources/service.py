@@ -55,6 +55,9 @@ class ServiceSpec:
 
     name: str
     network_name: pulumi.Input[str]
+    # Other networks it joins under the same aliases: Postgres and Kong are also on the
+    # project GoTrues' network (components/resources/network.py).
+    extra_networks: Sequence[pulumi.Input[str]] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     image_key: Optional[str] = None
@@ -111,8 +114,8 @@ def declare(spec: ServiceSpec, opts: pulumi.ResourceOptions) -> docker.Container
         image=image_id,
         restart=RESTART,
         envs=env_list(spec.env, spec.secret_env),
-        networks_advanced=[docker.ContainerNetworksAdvancedArgs(
-            name=spec.network_name, aliases=[spec.name, *spec.aliases])],
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network, aliases=[spec.name, *spec.aliases])
+                           for network in (spec.network_name, *spec.extra_networks)],
         healthcheck=spec.healthcheck.args() if spec.healthcheck else None,
         wait=spec.wait or None,
         wait_timeout=300 if spec.wait else None,

@@ -9,6 +9,9 @@ a project replaces or restarts none of these containers.
 """
 from __future__ import annotations
 
+import base64
+import json
+
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -23,6 +26,7 @@ from components.core.buckets import MAX_FILE_SIZE
 from components.core.images import image
 from components.core.migrations import POSTGREST_BASE_SCHEMAS
 from components.core.naming import SHARED_AUTH_SCHEMA, SHARED_AUTHENTICATED
+from components.core.signing_keys import SigningKey
 from components.resources.postgres import ADMIN_USER, DATABASE, JWT_EXP, PORT, Postgres, internal_url
 from components.resources.secrets import StackSecrets
 from components.resources.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
@@ -82,6 +86,30 @@ def stack_auth_identity(config: StackConfig) -> gotrue.GoTrueIdentity:
         admin_role="service_role", audience=SHARED_AUTHENTICATED, default_site_url=urls.api_url(config))
 
 
+def legacy_jwk(secret: str) -> dict:
+    """The stack's legacy HS256 secret as a JWK, as supabase/supabase docker/utils/add-new-auth-keys.sh
+    adds it beside the asymmetric key: tokens signed with it (the stack's legacy keys) still verify."""
+    return {"kty": "oct", "k": base64.urlsafe_b64encode(secret.encode()).rstrip(b"=").decode(), "alg": "HS256",
+            "key_ops": ["verify"]}
+
+
+def stack_gotrue_keys(key: pulumi.Output[SigningKey], secret: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The stack GoTrue signs with the stack's ES256 key and still accepts the legacy secret
+    (Studio calls its admin API with the stack's legacy service_role key). An `oct` key in
+    GOTRUE_JWT_KEYS is what admits HS256 at all (v2.186.0 internal/conf/configuration.go
+    ApplyDefaults: ValidMethods are the keys' algorithms); a kid-less HS256 token is then
+    checked against GOTRUE_JWT_SECRET (internal/api/auth.go parseJWTClaims)."""
+    return pulumi.Output.secret(pulumi.Output.all(key, secret).apply(
+        lambda v: json.dumps([v[0].private_jwk(), legacy_jwk(v[1])], separators=(",", ":"))))
+
+
+def stack_jwks(key: pulumi.Output[SigningKey], secret: pulumi.Input[str]) -> pulumi.Output[str]:
+    """What Storage verifies with (JWT_JWKS, read at its start, so stack keys only): tokens of the
+    stack's GoTrue and legacy keys. Project tokens reach Storage re-signed by the gateway."""
+    return pulumi.Output.secret(pulumi.Output.all(key, secret).apply(
+        lambda v: json.dumps({"keys": [v[0].public_jwk(), legacy_jwk(v[1])]}, separators=(",", ":"))))
+
+
 def auth(a: ServicesArgs) -> ServiceSpec:
     """The stack's GoTrue, configured by the top-level `auth` block (components/resources/gotrue.py)."""
     settings = a.config.auth
@@ -89,7 +117,7 @@ def auth(a: ServicesArgs) -> ServiceSpec:
         name="auth", network_name=a.network_name,
         env=gotrue.env(settings, stack_auth_identity(a.config)),
         secret_env=gotrue.secret_env(settings, _url("postgres", "supabase_auth_admin", a.secrets.postgres_password),
-                                     a.secrets.jwt_secret),
+                                     a.secrets.jwt_secret, stack_gotrue_keys(a.secrets.stack_key, a.secrets.jwt_secret)),
         healthcheck=gotrue.healthcheck(),
     )
 
@@ -129,6 +157,7 @@ def storage(a: ServicesArgs, volume: docker.Volume, s3_key_id: pulumi.Input[str]
              "GLOBAL_S3_BUCKET": "stub", "FILE_STORAGE_BACKEND_PATH": STORAGE_PATH, "TENANT_ID": "stub",
              "REGION": "stub", "ENABLE_IMAGE_TRANSFORMATION": "true", "IMGPROXY_URL": "http://imgproxy:5001"},
         secret_env={"ANON_KEY": s.anon_key, "SERVICE_KEY": s.service_role_key, "PGRST_JWT_SECRET": s.jwt_secret,
+                    "JWT_JWKS": stack_jwks(s.stack_key, s.jwt_secret),
                     "DATABASE_URL": _url("postgres", "supabase_storage_admin", s.postgres_password),
                     "S3_PROTOCOL_ACCESS_KEY_ID": s3_key_id, "S3_PROTOCOL_ACCESS_KEY_SECRET": s3_key_secret},
         healthcheck=Healthcheck(["CMD", "wget", "--no-verbose", "--tries=1", "--spider", "http://storage:5000/status"],

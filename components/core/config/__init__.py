@@ -23,6 +23,7 @@ from components.core.config.models import (
     CloudflareConfig,
     Features,
     Hostnames,
+    KeysConfig,
     OAuthProviderConfig,
     Ports,
     ProjectAuthConfig,
@@ -51,6 +52,7 @@ __all__ = [
     "ConfigError",
     "Features",
     "Hostnames",
+    "KeysConfig",
     "NAMESPACE",
     "NESTED_SECRET_KEYS",
     "OAuthProviderConfig",
@@ -65,6 +67,7 @@ __all__ = [
     "StorageConfig",
     "available_templates",
     "load_config",
+    "namespace_warnings",
     "nested_secret_paths",
     "parse_config",
     "public_hostname_settings",
@@ -83,6 +86,22 @@ def _raw_namespace_config() -> dict[str, Any]:
         if key.startswith(prefix):
             raw[key[len(prefix):]] = _decode(value)
     return raw
+
+
+# Namespaces of the providers the program uses: their keys (e.g. docker:host) are expected.
+PROVIDER_NAMESPACES = frozenset({"pulumi", "docker", "postgresql", "cloudflare", "random"})
+
+
+def namespace_warnings() -> list[str]:
+    """A stack with no key in the program's namespace deploys no project, which a typo in the
+    namespace (`supabase-multi-instanse:projects`) would do silently."""
+    keys = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    if any(k.startswith(f"{NAMESPACE}:") for k in keys):
+        return []
+    others = sorted({k.split(":", 1)[0] for k in keys if ":" in k} - PROVIDER_NAMESPACES)
+    found = f" (keys were found under {', '.join(repr(o) for o in others)}: a mistyped namespace?)" if others else ""
+    return [f"the stack config has no key under {NAMESPACE!r}, so it deploys the shared stack with no project{found}. "
+            f"Set keys with `pulumi config set --path '{NAMESPACE}:projects[0].name' blog`"]
 
 
 def _decode(value: Any) -> Any:

@@ -10,7 +10,19 @@ from components.core.config.rules import POOLER_TRANSACTION_PORT
 def warnings(config: StackConfig) -> list[str]:
     """Things that work but that users usually do not want."""
     return (_exposure_warnings(config) + _certificate_warnings(config) + _signup_warnings(config)
-            + _retired_warnings(config))
+            + _retired_warnings(config) + _unserved_hostname_warnings(config))
+
+
+def _unserved_hostname_warnings(config: StackConfig) -> list[str]:
+    """A hostname reaches Kong only through Cloudflare or the user's proxy (`publicUrl`);
+    without either, setting one changes nothing and the project stays on its local URL."""
+    if config.published or config.public_url is not None:
+        return []
+    unserved = [(f"projects[{i}].hostname", p.hostname) for i, p in enumerate(config.projects) if p.hostname]
+    unserved += [(f"hostnames.{k}", v) for k, v in config.hostnames.model_dump().items() if v]
+    return [f"{path}: {host!r} is served by nothing: without `domain` and `cloudflare`, or `publicUrl` for your "
+            "own reverse proxy, the stack answers only on its local URL; set one of them, or remove the hostname"
+            for path, host in unserved]
 
 
 def _retired_warnings(config: StackConfig) -> list[str]:
