@@ -51,21 +51,19 @@ class ProjectGateway:
     key, with roles ["authenticated"] only). A token passes only if its role is also in
     `roles`. Why the gateway checks it this way: components/core/kong_lua.py.
 
-    The three new fields default to empty, which admits nothing on the project's URL: a
-    project that does not fill them stays closed, it is never opened to other keys."""
+    An empty `verifying_keys` admits nothing on the project's URL: a project that does not
+    fill it stays closed, it is never opened to other keys."""
 
     name: str
     anon_key: pulumi.Input[str]  # ES256 JWTs signed with the project's key
     service_key: pulumi.Input[str]
     publishable_key: pulumi.Input[str]  # sb_publishable_ / sb_secret_ (components/core/opaque_keys.py)
     secret_key: pulumi.Input[str]
-    verifying_keys: pulumi.Input[list] = ()  # [{kid, pem, roles}]: keys whose tokens count on its URL
+    # [{kid, pem, roles}]: keys whose tokens count on its URL
+    verifying_keys: pulumi.Input[Sequence[Mapping[str, Any]]] = ()
     hostname: Optional[str] = None
     roles: Sequence[str] = ()  # the roles its tokens may carry
     auth_host: str = "auth"  # its GoTrue on the stack network
-    publishable_key: pulumi.Input[str] = ""
-    secret_key: pulumi.Input[str] = ""
-    verifying_keys: pulumi.Input[Sequence[Mapping[str, Any]]] = ()
 
 
 @dataclass(frozen=True)
