@@ -15,6 +15,8 @@ The tests share the module's stack and must run in file order (pytest's default)
 from __future__ import annotations
 
 import shutil
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,12 +64,26 @@ class Life:
         return rows[0][0] if rows else None
 
 
+@contextmanager
+def kept_modules():
+    """Each run of the program imports components/ anew (tests/stack_engine.py _program); the
+    modules the rest of the session imported come back afterwards, so later tests keep one
+    identity per class (an isinstance or pytest.raises across two copies would fail)."""
+    saved = {n: m for n, m in sys.modules.items() if n == "components" or n.startswith("components.")}
+    try:
+        yield
+    finally:
+        for name in [n for n in sys.modules if n == "components" or n.startswith("components.")]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
 @pytest.fixture(scope="module")
 def life(tmp_path_factory) -> Life:
     tmp = tmp_path_factory.mktemp("engine-program")
     templates = tmp / "templates"
     shutil.copytree(BUILTIN_TEMPLATES / "blog", templates / "blog")
-    with tcp_postgres() as (dsn, port):
+    with kept_modules(), tcp_postgres() as (dsn, port):
         stack = open_program(tmp, port, {"templatesDir": str(templates), "domain": "example.test",
                                          "cloudflare": CLOUDFLARE})
         found = Life(stack, dsn, templates)
