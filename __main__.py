@@ -48,6 +48,7 @@ database = Postgres("db", PostgresArgs(
     password=secrets.postgres_password,
     jwt_secret=secrets.jwt_secret,
     auth_network_name=network.auth_name,
+    stack_key=secrets.stack_key,
 ))
 # Optional upstream services (features.*); when analytics is off nothing waits for it.
 analytics = Analytics("analytics", AnalyticsArgs(network.name, secrets, database)) if config.features.analytics else None

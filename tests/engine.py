@@ -26,6 +26,7 @@ from pulumi import automation as auto
 
 from components.core import buckets, template_files, template_policies
 from components.core.naming import ProjectNames
+from components.core.signing_keys import SigningKey
 from components.providers import sql_migrations
 from components.core.config import NAMESPACE, load_config
 from components.providers.sql_migrations import ProjectMigrations, StackBootstrap
@@ -54,13 +55,21 @@ class StandIn(pulumi.ComponentResource):
         super().__init__(f"supabase-multi-instance:index:{typ}", name, None, opts)
 
 
-def declare(admin_dsn: pulumi.Output[str]) -> None:
-    """The inline program: __main__.py's SQL resources, wired the way components/ wires them."""
+def engine_key(owner: str) -> SigningKey:
+    """The signing key of a project (or of the stack, `@stack`) in these stacks."""
+    return SigningKey(owner, 1, f"engine-seed-of-{owner}")
+
+
+def declare(admin_dsn: pulumi.Output[str], jwt_secret: Optional[pulumi.Output[str]] = None) -> None:
+    """The inline program: __main__.py's SQL resources, wired the way components/ wires them
+    (the keys as project.py is to pass them: the stack's secret and key to StackBootstrap,
+    each project's public JWKs to its ProjectMigrations)."""
     sql_migrations._plan.cache_clear()  # one test process runs many programs; the CLI runs each in a fresh one
     template_policies.clear_caches()
     config = load_config()
     database = StandIn("Postgres", "db")  # components/resources/postgres.py
-    bootstrap = StackBootstrap("db-bootstrap", admin_dsn, opts=pulumi.ResourceOptions(parent=database))
+    bootstrap = StackBootstrap("db-bootstrap", admin_dsn, opts=pulumi.ResourceOptions(parent=database),
+                               jwt_secret=jwt_secret, jwks=[engine_key("@stack").public_jwk()])
     database.register_outputs({})
     outputs = {}
     for p in config.projects:  # components/resources/project.py, with __main__.py's options
@@ -70,6 +79,7 @@ def declare(admin_dsn: pulumi.Output[str]) -> None:
             f"{p.name}-sql", project=p.name, auth_mode=p.auth.mode, template=p.template, template_dir=folder,
             on_delete=p.on_delete, dsn=admin_dsn, statement_timeout=p.statement_timeout, buckets=declared,
             published=template_files.published(folder), opts=pulumi.ResourceOptions(parent=component),
+            jwks=[engine_key(p.name).public_jwk()],
             policies=template_policies.for_project(folder, ProjectNames(p.name, p.auth.mode), declared, p.template))
         component.register_outputs({"schema": p.name})
         outputs[p.name] = {"tables": resource.tables, "views": resource.views}
@@ -176,7 +186,9 @@ def open_stack(tmp: Path, db_dsn: str, templates_dir: Path, projects: list[dict[
 
     def program() -> None:
         password_config = pulumi.Config().require_secret("postgresPassword")
-        declare(pulumi.Output.secret(password_config.apply(lambda pw: make_conninfo(dsn, password=pw))))
+        # The generated password doubles as the stack's JWT secret: the state tests look for it.
+        declare(pulumi.Output.secret(password_config.apply(lambda pw: make_conninfo(dsn, password=pw))),
+                jwt_secret=password_config)
 
     env = {
         "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,

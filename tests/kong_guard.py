@@ -1,28 +1,48 @@
-"""Run the project guard (Kong's pre-function Lua, components/providers/kong_config.py) for real
-under LuaJIT with lua-cjson, as Kong 2.8 runs it: the chunk returns the per-request function,
-which sees Kong's PDK (`kong.request`, `kong.service.request`, `kong.response`) and `ngx`.
+"""Run the Lua of components/core/kong_lua.py for real under LuaJIT with lua-cjson, as Kong
+2.8.1 runs it: the chunk, loaded in a stand-in of Kong's sandbox, returns the per-request
+function, which sees Kong's PDK (`kong.request`, `kong.service.request`, `kong.response`,
+`kong.ctx.shared`) and `ngx`.
 
-The PDK here is a stand-in that records what the guard does; `ngx.decode_base64` decodes
-standard base64 and returns nil on anything else, as ngx's does.
+The sandbox stand-in gives the chunk only what kong/tools/kong-lua-sandbox.lua (BASE_ENV) and
+kong/plugins/pre-function/_handler.lua:10 (`kong`, `ngx`) give it, and a `require` of the
+modules KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES allows (kong/tools/sandbox.lua:77-83), so a
+chunk that leans on anything else fails here as it would in Kong.
+
+The PDK is a stand-in that records what the chunk does. `set_header` changes the request's
+headers as `ngx.req.set_header` does (kong/pdk/service/request.lua:314), so a later
+`get_header` sees the new value as Kong's does (kong/pdk/request.lua:614, ngx.req.get_headers);
+`ngx.decode_base64` decodes standard base64 and returns nil on anything else, as ngx's does.
+
+`kong.plugins.jwt.jwt_parser` is a stand-in of Kong's module (kong/plugins/jwt/jwt_parser.lua
+at tag 2.8.1) with only `encode(data, key, alg)` for HS256, written as Kong's encode_token
+(:231-261): header {typ = "JWT", alg = alg}, each part cjson-encoded and base64url'd without
+padding, signed with HMAC-SHA256 - here libcrypto's HMAC() through LuaJIT's FFI, where Kong
+uses resty.openssl.hmac over the same libcrypto.
 """
 from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from tests._tools import require_executable
 
-HARNESS = r'''
+SANDBOX = r'''
 local cjson = require "cjson"
-local request = cjson.decode(io.read("*a"))
-local result = { status = nil, set = {} }
-local headers = {}
-for k, v in pairs(request.headers) do headers[k:lower()] = v end
+local bit = require "bit"
+local ffi = require "ffi"
+ffi.cdef[[
+  typedef struct evp_md_st EVP_MD;
+  const EVP_MD *EVP_sha256(void);
+  unsigned char *HMAC(const EVP_MD *evp_md, const void *key, int key_len, const unsigned char *d, size_t n,
+                      unsigned char *md, unsigned int *md_len);
+]]
+local ok_crypto, crypto = pcall(ffi.load, "crypto")
+if not ok_crypto then crypto = ffi.load("libcrypto.so.3") end
 local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 local function decode_base64(s)
-  if #s % 4 ~= 0 or s:find("[^%w%+/=]") then return nil end
+  if type(s) ~= "string" or #s % 4 ~= 0 or s:find("[^%w%+/=]") then return nil end
   local bits = s:gsub("=", ""):gsub(".", function(c)
     local n = alphabet:find(c, 1, true) - 1
     local out = ""
@@ -32,27 +52,92 @@ local function decode_base64(s)
   bits = bits:sub(1, #bits - #bits % 8)  -- padding bits
   return (bits:gsub("%d%d%d%d%d%d%d%d", function(b) return string.char(tonumber(b, 2)) end))
 end
+local function encode_base64(s, no_padding)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = bit.bor(bit.lshift(a, 16), bit.lshift(b or 0, 8), c or 0)
+    for j = 0, 3 do
+      out[#out + 1] = alphabet:sub(bit.rshift(n, 18 - 6 * j) % 64 + 1, bit.rshift(n, 18 - 6 * j) % 64 + 1)
+    end
+    if not b then out[#out] = "="; out[#out - 1] = "=" elseif not c then out[#out] = "=" end
+  end
+  local text = table.concat(out)
+  return no_padding and (text:gsub("=", "")) or text
+end
+local function hmac_sha256(key, data)
+  local md, len = ffi.new("unsigned char[64]"), ffi.new("unsigned int[1]")
+  assert(crypto.HMAC(crypto.EVP_sha256(), key, #key, data, #data, md, len) ~= nil)
+  return ffi.string(md, len[0])
+end
+local function base64url(s) return (encode_base64(s, true):gsub("+", "-"):gsub("/", "_")) end
+package.loaded["kong.plugins.jwt.jwt_parser"] = {
+  encode = function(data, key, alg, header)
+    assert(type(data) == "table" and type(key) == "string" and (alg or "HS256") == "HS256" and header == nil)
+    local segments = { base64url(cjson.encode({ typ = "JWT", alg = "HS256" })), base64url(cjson.encode(data)) }
+    local input = table.concat(segments, ".")
+    return input .. "." .. base64url(hmac_sha256(key, input))
+  end,
+}
+ngx = { decode_base64 = decode_base64, encode_base64 = encode_base64 }
+-- kong/tools/kong-lua-sandbox.lua BASE_ENV, plus `kong`, `ngx` and the allowed requires
+local ALLOWED = { ["cjson.safe"] = true, ["kong.plugins.jwt.jwt_parser"] = true }
+local function sandboxed(source)
+  local env = { kong = kong, ngx = ngx, require = function(m)
+    if not ALLOWED[m] then error("require '" .. m .. "' not allowed within sandbox") end
+    return require(m)
+  end }
+  for _, id in ipairs({ "_VERSION", "assert", "error", "ipairs", "next", "pairs", "pcall", "select",
+                        "tonumber", "tostring", "type", "unpack", "xpcall" }) do env[id] = _G[id] end
+  for _, m in ipairs({ "coroutine", "math", "os", "string", "table" }) do env[m] = _G[m] end
+  local chunk = assert(loadstring(source))
+  setfenv(chunk, env)
+  return chunk
+end
+'''
+
+HARNESS = r'''
+local cjson = require "cjson"
+local request = cjson.decode(io.read("*a"))
+local result = { status = nil, set = {}, cleared = {}, query = nil }
+local headers = {}
+for k, v in pairs(request.headers) do headers[k:lower()] = v end
 kong = {
   request = {
+    get_method = function() return request.method end,
     get_header = function(name) return headers[name:lower()] end,
     get_query_arg = function(name) return request.query[name] end,
+    get_query = function()
+      local copy = {}
+      for k, v in pairs(request.query) do copy[k] = v end
+      return copy
+    end,
   },
-  service = { request = { set_header = function(name, value) result.set[name] = value end } },
+  service = { request = {
+    set_header = function(name, value) result.set[name] = value; headers[name:lower()] = value end,
+    clear_header = function(name) result.cleared[#result.cleared + 1] = name; headers[name:lower()] = nil end,
+    set_query = function(args) result.query = args end,
+  } },
   response = { exit = function(status, body) result.status = status; result.body = body; error("exit") end },
+  ctx = { shared = { authenticated_jwt_token = request.verified_token } },
 }
-ngx = { decode_base64 = decode_base64 }
-local chunk = assert(loadstring(request.guard))
-local handler = chunk()
+''' + SANDBOX + r'''
+local handler = sandboxed(request.lua)()
 local ok, err = pcall(handler)
 if not ok and err and not tostring(err):find("exit") then result.error = tostring(err) end
+if next(result.set) == nil then result.set = nil end
+if #result.cleared == 0 then result.cleared = nil end
 io.write(cjson.encode(result))
 '''
 
 
 @dataclass(frozen=True)
 class GuardResult:
-    status: Optional[int]  # None: the request goes on to key-auth
+    status: Optional[int]  # None: the request goes on to the next plugin
     set_headers: dict
+    body: Optional[dict] = None
+    cleared_headers: list = field(default_factory=list)
+    query: Optional[dict] = None  # the query string set toward the upstream, if changed
 
     @property
     def passed(self) -> bool:
@@ -67,10 +152,17 @@ def _luajit(harness: str, run: dict) -> dict:
     return json.loads(done.stdout)
 
 
-def run_guard(guard: str, headers: dict[str, str], query: Optional[dict[str, str]] = None) -> GuardResult:
-    result = _luajit(HARNESS, {"guard": guard, "headers": headers, "query": query or {}})
+def run_guard(guard: str, headers: dict[str, str], query: Optional[dict[str, str]] = None, method: str = "GET",
+              verified_token: Optional[str] = None) -> GuardResult:
+    """Runs an access-phase chunk (pre- or post-function) on one request. `verified_token` is
+    what Kong's jwt plugin left in kong.ctx.shared.authenticated_jwt_token (handler.lua:118)."""
+    run = {"lua": guard, "headers": headers, "query": query or {}, "method": method}
+    if verified_token is not None:
+        run["verified_token"] = verified_token
+    result = _luajit(HARNESS, run)
     assert "error" not in result, result["error"]
-    return GuardResult(result.get("status"), result.get("set") or {})
+    return GuardResult(result.get("status"), result.get("set") or {}, result.get("body"),
+                       list(result.get("cleared") or []), result.get("query"))
 
 
 # Kong 2.8's response phases for a pre-function's header_filter and body_filter functions:

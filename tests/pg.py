@@ -187,8 +187,9 @@ def provider_delete(dsn: str, names: ProjectNames) -> None:
             conn.execute(sql.SQL("drop role {}").format(ident))
 
 
-def bootstrap(dsn: str) -> list[str]:
-    return m.apply_bootstrap(dsn, m.discover(SQL_ROOT / "bootstrap"))
+def bootstrap(dsn: str, **stack_keys) -> list[str]:
+    """StackBootstrap's step; `stack_keys` are its jwt_secret and jwks."""
+    return m.apply_bootstrap(dsn, m.discover(SQL_ROOT / "bootstrap"), **stack_keys)
 
 
 def create_project(dsn: str, project: str, template: str = "blog", template_dir: Optional[Path] = None,

@@ -1,7 +1,9 @@
 """Realtime's database side, as supabase/realtime v2.78.15 runs it for the one tenant.
 
 Realtime connects as the tenant's database user (supabase_admin in the stack, the
-server's superuser here) and verifies the socket's token with the stack JWT secret.
+server's superuser here) and verifies the socket's token with its tenant row: an HS256
+token with the row's `jwt_secret` (API_JWT_SECRET, the stack JWT secret), an ES256/RS256
+token with the key of the row's `jwt_jwks` that has the token's kid (`verify`).
 
 * Channel authorization (lib/realtime/tenants/authorization.ex): for a private channel it
   inserts one realtime.messages row per extension, sets `role`, `realtime.topic` and the
@@ -30,7 +32,7 @@ import psycopg
 import psycopg.rows
 from psycopg import sql
 
-from tests.storage_api import payload  # the same stack JWT secret and verification
+from tests.storage_api import JWT_SECRET, payload  # the same stack JWT secret and verification
 
 PUBLICATION = "supabase_realtime"  # the tenant's postgres_cdc_rls setting (priv/repo/seeds.exs)
 EXTENSIONS = ("broadcast", "presence")
@@ -51,9 +53,10 @@ def _set_conn_config(conn: psycopg.Connection, topic: str, claims: dict) -> None
         (role, topic, json.dumps(claims), claims.get("sub"), role, "{}"))
 
 
-def can_listen(dsn: str, token: Optional[str], topic: str) -> dict[str, bool]:
-    """get_read_authorizations: may the token's role receive broadcast / presence on `topic`?"""
-    claims = payload(token)
+def can_listen(dsn: str, token: Optional[str], topic: str, claims: Optional[dict] = None) -> dict[str, bool]:
+    """get_read_authorizations: may the token's role receive broadcast / presence on `topic`?
+    `claims` are the token's as the socket verified them (default: an HS256 token's)."""
+    claims = payload(token) if claims is None else claims
     with _tenant(dsn) as conn:
         with conn.transaction(force_rollback=True):
             ids = {ext: conn.execute(
@@ -69,9 +72,9 @@ def can_listen(dsn: str, token: Optional[str], topic: str) -> dict[str, bool]:
     return {ext: ids[ext] in seen for ext in EXTENSIONS}
 
 
-def can_send(dsn: str, token: Optional[str], topic: str) -> dict[str, bool]:
+def can_send(dsn: str, token: Optional[str], topic: str, claims: Optional[dict] = None) -> dict[str, bool]:
     """get_write_authorizations: may the token's role send broadcast / track presence on `topic`?"""
-    claims = payload(token)
+    claims = payload(token) if claims is None else claims
     allowed = {}
     with _tenant(dsn) as conn:
         with conn.transaction(force_rollback=True):
@@ -213,25 +216,59 @@ def tenant_row(dsn: str, tenant: str = TENANT) -> Optional[dict]:
         return conn.execute("select * from _realtime.tenants where external_id = %s", (tenant,)).fetchone()
 
 
+_SIGNED = {"HS": "oct", "RS": "RSA", "ES": "EC"}
+
+
+def verify(token: str, jwt_secret: str, jwt_jwks: Optional[dict]) -> dict:
+    """RealtimeWeb.JwtVerification.verify (lib/realtime_web/channels/auth/jwt_verification.ex):
+    generate_signer/3 picks the key from the header: with a kid and a `keys` list, an RS/ES
+    token takes the RSA/EC key with that kid (none: error_generating_signer) and an HS token
+    the `oct` key with that kid, else `jwt_secret`; an HS token without kid `jwt_secret`;
+    anything else has no signer. Then Joken checks the signature and `exp`."""
+    header = jwt.get_unverified_header(token)
+    alg, kid = header.get("alg"), header.get("kid")
+    kind = _SIGNED.get(str(alg)[:2]) if alg in ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512",
+                                                "ES256", "ES384", "ES512") else None
+    keys = jwt_jwks.get("keys") if isinstance(jwt_jwks, dict) else None
+    key: object = None
+    if isinstance(kid, str) and isinstance(keys, list) and kind in ("RSA", "EC"):
+        found = next((k for k in keys if k.get("kty") == kind and k.get("kid") == kid), None)
+        key = jwt.PyJWK(found).key if found else None
+    elif kind == "oct":
+        found = next((k for k in keys if k.get("kty") == "oct" and k.get("kid") == kid
+                      and isinstance(k.get("k"), str)), None) if isinstance(kid, str) and isinstance(keys, list) else None
+        key = jwt.utils.base64url_decode(found["k"]) if found else jwt_secret
+    if key is None:
+        raise jwt.InvalidKeyError("error_generating_signer")
+    return jwt.decode(token, key, algorithms=[alg], options={"verify_aud": False})
+
+
+def socket_claims(dsn: str, token: Optional[str], tenant: str = TENANT) -> Optional[dict]:
+    """UserSocket.connect: the tenant row from the cache, its secret decrypted (the stack JWT
+    secret: API_JWT_SECRET), the token verified with it and the row's `jwt_jwks`."""
+    found = tenant_row(dsn, tenant)
+    return verify(token, JWT_SECRET, found.get("jwt_jwks")) if token and found else None
+
+
 def join(dsn: str, token: Optional[str], topic: str, private: bool, tenant: str = TENANT) -> Optional[str]:
     """RealtimeChannel.join("realtime:" <> topic) up to the point where the channel is joined
     (lib/realtime_web/channels/realtime_channel.ex): None when it joins, else the error code
     the client gets. In its order: the tenant from the cache (TenantNotFound), only_private?
-    (PrivateOnly), confirm_token (a JWT of the tenant's secret with `role` and `exp`), and for a
-    private channel maybe_assign_policies (Unauthorized without broadcast read). A public
-    channel is checked no further: whoever joins it reads and sends there."""
+    (PrivateOnly), confirm_token (the token verified as `verify` does, with `role` and `exp`),
+    and for a private channel maybe_assign_policies (Unauthorized without broadcast read). A
+    public channel is checked no further: whoever joins it reads and sends there."""
     found = tenant_row(dsn, tenant)
     if found is None:
         return "TenantNotFound"
     if found.get("private_only") and not private:
         return "PrivateOnly"
     try:
-        claims = payload(token) if token else None
+        claims = socket_claims(dsn, token, tenant)
     except jwt.PyJWTError:
         return "JwtSignatureError"
     if not claims or not {"role", "exp"} <= set(claims):
         return "InvalidJWTToken"
-    if private and not can_listen(dsn, token, topic)["broadcast"]:
+    if private and not can_listen(dsn, token, topic, claims)["broadcast"]:
         return "Unauthorized"
     return None
 
@@ -241,4 +278,4 @@ def can_broadcast(dsn: str, token: Optional[str], topic: str, private: bool, ten
     unchecked, and on a private one only with the write policy."""
     if join(dsn, token, topic, private, tenant) is not None:
         return False
-    return not private or can_send(dsn, token, topic)["broadcast"]
+    return not private or can_send(dsn, token, topic, socket_claims(dsn, token, tenant))["broadcast"]

@@ -243,10 +243,10 @@ def test_the_state_holds_no_plaintext_secret(deployed, tmp_path):
     written = deployed.state_files() | {p: p.read_text() for p in (tmp_path / "work").rglob("*") if p.is_file()}
     assert any(p.name == "engine.json" for p in written), sorted(map(str, written))
     assert [str(p) for p, text in written.items() if deployed.password in text] == []
-    for name in ("db-bootstrap", "blog-sql"):
+    for name, field in (("db-bootstrap", "dsn"), ("db-bootstrap", "jwt_secret"), ("blog-sql", "dsn")):
         state = deployed.resource_state(name)
         for part in ("inputs", "outputs"):
-            assert set(state[part]["dsn"]) == {"4dabf18193072939515e22adb298388d", "ciphertext"}, (name, part)
+            assert set(state[part][field]) == {"4dabf18193072939515e22adb298388d", "ciphertext"}, (name, part)
     assert deployed.password not in repr(deployed.outputs())
 
 
@@ -313,3 +313,23 @@ def test_bucket_limits_in_bytes_and_in_units_are_deployed_by_up(tmp_path, db, te
     assert stack.up().changed() == {"blog-sql": "update", DYNAMIC_PROVIDER: "update"}
     assert bucket_rows(db) == [("blog-exact", 2000000, False), ("shop-units", 5000000, True)]
     assert stack.preview().changed() == {}
+
+
+def test_up_records_the_keys_postgrest_verifies_with_and_a_removal_takes_them(deployed, db):
+    """The keys pass the engine's serialization into the registry: PostgREST's JWKS after the
+    first `up` (the password is the stack's JWT secret here, tests/engine.py), then without shop."""
+    import base64
+
+    from tests import postgrest_jwt
+    from tests.engine import engine_key
+
+    found = json.loads(postgrest_jwt.jwt_secret(db))["keys"]
+    assert [k.get("kid") for k in found] == [None, *(engine_key(o).kid for o in ("@stack", "blog", "shop"))]
+    assert found[0]["k"] == base64.urlsafe_b64encode(deployed.password.encode()).rstrip(b"=").decode()
+    assert found[2] == engine_key("blog").public_jwk()
+    assert deployed.preview().changed() == {}
+    deployed.set_projects(PROJECTS[:1])
+    pg.provider_revoke(db, SHOP)
+    deployed.up()
+    assert [k.get("kid") for k in json.loads(postgrest_jwt.jwt_secret(db))["keys"]] == [
+        None, engine_key("@stack").kid, engine_key("blog").kid]

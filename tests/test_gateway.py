@@ -19,48 +19,22 @@ import pytest
 import yaml
 from pulumi.runtime.rpc import is_rpc_secret
 
-from components.core import keys, kong_container
+from components.core import kong_container
+from components.core.kong_lua import SCHEMA_LIST_BODY_LUA, SCHEMA_LIST_HEADER_LUA
 from components.resources import gateway
-from components.providers.kong_config import (
-    KongConfigProvider,
-    SCHEMA_LIST_BODY_LUA,
-    SCHEMA_LIST_HEADER_LUA,
-    KongSettings,
-    ProjectKeys,
-    consumers,
-    push_archive,
-    render,
-)
-from components.core.naming import ProjectNames
-from components.resources.project_auth import service_name
-from components.core.urls import project_path
+from components.providers.kong_config import KongConfigProvider, KongSettings, consumers, push_archive, render
 from tests._tools import require_executable
+from tests.gateway_fixtures import SECRET, STACK_ANON, STACK_SERVICE, project, settings
 from tests.kong_guard import run_guard, run_response_filters
+from tests.kong_model import allowed, consumer_of, match, plugin, routes
 from tests.program import dev_config, run_program
 from tests.test_stack import NS, containers, plain
 
-SECRET = "test-jwt-secret-with-at-least-32-characters"
+__all__ = ["SECRET", "STACK_ANON", "STACK_SERVICE", "allowed", "match", "plugin", "project", "settings"]
+
 UPSTREAM_PATHS = ["/auth/v1/verify", "/auth/v1/callback", "/auth/v1/authorize", "/auth/v1/", "/rest/v1/",
                   "/graphql/v1", "/realtime/v1/", "/realtime/v1/api", "/storage/v1/", "/pg/", "/"]
 KONG_CONFIG = "pulumi-python:dynamic/supabase:KongConfig"
-
-
-def project(name: str, hostname: Optional[str] = None, shared_auth: bool = False) -> ProjectKeys:
-    names = ProjectNames(name, "shared" if shared_auth else "own")
-    return ProjectKeys(name, keys.sign(SECRET, names.anon), keys.sign(SECRET, names.service), hostname,
-                       roles=tuple(names.api_roles()), auth_host="auth" if shared_auth else service_name(name),
-                       prefix=project_path(name))
-
-
-STACK_ANON, STACK_SERVICE = keys.sign(SECRET, "anon"), keys.sign(SECRET, "service_role")
-
-
-def settings(*projects: ProjectKeys, functions: bool = False, dashboard_hostname: Optional[str] = None,
-             studio_hostname: Optional[str] = None) -> KongSettings:
-    return KongSettings(STACK_ANON, STACK_SERVICE, "dashboard-password-0123", functions=functions,
-                        dashboard_hostname=dashboard_hostname, studio_hostname=studio_hostname, projects=projects)
-
-
 PUBLISHED = settings(project("blog", "blog-api.example.com"), project("shop", "shop-api.example.com"),
                      functions=True, dashboard_hostname="supabase.example.com", studio_hostname="studio.example.com")
 
@@ -68,53 +42,6 @@ PUBLISHED = settings(project("blog", "blog-api.example.com"), project("shop", "s
 @pytest.fixture(scope="module")
 def published() -> dict:
     return yaml.safe_load(render(PUBLISHED))
-
-
-# -- a model of Kong's router and the key-auth / acl / basic-auth plugins --------------------
-
-
-def routes(config: dict) -> list[tuple[dict, dict]]:
-    return [(service, route) for service in config["services"] for route in service["routes"]]
-
-
-def match(config: dict, path: str, host: str = "127.0.0.1") -> tuple[dict, dict]:
-    """Kong 2.8: routes with hosts are tried before routes without; then the longest path prefix."""
-    candidates = [(s, r, p) for s, r in routes(config) for p in r["paths"]
-                  if path.startswith(p) and (not r.get("hosts") or host in r["hosts"])]
-    assert candidates, f"no route for {host}{path}"
-    service, route, _ = max(candidates, key=lambda c: (bool(c[1].get("hosts")), len(c[2])))
-    return service, route
-
-
-def plugin(service: dict, name: str) -> Optional[dict]:
-    return next((p.get("config", {}) for p in service.get("plugins", []) if p["name"] == name), None)
-
-
-def consumer_of(config: dict, key: str) -> Optional[dict]:
-    return next((c for c in config["consumers"]
-                 if any(k["key"] == key for k in c.get("keyauth_credentials", []))), None)
-
-
-def allowed(config: dict, path: str, key: Optional[str], host: str = "127.0.0.1",
-            bearer: Optional[str] = None) -> bool:
-    """Would Kong pass this request (apikey `key`, Authorization `Bearer <bearer>`) on to the
-    upstream service? The project guard runs for real (tests/kong_guard.py)."""
-    service, _ = match(config, path, host)
-    if plugin(service, "request-termination") is not None or plugin(service, "basic-auth") is not None:
-        return False
-    guard = plugin(service, "pre-function")
-    if guard is not None:
-        headers = {k: v for k, v in (("apikey", key), ("Authorization", bearer and f"Bearer {bearer}")) if v}
-        if not run_guard(guard["access"][0], headers).passed:
-            return False
-    if plugin(service, "key-auth") is None:
-        return True
-    consumer = consumer_of(config, key) if key else None
-    if consumer is None:
-        return False
-    acl = plugin(service, "acl")
-    groups = {a["group"] for a in consumer.get("acls", [])}
-    return acl is None or bool(groups & set(acl["allow"]))
 
 
 # -- the rendered file --------------------------------------------------------------------------
@@ -183,14 +110,17 @@ def test_upstream_urls(published):
 # -- keys and groups --------------------------------------------------------------------------
 
 
-def test_every_project_has_an_anon_and_a_service_consumer(published):
+def test_every_project_has_key_auth_consumers_for_its_jwts_and_a_jwt_consumer_for_its_keys(published):
+    """The two JWTs stay key-auth credentials of the shared routes (as before, no project
+    group); the project routes know the project by its key ids alone."""
     by_name = {c["username"]: c for c in published["consumers"]}
-    for name in ("blog", "shop"):
-        anon, service = by_name[f"{name}_anon"], by_name[f"{name}_service"]
-        assert anon["keyauth_credentials"] == [{"key": keys.sign(SECRET, f"{name}_anon")}]
-        assert service["keyauth_credentials"] == [{"key": keys.sign(SECRET, f"{name}_service")}]
-        assert {a["group"] for a in anon["acls"]} == {"anon", f"project-{name}"}
-        assert {a["group"] for a in service["acls"]} == {"service", f"project-{name}"}
+    for p in PUBLISHED.projects:
+        anon, service, own = by_name[f"{p.name}_anon"], by_name[f"{p.name}_service"], by_name[f"{p.name}_keys"]
+        assert anon["keyauth_credentials"] == [{"key": p.anon_key}] and anon["acls"] == [{"group": "anon"}]
+        assert service["keyauth_credentials"] == [{"key": p.service_key}] and service["acls"] == [{"group": "service"}]
+        assert own["acls"] == [{"group": f"project-{p.name}"}] and "keyauth_credentials" not in own
+        assert [{k: s[k] for k in ("key", "algorithm", "rsa_public_key")} for s in own["jwt_secrets"]] == [
+            {"key": k.kid, "algorithm": "ES256", "rsa_public_key": k.pem} for k in p.verifying_keys]
 
 
 def test_pg_meta_is_for_the_stack_service_role_key_only(published):
@@ -199,15 +129,20 @@ def test_pg_meta_is_for_the_stack_service_role_key_only(published):
     admins = [c["username"] for c in published["consumers"] if {"group": "admin"} in c.get("acls", [])]
     assert admins == ["service_role"]
     assert allowed(published, "/pg/tables", STACK_SERVICE)
-    for key in (STACK_ANON, project("blog").anon_key, project("blog").service_key, None):
+    blog = PUBLISHED.projects[0]
+    for key in (STACK_ANON, blog.anon_key, blog.service_key, blog.publishable_key, blog.secret_key, None):
         assert not allowed(published, "/pg/tables", key)
 
 
 @pytest.mark.parametrize("path", ["/rest/v1/posts", "/auth/v1/user", "/graphql/v1", "/realtime/v1/api/broadcast"])
 def test_every_stack_and_project_key_reaches_the_api(published, path):
-    for key in (STACK_ANON, STACK_SERVICE, project("blog").anon_key, project("shop").service_key):
+    """As before: the stack's keys and the projects' JWTs, no more: a project's opaque keys
+    open only its own URL."""
+    blog, shop = PUBLISHED.projects
+    for key in (STACK_ANON, STACK_SERVICE, blog.anon_key, shop.service_key):
         assert allowed(published, path, key)
-    assert not allowed(published, path, None) and not allowed(published, path, "not-a-key")
+    for key in (None, "not-a-key", blog.publishable_key, shop.secret_key):
+        assert not allowed(published, path, key)
 
 
 def test_studio_and_the_dashboard_need_basic_auth(published):
@@ -230,9 +165,10 @@ def test_a_project_hostname_forces_the_projects_schema(published):
 
 def test_a_project_hostname_takes_only_that_projects_keys(published):
     host = "blog-api.example.com"
-    assert allowed(published, "/rest/v1/posts", project("blog").anon_key, host)
-    assert allowed(published, "/rest/v1/posts", project("blog").service_key, host)
-    for key in (project("shop").anon_key, project("shop").service_key, STACK_ANON, None):
+    blog, shop = PUBLISHED.projects
+    for key in (blog.anon_key, blog.service_key, blog.publishable_key, blog.secret_key):
+        assert allowed(published, "/rest/v1/posts", key, host)
+    for key in (shop.anon_key, shop.service_key, shop.publishable_key, STACK_ANON, STACK_SERVICE, None):
         assert not allowed(published, "/rest/v1/posts", key, host)
     # The project's own GoTrue answers auth on its hostname.
     assert match(published, "/auth/v1/token", host)[0]["name"] == "project-blog-auth"
@@ -240,7 +176,7 @@ def test_a_project_hostname_takes_only_that_projects_keys(published):
 
 def test_without_a_hostname_a_project_has_keys_and_a_local_url_but_no_host_route():
     config = yaml.safe_load(render(settings(project("blog"))))
-    assert {c["username"] for c in config["consumers"]} >= {"blog_anon", "blog_service"}
+    assert {c["username"] for c in config["consumers"]} >= {"blog_anon", "blog_service", "blog_keys"}
     assert not any(r.get("hosts") for _, r in routes(config))
     assert match(config, "/project/blog/rest/v1/posts")[0]["name"] == "project-blog-rest"
 
@@ -254,9 +190,13 @@ def test_values_cannot_break_the_yaml():
 def test_consumer_names_match_the_roles_in_their_keys():
     import jwt
 
+    pems = {k.kid: k.pem for p in PUBLISHED.projects for k in p.verifying_keys}
     for c in consumers(PUBLISHED):
-        claims = jwt.decode(c["key"], SECRET, algorithms=["HS256"])
-        assert claims["role"] == {"anon": "anon", "service_role": "service_role"}.get(c["username"], c["username"])
+        for key in c["keys"]:
+            header = jwt.get_unverified_header(key)
+            secret = pems[header["kid"]] if "kid" in header else SECRET
+            claims = jwt.decode(key, secret, algorithms=[header["alg"]])
+            assert claims["role"] == {"anon": "anon", "service_role": "service_role"}.get(c["username"], c["username"])
 
 
 # -- the graph: Kong's container never sees a project ------------------------------------------
@@ -281,7 +221,22 @@ def test_kong_env():
     env = dict(line.split("=", 1) for line in plain(kong.inputs["envs"]))
     assert env["KONG_DATABASE"] == "off" and env["KONG_DECLARATIVE_CONFIG"] == "/home/kong/base.yml"
     assert set(env["KONG_PLUGINS"].split(",")) >= {"key-auth", "acl", "basic-auth", "request-transformer",
-                                                   "cors", "request-termination"}
+                                                   "cors", "request-termination", "jwt", "pre-function",
+                                                   "post-function"}
+    assert env["KONG_UNTRUSTED_LUA"] == "sandbox"
+    assert env["KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES"].split(",") == ["cjson.safe", "kong.plugins.jwt.jwt_parser"]
+    assert env["KONG_NGINX_ADMIN_CLIENT_MAX_BODY_SIZE"] == env["KONG_NGINX_ADMIN_CLIENT_BODY_BUFFER_SIZE"] == "64m"
+
+
+def test_a_config_of_many_projects_fits_kongs_admin_body_limit():
+    """POST /config of 500 projects stays under the limit the container sets (gateway.ADMIN_BODY_SIZE)."""
+    one, two = (len(push_archive_body(settings(*(project(f"p{i}", f"p{i}-api.example.com") for i in range(n)))))
+                for n in (1, 2))
+    assert one + 499 * (two - one) < int(gateway.ADMIN_BODY_SIZE.removesuffix("m")) * 1024 * 1024 // 2
+
+
+def push_archive_body(chosen: KongSettings) -> str:
+    return json.dumps({"config": render(chosen)})
     assert kong.inputs["entrypoints"][:2] == ["sh", "-c"]
 
 

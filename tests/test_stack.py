@@ -85,12 +85,16 @@ LEFT_OUT: dict[str, set[str]] = {
              "GOTRUE_SMTP_PASS", "GOTRUE_SMTP_SENDER_NAME"},
     # Empty by default upstream (`${OPENAI_API_KEY:-}`).
     "studio": {"OPENAI_API_KEY"},
+    # PostgREST copies app settings into every request (app.settings.jwt_secret): any project's
+    # SQL could read the stack secret there and sign tokens for any role (issue 17).
+    "rest": {"PGRST_APP_SETTINGS_JWT_SECRET"},
 }
 # Studio's log pages need Logflare: without features.analytics its settings are left out.
 STUDIO_LOGFLARE = {"LOGFLARE_API_KEY", "LOGFLARE_PUBLIC_ACCESS_TOKEN", "LOGFLARE_PRIVATE_ACCESS_TOKEN", "LOGFLARE_URL",
                    "NEXT_ANALYTICS_BACKEND_PROVIDER"}
-ADDED = {"kong": {"KONG_ADMIN_LISTEN", "KONG_UNTRUSTED_LUA", "KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES"},
-         "rest": {"PGRST_DB_PRE_CONFIG"},
+ADDED = {"kong": {"KONG_ADMIN_LISTEN", "KONG_UNTRUSTED_LUA", "KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES",
+                  "KONG_NGINX_ADMIN_CLIENT_MAX_BODY_SIZE", "KONG_NGINX_ADMIN_CLIENT_BODY_BUFFER_SIZE"},
+         "rest": {"PGRST_DB_PRE_CONFIG", "PGRST_DB_PRE_REQUEST"},
          # Explicit where upstream relies on defaults (namespace `auth`, issuer unset): the same
          # builder (components/resources/gotrue.py) configures every project's GoTrue, where they differ.
          "auth": {"DB_NAMESPACE", "GOTRUE_JWT_ISSUER",

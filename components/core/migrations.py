@@ -191,10 +191,13 @@ def _record(conn: psycopg.Connection, scope: str, m: Migration) -> None:
     )
 
 
-def apply_bootstrap(dsn: str, migrations: list[Migration], where: str = "sql/bootstrap") -> list[str]:
+def apply_bootstrap(dsn: str, migrations: list[Migration], where: str = "sql/bootstrap", jwt_secret: Optional[str] = None,
+                    jwks: Optional[Sequence[dict[str, Any]]] = None) -> list[str]:
     """The stack's own schema objects (this repository's sql/bootstrap, run as the superuser,
     each file once, in order): PostgREST's pre-config function, the schema-adoption guard,
-    the Storage and Realtime registry functions, Realtime's private-only tenant guard."""
+    the Storage and Realtime registry functions, Realtime's private-only tenant guard, the
+    registry of verifying keys. Then, in the same transaction, the stack's legacy JWT secret
+    and its own public keys, checked by components/core/jwks_registry.py (None: leave them)."""
     context = {"authenticator": AUTHENTICATOR, "base_schemas": POSTGREST_BASE_SCHEMAS}
     with _connect(dsn) as conn, conn.transaction():
         _begin_locked(conn, ensure_registry=True)
@@ -204,24 +207,28 @@ def apply_bootstrap(dsn: str, migrations: list[Migration], where: str = "sql/boo
             _run(conn, label, _render(m, label, context))
             _record(conn, STACK_SCOPE, m)
             done.append(m.filename)
+        if jwt_secret is not None or jwks is not None:  # _run names the line, never echoes the secret
+            _run(conn, "sql/stack/stack_jwt.sql.j2", render_named(
+                "stack/stack_jwt.sql.j2", secret=jwt_secret, jwks_json=None if jwks is None else json.dumps(list(jwks))))
         return done
 
 
 def apply_project(
     dsn: str, names: ProjectNames, template: str, migrations: list[Migration], where: Optional[str] = None,
     statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT, buckets: Sequence[dict[str, Any]] = (),
-    published: Sequence[str] = (), policies: Sequence[dict[str, Any]] = (),
+    published: Sequence[str] = (), policies: Sequence[dict[str, Any]] = (), jwks: Sequence[dict[str, Any]] = (),
 ) -> list[str]:
     """Create or update a project: new migrations as its owner, then the superuser's steps:
-    role settings, ownership, grants, registry, its Storage buckets and policies, its Realtime
-    policies and published tables, its template's own Storage and Realtime policies, NOTIFY.
+    role settings, ownership, grants, registry, its public signing keys (`jwks`: every live
+    generation, checked by components/core/jwks_registry.py), its Storage buckets and policies,
+    its Realtime policies and published tables, its template's own Storage and Realtime policies, NOTIFY.
     `buckets` is components/buckets.spec() of its config; `published` the tables its template
     publishes (components/template_files); `policies` its template's policies, built and checked
     by components/core/template_policies.py (which this module does not import: the backup
     image runs it without the SQL parser)."""
     where = where or f"sql/projects/{template}"
     context = project_context(names) | {"template": template}
-    finishing = finishing_context(names, template, buckets, published, policies)
+    finishing = finishing_context(names, template, buckets, published, policies, jwks)
     with _connect(dsn) as conn:
         service_schemas.wait_until_ready(conn)
         with conn.transaction():
@@ -237,11 +244,12 @@ def apply_project(
 
 
 # After a create/update step's migrations, in this order, in the same transaction.
-FINISHING_STEPS = ("projects/_finalize.sql.j2", "projects/_storage.sql.j2", "projects/_realtime.sql.j2",
-                   "projects/_template_policies.sql.j2", "projects/_auth_roles.sql.j2")
-# Removing a project (onDelete archive or drop): its template policies go by the step that
-# manages them (project_context declares none).
-_LEAVE = ("projects/_unpublish.sql.j2", "projects/_template_policies.sql.j2", "projects/_leave_storage_realtime.sql.j2")
+FINISHING_STEPS = ("projects/_finalize.sql.j2", "projects/_jwks.sql.j2", "projects/_storage.sql.j2",
+                   "projects/_realtime.sql.j2", "projects/_template_policies.sql.j2", "projects/_auth_roles.sql.j2")
+# Removing a project (onDelete archive or drop): its template policies and its keys go by
+# the steps that manage them (project_context declares none).
+_LEAVE = ("projects/_unpublish.sql.j2", "projects/_template_policies.sql.j2", "projects/_jwks.sql.j2",
+          "projects/_leave_storage_realtime.sql.j2")
 ARCHIVE_STEPS = (*_LEAVE, "projects/_archive.sql.j2")
 DROP_STEPS = (*_LEAVE, "projects/_drop.sql.j2")
 # Making room for a restore (backup/restore.py): the project lives on, so its Storage and
@@ -252,18 +260,19 @@ MAKE_ROOM_DROP_STEPS = ("projects/_unpublish.sql.j2", "projects/_drop.sql.j2")
 
 
 def finishing_context(names: ProjectNames, template: str, buckets: Sequence[dict[str, Any]] = (),
-                      published: Sequence[str] = (), policies: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    """What FINISHING_STEPS see: the project's context plus its buckets, published tables and
-    its template's policies, as JSON."""
+                      published: Sequence[str] = (), policies: Sequence[dict[str, Any]] = (),
+                      jwks: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """What FINISHING_STEPS see: the project's context plus its buckets, published tables,
+    its template's policies and its public keys, as JSON."""
     return project_context(names) | {
         "template": template, "buckets_json": json.dumps(list(buckets)), "published_json": json.dumps(list(published)),
-        "policies_json": json.dumps(list(policies))}
+        "policies_json": json.dumps(list(policies)), "jwks_json": json.dumps(list(jwks))}
 
 
 def project_context(names: ProjectNames) -> dict[str, Any]:
     """What sql/projects/_*.sql.j2 see: the template variables plus the roles' kinds, and no
-    template policies (finishing_context gives the template's)."""
-    return names.context() | {"api_role_kinds": names.api_role_kinds(), "policies_json": "[]"}
+    template policies and no keys (finishing_context gives the project's)."""
+    return names.context() | {"api_role_kinds": names.api_role_kinds(), "policies_json": "[]", "jwks_json": "[]"}
 
 
 def _apply_as_owner(conn: psycopg.Connection, names: ProjectNames, where: str, migrations: list[Migration],

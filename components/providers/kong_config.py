@@ -28,13 +28,28 @@ import pulumi
 import yaml
 from pulumi.dynamic import DiffResult, Resource
 
-from components.core import kong_container
+from components.core import kong_container, kong_lua
 from components.core.docker_cli import DockerError, copy_into, docker, tar_archive
 from components.providers.dynamic_base import ConvergingProvider
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "kong.yml.j2"
 DASHBOARD_USER = "supabase"
 REALTIME_HOST = "realtime-dev.supabase-realtime"
+# Storage's keyless paths and the methods Storage serves them without a JWT (supabase/storage
+# v1.44.2: object/getPublicObject.ts, getObjectInfo.ts, getSignedObject.ts, uploadSignedObject.ts,
+# render/renderPublicImage.ts, renderSignedImage.ts; a POST to /object/sign/ or
+# /object/upload/sign/ creates a signed URL and needs the caller's JWT). Each is a project
+# route of its own, without the jwt plugin and with every credential header removed
+# (kong_lua.STORAGE_OPEN_LUA); Kong's router tries a route with methods before one with paths
+# alone (kong/router.lua:807-813: more match rules first).
+STORAGE_OPEN = (
+    ("object-public", ("GET", "HEAD"), "/object/public/"),
+    ("object-info-public", ("GET", "HEAD"), "/object/info/public/"),
+    ("object-sign", ("GET", "HEAD"), "/object/sign/"),
+    ("object-upload-sign", ("PUT",), "/object/upload/sign/"),
+    ("render-public", ("GET", "HEAD"), "/render/image/public/"),
+    ("render-sign", ("GET", "HEAD"), "/render/image/sign/"),
+)
 
 
 @dataclass(frozen=True)
@@ -54,9 +69,30 @@ ADMIN_GROUPS = (GROUPS.admin,)
 
 
 @dataclass(frozen=True)
+class VerifyingKey:
+    """A public key whose tokens count on a project's URL, and the roles such a token may carry."""
+
+    kid: str  # RFC 7638 thumbprint (components/core/signing_keys.py): the jwt_secrets `key`
+    pem: str  # SubjectPublicKeyInfo PEM (ES256): the jwt_secrets `rsa_public_key`
+    roles: Sequence[str] = ()
+
+    @staticmethod
+    def of(value: Any) -> "VerifyingKey":
+        """From ProjectGateway's plain form `{"kid", "pem", "roles"}` (or a VerifyingKey)."""
+        if isinstance(value, VerifyingKey):
+            return value
+        return VerifyingKey(str(value["kid"]), str(value["pem"]), tuple(value.get("roles") or ()))
+
+
+@dataclass(frozen=True)
 class ProjectKeys:
-    """One project as Kong sees it: its keys, the roles its tokens may carry, its auth
-    upstream, its local path prefix and, when it has one, its hostname."""
+    """One project as Kong sees it: its API keys (anon and service ES256 JWTs signed with its
+    own key, the opaque publishable/secret keys standing for them), the keys whose tokens
+    count on its URL, the roles its tokens may carry, its auth upstream, its local path
+    prefix and, when it has one, its hostname.
+
+    A token passes a project route only if its key id is one of `verifying_keys` and its role
+    is in both that key's roles and `roles` (an empty list on either side admits nothing)."""
 
     name: str
     anon_key: str
@@ -65,72 +101,17 @@ class ProjectKeys:
     roles: Sequence[str] = ()
     auth_host: str = "auth"
     prefix: str = ""
+    publishable_key: str = ""
+    secret_key: str = ""
+    verifying_keys: Sequence[VerifyingKey] = ()
 
+    def kid_roles(self) -> dict[str, list[str]]:
+        allowed = set(self.roles)
+        return {k.kid: [r for r in k.roles if r in allowed] for k in self.verifying_keys}
 
-# Lua run by Kong's pre-function plugin (sandboxed; `cjson.safe` allowed by the container's
-# KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES). Each chunk returns the per-request function
-# (serverless plugin 0.2+); a phase's functions see the PDK as `kong` and `ngx`.
-
-# A request with only an `apikey` (curl, websockets) gets it as its bearer token, as
-# upstream's newer gateway does; PostgREST and the others then see its role instead of the
-# anonymous default. Leaves `auth` holding the request's bearer header (or nothing).
-_APIKEY_AS_BEARER = """  local auth = kong.request.get_header("authorization")
-  if not auth then
-    local key = kong.request.get_header("apikey") or kong.request.get_query_arg("apikey")
-    if type(key) ~= "string" then return end
-    auth = "Bearer " .. key
-    kong.service.request.set_header("Authorization", auth)
-  end
-"""
-
-APIKEY_BEARER_LUA = "return function()\n" + _APIKEY_AS_BEARER + "end\n"
-
-# The project guard: besides the apikey copy, a bearer whose top-level `role` claim is not
-# one of the project's roles is refused before key-auth.
-GUARD_LUA = """local cjson = require "cjson.safe"
-local roles = {%(roles)s}
-return function()
-""" + _APIKEY_AS_BEARER.replace("%", "%%") + """  local payload = type(auth) == "string" and string.match(auth, "^[Bb]earer%%s+[%%w_-]+%%.([%%w_-]+)%%.[%%w_-]+$")
-  local claims
-  if payload then
-    local padded = payload:gsub("-", "+"):gsub("_", "/") .. string.rep("=", (4 - #payload %% 4) %% 4)
-    local text = ngx.decode_base64(padded)
-    claims = text and cjson.decode(text)
-  end
-  if type(claims) ~= "table" or not roles[claims.role] then
-    return kong.response.exit(401, { message = "this key or token does not belong to this project" })
-  end
-end
-"""
-
-# PostgREST answers a schema it does not serve with 406 PGRST106 and a hint listing every
-# exposed schema (postgrest v14.5 src/PostgREST/Error.hs, UnacceptableSchema): every
-# project's name. On the routes to PostgREST the hint is replaced; the message keeps the
-# schema the client asked for. Only 406 bodies are buffered.
-SCHEMA_LIST_HEADER_LUA = """return function()
-  if kong.response.get_status() == 406 then
-    kong.ctx.plugin.schema_error = true
-    kong.response.clear_header("Content-Length")
-  end
-end
-"""
-SCHEMA_LIST_BODY_LUA = """local cjson = require "cjson.safe"
-return function()
-  if not kong.ctx.plugin.schema_error then return end
-  local body = kong.response.get_raw_body()
-  if not body then return end
-  local err = cjson.decode(body)
-  if type(err) == "table" and err.code == "PGRST106" then
-    err.hint = "A key serves only its own project's schema, on the project's URL."
-    kong.response.set_raw_body(cjson.encode(err))
-  end
-end
-"""
-
-
-def guard_lua(roles: Sequence[str]) -> str:
-    """The project guard for `roles`; role names are SQL identifiers, quoted as Lua strings."""
-    return GUARD_LUA % {"roles": ", ".join(f"[{json.dumps(r)}] = true" for r in roles)}
+    def guard(self) -> str:
+        return kong_lua.guard_lua(self.anon_key, self.service_key, self.publishable_key, self.secret_key,
+                                  self.kid_roles())
 
 
 @dataclass(frozen=True)
@@ -147,16 +128,69 @@ class KongSettings:
     # every path-only API route in Kong's router, so Studio cannot keep a local catch-all.)
     local_hosts: Sequence[str] = ("127.0.0.1", "localhost")
     projects: Sequence[ProjectKeys] = field(default_factory=tuple)
+    # The stack's HS256 secret: project Storage routes re-sign verified claims with it.
+    jwt_secret: str = ""
+
+
+def _jwt_credential(kid: str, pem: str) -> dict[str, str]:
+    return {"key": kid, "pem": pem, "unused_secret": hashlib.sha256(f"es256-only:{kid}".encode()).hexdigest()}
 
 
 def consumers(settings: KongSettings) -> list[dict[str, Any]]:
-    """Key-auth consumers and their ACL groups; only the stack service_role key is `admin`."""
-    found = [{"username": "anon", "key": settings.anon_key, "groups": [GROUPS.anon]},
-             {"username": "service_role", "key": settings.service_key, "groups": [GROUPS.admin]}]
+    """Every consumer: `keys` are key-auth credentials (the stack's shared routes), `jwts`
+    jwt_secrets credentials (the project routes), `groups` their ACL groups.
+
+    Key-auth: the stack's anon and service_role keys, and each project's two JWTs, as before
+    (only the stack service_role key is `admin`). A project's opaque keys are no key-auth
+    credential: they open only the project's own URL.
+
+    Jwt: Kong looks a credential up by its `key` alone, across all consumers
+    (kong/plugins/jwt/handler.lua:71, `jwt_secrets:select_by_key`), and a key must be unique
+    (kong/plugins/jwt/daos.lua:26). So each key id is ONE credential: a key id only project
+    p lists sits on `<p>_keys` (group project-<p>); a key id several projects list (the
+    stack's own key, on every `auth.mode: shared` project) sits on one consumer of its own,
+    in each of those projects' groups. Which roles it may carry stays per project (the guard).
+
+    A credential's `secret` is never used: the jwt plugin takes `rsa_public_key` for any
+    algorithm but HS* (kong/plugins/jwt/handler.lua:179-180) and the token's `alg` must equal
+    the credential's ES256 (:175); deck's schema requires the field, so it holds a digest."""
+    found = [{"username": "anon", "keys": [settings.anon_key], "jwts": [], "groups": [GROUPS.anon]},
+             {"username": "service_role", "keys": [settings.service_key], "jwts": [], "groups": [GROUPS.admin]}]
     for p in settings.projects:
-        found.append({"username": f"{p.name}_anon", "key": p.anon_key, "groups": [GROUPS.anon, GROUPS.project(p.name)]})
-        found.append({"username": f"{p.name}_service", "key": p.service_key,
-                      "groups": [GROUPS.service, GROUPS.project(p.name)]})
+        found.append({"username": f"{p.name}_anon", "keys": [p.anon_key], "jwts": [], "groups": [GROUPS.anon]})
+        found.append({"username": f"{p.name}_service", "keys": [p.service_key], "jwts": [],
+                      "groups": [GROUPS.service]})
+    owners: dict[str, list[str]] = {}
+    pems: dict[str, str] = {}
+    for p in settings.projects:
+        for k in p.verifying_keys:
+            if pems.setdefault(k.kid, k.pem).strip() != k.pem.strip():
+                raise ValueError(f"key id {k.kid} stands for two different public keys")
+            if p.name not in owners.setdefault(k.kid, []):
+                owners[k.kid].append(p.name)
+    for p in settings.projects:
+        own = [_jwt_credential(kid, pems[kid]) for kid, names in owners.items() if names == [p.name]]
+        found.append({"username": f"{p.name}_keys", "keys": [], "jwts": own, "groups": [GROUPS.project(p.name)]})
+    for kid, names in owners.items():
+        if len(names) > 1:
+            found.append({"username": f"shared_key_{kid}", "keys": [], "jwts": [_jwt_credential(kid, pems[kid])],
+                          "groups": [GROUPS.project(n) for n in names]})
+    return found
+
+
+# The stack's own roles: its keys and its GoTrue's users carry them, checked by the services.
+STACK_ROLES = frozenset({"anon", "authenticated", "service_role"})
+
+
+def role_kids(settings: KongSettings) -> dict[str, list[str]]:
+    """Each project role (not the stack's own) and the key ids that may sign a token with it:
+    the shared routes refuse a token with that role and another key id."""
+    found: dict[str, list[str]] = {}
+    for p in settings.projects:
+        for kid, roles in p.kid_roles().items():
+            for role in roles:
+                if role not in STACK_ROLES and kid not in found.setdefault(role, []):
+                    found[role].append(kid)
     return found
 
 
@@ -164,9 +198,8 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE.parent)), undefined=jinja2.StrictUndefined,
                              autoescape=False, keep_trailing_newline=True)
     env.filters["q"] = lambda value: json.dumps(str(value))  # a JSON string is a YAML string
-    env.globals["guard_lua"] = guard_lua
-    env.globals["apikey_bearer_lua"] = APIKEY_BEARER_LUA
-    env.globals["schema_list_lua"] = (SCHEMA_LIST_HEADER_LUA, SCHEMA_LIST_BODY_LUA)
+    env.globals["storage_open_lua"] = kong_lua.STORAGE_OPEN_LUA
+    env.globals["schema_list_lua"] = (kong_lua.SCHEMA_LIST_HEADER_LUA, kong_lua.SCHEMA_LIST_BODY_LUA)
     return env
 
 
@@ -177,13 +210,17 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def render(settings: KongSettings) -> str:
     """The full declarative config; parsed once here so a template slip fails at preview."""
+    if settings.projects and not settings.jwt_secret:
+        raise ValueError("project Storage routes need the stack's JWT secret (KongSettings.jwt_secret)")
     text = _ENV.get_template(TEMPLATE.name).render(
         groups=GROUPS, api_groups=API_GROUPS, admin_groups=ADMIN_GROUPS, consumers=consumers(settings),
         dashboard_user=DASHBOARD_USER, dashboard_password=settings.dashboard_password,
         functions=settings.functions, dashboard_hostname=settings.dashboard_hostname, realtime_host=REALTIME_HOST,
         studio_hosts=[settings.studio_hostname] if settings.studio_hostname else [],
         local_hosts=list(settings.local_hosts) if settings.dashboard_hostname else [],
-        projects=[{"name": p.name, "hostname": p.hostname, "group": GROUPS.project(p.name), "roles": list(p.roles),
+        shared_lua=kong_lua.shared_route_lua(role_kids(settings)),
+        storage_open=STORAGE_OPEN, storage_resign=kong_lua.storage_resign_lua(settings.jwt_secret),
+        projects=[{"name": p.name, "hostname": p.hostname, "group": GROUPS.project(p.name), "guard": p.guard(),
                    "auth_host": p.auth_host, "prefix": p.prefix} for p in settings.projects])
     yaml.load(text, Loader=_YAML_LOADER)
     return text

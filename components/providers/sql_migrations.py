@@ -2,18 +2,22 @@
 
 Pulumi diffs the list of migration checksums: a new file is an update that applies only
 that file; a new statement timeout is an update that only sets it; removing the project
-runs archive or drop, whichever its state recorded.
+runs archive or drop, whichever its state recorded. The public keys the shared services
+verify with are inputs too (components/core/jwks_registry.py): a project's `jwks`, the
+stack's `jwt_secret` and `jwks`; a rotation is an in-place update of these resources only.
 """
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, Resource
+from pulumi.runtime.rpc import UNKNOWN  # how a dynamic provider's check sees a value not known yet
 
-from components.core import migrations, template_policies
+from components.core import jwks_registry, migrations, template_policies
 from components.providers.dynamic_base import ConvergingProvider
 from components.core.naming import DEFAULT_STATEMENT_TIMEOUT, OWN, ProjectNames
 from components.core.sql_templates import SQL_ROOT
@@ -60,9 +64,33 @@ def refuse_applied_changes(olds: dict[str, Any], news: dict[str, Any]) -> list[C
     return []
 
 
+def refuse_bad_keys(news: dict[str, Any], owner: str) -> list[CheckFailure]:
+    """At preview: a `jwks` input that is not a list of public signing JWKs (a private key, a
+    JWK PostgREST could not parse) fails, naming the key. An input not known yet is left to
+    the update, which checks again."""
+    found = news.get("jwks")
+    if not isinstance(found, list) or not all(isinstance(k, dict) for k in found) or UNKNOWN in json.dumps(found):
+        return []
+    try:
+        jwks_registry.checked(found, owner)
+    except jwks_registry.JwksRefused as err:
+        return [CheckFailure("jwks", str(err))]
+    return []
+
+
+def _checked_keys(props: dict[str, Any], owner: str) -> list[dict[str, Any]]:
+    try:
+        return jwks_registry.checked(props.get("jwks") or [], owner)
+    except jwks_registry.JwksRefused as err:
+        raise migrations.MigrationError(f"{err}; nothing was applied") from None
+
+
 class CheckedMigrations(ConvergingProvider):
+    OWNER = "the stack"
+
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        return CheckResult(news, refuse_applied_changes(olds, news))
+        owner = f"project {news.get('project')!r}" if "project" in news else self.OWNER
+        return CheckResult(news, refuse_applied_changes(olds, news) + refuse_bad_keys(news, owner))
 
 
 class BootstrapProvider(CheckedMigrations):
@@ -72,19 +100,31 @@ class BootstrapProvider(CheckedMigrations):
         return "stack-bootstrap"
 
     def converge(self, props: dict[str, Any]) -> dict[str, Any]:
-        migrations.apply_bootstrap(props["dsn"], _load(props), props["template_dir"])
+        try:
+            secret = jwks_registry.checked_secret(props.get("jwt_secret"))
+        except jwks_registry.JwksRefused as err:
+            raise migrations.MigrationError(f"{err}; nothing was applied") from None
+        jwks = _checked_keys(props, self.OWNER) if props.get("jwks") is not None else None
+        migrations.apply_bootstrap(props["dsn"], _load(props), props["template_dir"], jwt_secret=secret, jwks=jwks)
         return props
 
 
 class StackBootstrap(Resource, module="supabase", name="StackBootstrap"):
-    """Registry schema and PostgREST pre-config function."""
+    """Registry schema, PostgREST pre-config function, the registry of verifying keys and
+    the stack's own entries in it: `jwt_secret`, the legacy HS256 secret (PostgREST's JWKS
+    carries it as an `oct` key; until it is given, PostgREST keeps PGRST_JWT_SECRET), and
+    `jwks`, the public JWKs of the stack's own signing key. None leaves what is recorded."""
 
-    def __init__(self, name: str, dsn: pulumi.Input[str], opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, dsn: pulumi.Input[str], opts: Optional[pulumi.ResourceOptions] = None, *,
+                 jwt_secret: Optional[pulumi.Input[str]] = None,
+                 jwks: Optional[pulumi.Input[list[dict[str, Any]]]] = None):
         folder = SQL_ROOT / "bootstrap"
         props = {
             "dsn": pulumi.Output.secret(dsn),
             "template_dir": _portable(folder),
             "migrations": migrations.plan_names(migrations.discover(folder)),
+            "jwt_secret": None if jwt_secret is None else pulumi.Output.secret(jwt_secret),
+            "jwks": jwks,
         }
         super().__init__(BootstrapProvider(), name, props, opts)
 
@@ -104,13 +144,14 @@ class ProjectMigrationsProvider(CheckedMigrations):
 
     def converge(self, props: dict[str, Any]) -> dict[str, Any]:
         names = _names(props)
+        jwks = _checked_keys(props, f"project {names.project!r}")
         policies = props.get("template_policies") or []
         for policy in policies:  # checked at preview; again here, on what the inputs hold now
             template_policies.verify(policy, names)
         migrations.apply_project(props["dsn"], names, props["template"], _load(props), props["template_dir"],
                                  statement_timeout=props.get("statement_timeout") or DEFAULT_STATEMENT_TIMEOUT,
                                  buckets=props.get("buckets") or [], published=props.get("published_tables") or [],
-                                 policies=policies)
+                                 policies=policies, jwks=jwks)
         return {**props, **migrations.describe(props["dsn"], names.schema)}
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -123,10 +164,12 @@ class ProjectMigrationsProvider(CheckedMigrations):
 
 class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
     """A project's tables, policies and views, its registry row and PostgREST exposure, the
-    statement timeout of its API roles, its Storage buckets, its Realtime access and its
-    template's own Storage and Realtime policies. Buckets, published tables and template
-    policies are inputs: adding or changing one is an in-place update of this resource,
-    nothing else (a preview shows the changed policy statement)."""
+    statement timeout of its API roles, its public signing keys, its Storage buckets, its
+    Realtime access and its template's own Storage and Realtime policies. Buckets, published
+    tables, template policies and keys are inputs: adding or changing one is an in-place
+    update of this resource, nothing else (a preview shows the changed policy statement).
+    `jwks` is the list of the project's public JWKs, every live generation
+    (components/core/project_keys.py ProjectKeySet.jwks()); archive and drop remove them."""
 
     tables: pulumi.Output[list]
     views: pulumi.Output[list]
@@ -149,6 +192,7 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
         buckets: Optional[list[dict[str, Any]]] = None,
         published: Sequence[str] = (),
         policies: Sequence[dict[str, Any]] = (),
+        jwks: pulumi.Input[Sequence[dict[str, Any]]] = (),
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         folder, planned = _plan(Path(template_dir))
@@ -164,6 +208,7 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
             "buckets": buckets or [],
             "published_tables": list(published),
             "template_policies": list(policies),
+            "jwks": jwks if isinstance(jwks, pulumi.Output) else list(jwks),
             "tables": None,
             "views": None,
             "functions": None,

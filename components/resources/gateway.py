@@ -8,7 +8,7 @@ Kong's admin API listens on the container's loopback only (components/core/kong_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -17,27 +17,50 @@ from components.core import kong_container, urls
 from components.core.config import StackConfig
 from components.core.options import after
 from components.providers import kong_config
-from components.providers.kong_config import KongConfig, KongSettings, ProjectKeys
+from components.providers.kong_config import KongConfig, KongSettings, ProjectKeys, VerifyingKey
 from components.resources.secrets import StackSecrets
 from components.resources.service import Healthcheck, ServiceSpec, declare, publish
 
 HTTP_PORT = 8000
-PLUGINS = "request-transformer,cors,key-auth,acl,basic-auth,request-termination,ip-restriction,pre-function"
-# The project guard (kong_config.GUARD_LUA) runs in Kong's Lua sandbox (the default,
-# untrusted_lua = sandbox) and may require only this JSON decoder.
-SANDBOX_REQUIRES = "cjson.safe"
+PLUGINS = ("request-transformer,cors,key-auth,jwt,acl,basic-auth,request-termination,ip-restriction,"
+           "pre-function,post-function")
+# The Lua of components/core/kong_lua.py runs in Kong's Lua sandbox (the default,
+# untrusted_lua = sandbox) and may require only these: the JSON decoder, and Kong's own JWT
+# module, whose `encode` re-signs verified claims for Storage.
+SANDBOX_REQUIRES = "cjson.safe,kong.plugins.jwt.jwt_parser"
+# The config reaches Kong as one POST /config (components/core/kong_container.PUSH_SCRIPT).
+# Kong 2.8.1 takes at most 10m there (kong/templates/kong_defaults.lua:84-85) and reads only a
+# body held in memory (kong/api/arguments.lua:670, get_body_data), so both sizes go up
+# together. Each project's routes carry their guard (about 33 kB a project): 64m holds some
+# 1,800 projects, past any cell (DESIGN.md, Beyond one machine). The admin API listens on
+# the container's loopback only.
+ADMIN_BODY_SIZE = "64m"
 
 
 @dataclass(frozen=True)
 class ProjectGateway:
-    """What Kong needs of one project (SupabaseProject exposes all of it)."""
+    """What Kong needs of one project (SupabaseProject exposes all of it).
+
+    `anon_key`/`service_key` are the project's legacy-format API keys: ES256 JWTs signed with
+    its current signing key (header `kid` = the key's RFC 7638 thumbprint).
+    `publishable_key`/`secret_key` are its opaque `sb_publishable_`/`sb_secret_` keys, which
+    the gateway maps to those two JWTs on this project's URL only.
+    `verifying_keys` lists `{"kid": str, "pem": str (SPKI public PEM), "roles": [role, ...]}`:
+    the keys whose tokens count on this project's URL and the roles each may carry (every
+    live generation of the project's own key; for `auth.mode: shared` also the stack's own
+    key, with roles ["authenticated"] only). A token passes only if its role is also in
+    `roles`. Why the gateway checks it this way: components/core/kong_lua.py.
+
+    An empty `verifying_keys` admits nothing on the project's URL: a project that does not
+    fill it stays closed, it is never opened to other keys."""
 
     name: str
     anon_key: pulumi.Input[str]  # ES256 JWTs signed with the project's key
     service_key: pulumi.Input[str]
     publishable_key: pulumi.Input[str]  # sb_publishable_ / sb_secret_ (components/core/opaque_keys.py)
     secret_key: pulumi.Input[str]
-    verifying_keys: pulumi.Input[list] = ()  # [{kid, pem, roles}]: keys whose tokens count on its URL
+    # [{kid, pem, roles}]: keys whose tokens count on its URL
+    verifying_keys: pulumi.Input[Sequence[Mapping[str, Any]]] = ()
     hostname: Optional[str] = None
     roles: Sequence[str] = ()  # the roles its tokens may carry
     auth_host: str = "auth"  # its GoTrue on the stack network
@@ -54,11 +77,11 @@ class GatewayArgs:
 
 
 def stack_settings(config: StackConfig, anon: str, service: str, password: str,
-                   projects: Sequence[ProjectKeys] = ()) -> KongSettings:
+                   projects: Sequence[ProjectKeys] = (), jwt_secret: str = "") -> KongSettings:
     return KongSettings(anon_key=anon, service_key=service, dashboard_password=password,
                         functions=config.features.functions, dashboard_hostname=urls.dashboard_hostname(config),
                         studio_hostname=urls.studio_hostname(config), local_hosts=_local_hosts(config),
-                        projects=tuple(projects))
+                        projects=tuple(projects), jwt_secret=jwt_secret)
 
 
 def _local_hosts(config: StackConfig) -> tuple[str, ...]:
@@ -72,16 +95,20 @@ def base_config(config: StackConfig, s: StackSecrets) -> pulumi.Output[str]:
 
 
 def full_config(config: StackConfig, s: StackSecrets, projects: Sequence[ProjectGateway]) -> pulumi.Output[str]:
-    keys = [pulumi.Output.all(p.anon_key, p.service_key) for p in projects]
+    keys = [pulumi.Output.all(p.anon_key, p.service_key, p.publishable_key, p.secret_key, p.verifying_keys)
+            for p in projects]
 
     def build(values: list) -> str:
-        (anon, service, password), pairs = values[:3], values[3:]
-        found = [ProjectKeys(p.name, a, k, p.hostname, tuple(p.roles), p.auth_host, urls.project_path(p.name))
-                 for p, (a, k) in zip(projects, pairs)]
-        return kong_config.render(stack_settings(config, anon, service, password, found))
+        (anon, service, password, secret), found = values[:4], values[4:]
+        project_keys = [
+            ProjectKeys(p.name, a, k, p.hostname, tuple(p.roles), p.auth_host, urls.project_path(p.name),
+                        publishable_key=pub or "", secret_key=sec or "",
+                        verifying_keys=tuple(VerifyingKey.of(v) for v in (verifying or ())))
+            for p, (a, k, pub, sec, verifying) in zip(projects, found)]
+        return kong_config.render(stack_settings(config, anon, service, password, project_keys, secret))
 
-    return pulumi.Output.secret(pulumi.Output.all(s.anon_key, s.service_role_key, s.dashboard_password, *keys)
-                                .apply(build))
+    return pulumi.Output.secret(pulumi.Output.all(s.anon_key, s.service_role_key, s.dashboard_password,
+                                                  s.jwt_secret, *keys).apply(build))
 
 
 def kong_spec(a: GatewayArgs) -> ServiceSpec:
@@ -93,7 +120,9 @@ def kong_spec(a: GatewayArgs) -> ServiceSpec:
              "KONG_DNS_ORDER": "LAST,A,CNAME", "KONG_PLUGINS": PLUGINS,
              "KONG_NGINX_PROXY_PROXY_BUFFER_SIZE": "160k", "KONG_NGINX_PROXY_PROXY_BUFFERS": "64 160k",
              "KONG_ADMIN_LISTEN": kong_container.ADMIN_LISTEN, "KONG_UNTRUSTED_LUA": "sandbox",
-             "KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES": SANDBOX_REQUIRES},
+             "KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES": SANDBOX_REQUIRES,
+             "KONG_NGINX_ADMIN_CLIENT_MAX_BODY_SIZE": ADMIN_BODY_SIZE,
+             "KONG_NGINX_ADMIN_CLIENT_BODY_BUFFER_SIZE": ADMIN_BODY_SIZE},
         entrypoint=["sh", "-c", kong_container.START_SCRIPT, "kong-start", kong_container.HOME],
         ports=[publish(HTTP_PORT, c.ports.kong, c.bind_address)],
         uploads=[docker.ContainerUploadArgs(file=kong_container.BASE_FILE, content=base_config(c, a.secrets),

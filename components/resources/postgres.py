@@ -22,6 +22,7 @@ from components.resources.service import Healthcheck, Mount, ServiceSpec, declar
 from components.providers.sql_migrations import StackBootstrap
 from components.core.sql_templates import render
 from components.core.naming import DATABASE
+from components.core.signing_keys import SigningKey
 from components.core.options import after
 from components.core.urls import client_host
 
@@ -56,6 +57,7 @@ class PostgresArgs:
     password: pulumi.Input[str]
     jwt_secret: pulumi.Input[str]
     auth_network_name: Optional[pulumi.Input[str]] = None  # the projects' GoTrues reach it there
+    stack_key: Optional[pulumi.Output[SigningKey]] = None  # its public half is recorded for the services
 
 
 def init_sql_context(database: str = DATABASE, internal_database: str = INTERNAL_DATABASE) -> dict:
@@ -111,7 +113,12 @@ class Postgres(pulumi.ComponentResource):
         self.provider = postgresql.Provider(
             f"{name}-provider", host=host, port=args.port, username=ADMIN_USER, password=args.password,
             database=DATABASE, sslmode="disable", superuser=True, opts=after_db)
-        self.bootstrap = StackBootstrap(f"{name}-bootstrap", self.admin_dsn, opts=after_db)
+        # PostgREST's and Realtime's verifying keys live in the database (sql/bootstrap/0005):
+        # the legacy secret (the stack's legacy keys) and the stack GoTrue's public key.
+        self.bootstrap = StackBootstrap(
+            f"{name}-bootstrap", self.admin_dsn, opts=after_db, jwt_secret=args.jwt_secret,
+            jwks=None if args.stack_key is None else pulumi.Output.unsecret(
+                pulumi.Output.from_input(args.stack_key).apply(lambda k: [k.public_jwk()])))
         self.register_outputs({})
 
 

@@ -75,6 +75,7 @@ class SupabaseProject(pulumi.ComponentResource):
             buckets=declared,
             published=template_files.published(args.template_dir),
             policies=template_policies.for_project(args.template_dir, names, declared, args.config.template),
+            jwks=creds.jwks,
             opts=after(child, [schema, *args.services, *self._own_auth(name, args, names, creds, after(child, roles))]),
         )
         self._open_to_postgrest(name, names, after(child, [self.migrations]))

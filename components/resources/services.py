@@ -35,6 +35,8 @@ from components.core.status_probes import PROBES, SELF_PATH, STATUS_PATH
 from components.providers.kong_config import REALTIME_HOST
 
 PRE_CONFIG = "supabase_multi.postgrest_pre_config"
+# Refuses a token whose key is not its role's project's (sql/bootstrap/0007_token_key_binding.sql.j2).
+PRE_REQUEST = "supabase_multi_request.bind_token_roles"
 # Realtime takes its tenant id from the first label of the Host header (REALTIME_HOST, the
 # name upstream gives the container; here a network alias, so container names stay per stack).
 REALTIME_TENANT = REALTIME_HOST.split(".")[0]
@@ -67,15 +69,20 @@ def _url(scheme: str, user: str, password: pulumi.Input[str], database: str = DA
 
 
 def rest(a: ServicesArgs) -> ServiceSpec:
-    """PostgREST. Schemas come from the pre-config function; PGRST_DB_SCHEMAS is only the fallback."""
+    """PostgREST. Schemas and verifying keys come from the pre-config function (PGRST_DB_SCHEMAS
+    and PGRST_JWT_SECRET are only the fallback); the pre-request binds each key to its roles.
+    No PGRST_APP_SETTINGS_JWT_SECRET (upstream sets it): PostgREST copies app settings into
+    every request's transaction (v14.5 src/PostgREST/Query/PreQuery.hs), where any function a
+    project's template defines could read the stack secret with current_setting()."""
     s = a.secrets
     return ServiceSpec(
         name="rest", network_name=a.network_name, command=["postgrest"],
         env={"PGRST_DB_SCHEMAS": POSTGREST_BASE_SCHEMAS, "PGRST_DB_PRE_CONFIG": PRE_CONFIG,
+             "PGRST_DB_PRE_REQUEST": PRE_REQUEST,
              "PGRST_DB_MAX_ROWS": "1000", "PGRST_DB_EXTRA_SEARCH_PATH": "public", "PGRST_DB_ANON_ROLE": "anon",
              "PGRST_DB_USE_LEGACY_GUCS": "false", "PGRST_APP_SETTINGS_JWT_EXP": str(JWT_EXP)},
         secret_env={"PGRST_DB_URI": _url("postgres", "authenticator", s.postgres_password),
-                    "PGRST_JWT_SECRET": s.jwt_secret, "PGRST_APP_SETTINGS_JWT_SECRET": s.jwt_secret},
+                    "PGRST_JWT_SECRET": s.jwt_secret},
     )
 
 
