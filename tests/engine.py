@@ -1,6 +1,12 @@
 """The program's SQL resources under the real Pulumi engine: the CLI that scripts/build-pulumi.sh
 builds, a local file backend in a tmp folder and a real PostgreSQL.
 
+The whole program (`__main__.py`, every resource, stand-in provider plugins) runs in
+tests/stack_engine.py and tests/test_engine_program.py. This smaller inline program stays
+for the SQL-migration tests that need many quick stacks on scratch databases of the shared
+server (the whole program needs a PostgreSQL of its own, whose passwords it rotates, and
+~20 s per first `up`): edits of applied migrations, removal orders, refresh of one resource.
+
 An Automation API inline program reads the stack config with `load_config` and declares the
 stack bootstrap and each project's SQL resource as components/ declares them (same classes,
 names, parents and dependencies, and the same inputs: buckets, statement timeout, published

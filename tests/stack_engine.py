@@ -22,6 +22,7 @@ import json
 import os
 import runpy
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -215,3 +216,39 @@ def db_rows(dsn: str, query: str, *params: Any) -> list[tuple]:
     with psycopg.connect(dsn) as conn:
         return conn.execute(query, params or None).fetchall()
 
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
+def running_cli() -> Optional[int]:
+    """The pid of the Pulumi CLI this process is running (the Automation API's child)."""
+    for pid in child_pids(os.getpid()):
+        try:
+            if os.readlink(f"/proc/{pid}/exe") == str((CLI_ROOT / "bin" / "pulumi").resolve()):
+                return pid
+        except OSError:
+            pass
+    return None
+
+
+def end_orphans(pids: list[int]) -> None:
+    """Ends what a killed CLI left running (it started them; they are the test's): the Python
+    dynamic-provider plugin waits for its engine forever. The stand-ins end on their own."""
+    for pid in pids:
+        for child in child_pids(pid):
+            end_orphans([child])
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -14,17 +14,21 @@ The tests share the module's stack and must run in file order (pytest's default)
 """
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from pulumi import automation as auto
 
 from components.core.config import BUILTIN_TEMPLATES
 from components.core.naming import ProjectNames
-from tests.stack_engine import CLOUDFLARE, Operation, ProgramStack, db_rows, open_program, tcp_postgres
+from tests.stack_engine import (CLOUDFLARE, Operation, ProgramStack, child_pids, db_rows, end_orphans, open_program,
+                                running_cli, tcp_postgres)
 
 MIGRATIONS = "pulumi-python:dynamic/supabase:ProjectMigrations"
 # What a project added or removed changes besides its own resources: Kong's live config, the
@@ -199,3 +203,83 @@ def test_refresh_finds_no_drift(life):
     op = life.stack.refresh()
     assert set(op.summary) == {"same"}, op.summary
     assert life.stack.preview().changed() == {}
+
+
+def test_an_up_killed_half_way_recovers_with_cancel_then_up(life):
+    """SIGKILL of the CLI while it adds two projects. The provider processes finish their
+    in-flight steps after the CLI is gone, so the database holds what the state does not; the
+    stack stays locked. README (Operating it, "An interrupted pulumi up"): `pulumi cancel`,
+    `pulumi up` (the steps that were in flight run again and find their work done), then
+    `pulumi refresh --clear-pending-creates` to drop the stale in-flight records."""
+    stack = life.stack
+    projects = [*life.projects, {"name": "alpha"}, {"name": "beta"}]
+    stack.set("projects", projects)
+    killed: dict[str, list[int]] = {}
+
+    def kill_after_first_sql_step(event):
+        outputs = event.res_outputs_event
+        if killed or not outputs or not outputs.metadata.urn.endswith(("::alpha-sql", "::beta-sql")):
+            return
+        cli = running_cli()
+        killed["plugins"] = child_pids(cli)
+        os.kill(cli, signal.SIGKILL)
+
+    try:
+        with pytest.raises(auto.CommandError):
+            stack.stack.up(on_event=kill_after_first_sql_step, color="never")
+        assert killed, "the CLI was not killed half-way"
+        pending = stack.checkpoint()["checkpoint"]["latest"].get("pending_operations") or []
+        assert pending, "nothing was in flight when the CLI died"
+        with pytest.raises(auto.CommandError, match="currently locked"):
+            stack.up()
+        stack.cli("cancel", "--yes")
+        life.projects = projects
+        op = stack.up()
+    finally:
+        end_orphans(killed.get("plugins", []))
+    assert all("alpha" in n or "beta" in n for n in names_of(op.by_op("create"))), sorted(op.by_op("create"))
+    assert not op.by_op("delete") and not op.by_op("replace")
+    # The `up` created again what was in flight, but the engine keeps the old pending-create
+    # records (a later `up` warns about them) until a refresh clears them.
+    assert stack.checkpoint()["checkpoint"]["latest"].get("pending_operations")
+    refresh = stack.refresh(clear_pending_creates=True)
+    assert set(refresh.summary) == {"same"}, refresh.summary
+    assert not stack.checkpoint()["checkpoint"]["latest"].get("pending_operations")
+    assert stack.preview().changed() == {}
+    _state_and_world_agree(life)
+
+
+def _state_and_world_agree(life):
+    """Nothing lost, nothing doubled: every container, project role and SQL step in the state
+    exists once in Docker and the database, and nothing there is missing from the state."""
+    resources = life.stack.checkpoint()["checkpoint"]["latest"]["resources"]
+    of = lambda typ: [r for r in resources if r["type"] == typ]  # noqa: E731
+    containers = {r["outputs"]["name"]: r["id"] for r in of("docker:index/container:Container")}
+    assert containers == {n: c["id"] for n, c in life.stack.docker()["containers"].items()}
+    names = [p["name"] for p in life.projects]
+    state_roles = {r["outputs"]["name"] for r in of("postgresql:index/role:Role")}
+    live_roles = {r for (r,) in db_rows(life.dsn, "select rolname from pg_roles where rolname ~ %s",
+                                        f"^({'|'.join(names)})_")}
+    assert state_roles == live_roles
+    registry = [n for (n,) in db_rows(life.dsn, "select name from supabase_multi.projects where status = 'active' order by name")]
+    assert registry == sorted(names)
+    doubled = db_rows(life.dsn, "select scope, version, count(*) from supabase_multi.migrations "
+                                "group by scope, version having count(*) > 1")
+    assert doubled == []
+
+
+def test_destroy_excluding_protected_keeps_the_data_volumes(life):
+    protected = {r.get("outputs", {}).get("name") for r in life.stack.checkpoint()["checkpoint"]["latest"]["resources"]
+                 if r.get("protect")}
+    assert {"supabase-dev-db-data", "supabase-dev-db-config", "supabase-dev-storage-data"} <= protected
+    op = life.stack.destroy(exclude_protected=True)
+    assert op.by_op("delete") and not op.by_op("create")
+    docker = life.stack.docker()
+    assert set(docker["volumes"]) == protected  # only the data volumes stay, all of them
+    assert docker["containers"] == {} and docker["networks"] == {}
+    kept = {r["outputs"].get("name") for r in life.stack.checkpoint()["checkpoint"]["latest"]["resources"]
+            if r.get("custom") and not r["type"].startswith("pulumi:providers:")}  # and their parent components
+    assert kept == protected
+    archived = {s for (s,) in db_rows(life.dsn, "select nspname from pg_namespace where nspname like '\\_archived\\_%%'")}
+    for p in ("media", "notes", "alpha", "beta"):  # onDelete archive: the data stays
+        assert any(s.startswith(f"_archived_{p}_") for s in archived), (p, archived)
