@@ -10,8 +10,8 @@ that is still verifying.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import asdict
+from typing import Optional
 
 import pulumi
 import pulumi_random as random
@@ -20,22 +20,11 @@ from components.core import opaque_keys, project_keys
 from components.core.config import KeysConfig
 from components.core.naming import ProjectNames
 from components.core.signing_keys import SEED_LENGTH, SigningKey
+from components.providers.kong_config import VerifyingKey
 
 
 def _seed(name: str, opts: pulumi.ResourceOptions, length: int = SEED_LENGTH) -> pulumi.Output[str]:
     return pulumi.Output.secret(random.RandomPassword(name, length=length, special=False, opts=opts).result)
-
-
-@dataclass(frozen=True)
-class VerifyingKey:
-    """A key whose tokens count on a project's URL, and the roles they may carry there."""
-
-    kid: str
-    pem: str
-    roles: tuple[str, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"kid": self.kid, "pem": self.pem, "roles": list(self.roles)}
 
 
 class ProjectCredentials:
@@ -61,9 +50,9 @@ class ProjectCredentials:
         """The project's own keys carry its roles; with `auth.mode: shared` the stack's key also
         counts, for the stack-wide signed-in role only (its GoTrue signs the shared users)."""
         own_roles = tuple(names.api_roles())
-        own = self._set.apply(lambda k: [VerifyingKey(s.kid, s.public_pem(), own_roles).as_dict() for s in k.live])
+        own = self._set.apply(lambda k: [asdict(VerifyingKey(s.kid, s.public_pem(), own_roles)) for s in k.live])
         if names.own_auth or stack_key is None:
             return pulumi.Output.unsecret(own)
-        shared = stack_key.apply(lambda s: VerifyingKey(s.kid, s.public_pem(), (names.authenticated,)).as_dict())
+        shared = stack_key.apply(lambda s: asdict(VerifyingKey(s.kid, s.public_pem(), (names.authenticated,))))
         return pulumi.Output.unsecret(pulumi.Output.all(own, shared).apply(lambda v: [*v[0], v[1]]))
 
