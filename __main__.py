@@ -21,7 +21,7 @@ from components.resources.postgres import Postgres, PostgresArgs
 from components.resources.project import ProjectArgs, SupabaseProject
 from components.resources.secrets import SecretsArgs, StackSecrets
 from components.resources.services import ServicesArgs, SupabaseServices
-from components.resources.services import status as stack_status
+from components.resources.services import project_status, status as stack_status
 
 # The SDK keeps thousands of long-lived Outputs and futures alive; every full collection of
 # Python's cyclic GC rescans them all, which is most of its superlinear cost at hundreds of
@@ -81,6 +81,7 @@ projects = {
         auth_image_id=api.auth_image_id,
         hostname=urls.project_hostname(config, p),
         services=[api.containers["storage"], api.containers["realtime"]],
+        status=project_status(config, p.name, p.auth.mode),
     ), opts=pulumi.ResourceOptions(provider=database.provider, depends_on=[database.bootstrap]))
     for p in config.projects
 }

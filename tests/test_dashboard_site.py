@@ -163,7 +163,7 @@ def probing_nginx(tmp_path):
     probes = {"ok": Probe(f"{up}/200/health"), "broken": Probe(f"{up}/502/health"),
               "busy": Probe(f"{up}/503/", method="HEAD"), "refused": Probe(f"http://127.0.0.1:{free_port()}/health"),
               "gone": Probe("http://auth:9999/health")}
-    main = nginx_files(tmp_path, render(NGINX_CONF, probes=probes))
+    main = nginx_files(tmp_path, nginx_conf(probes))
     process = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(main)], stderr=subprocess.PIPE, text=True)
     port = int(re.search(r"listen 127\.0\.0\.1:(\d+);", (tmp_path / "default.conf").read_text()).group(1))
     base = f"http://127.0.0.1:{port}"

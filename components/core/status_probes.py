@@ -42,4 +42,10 @@ PROBES: dict[str, Probe] = {
     "supavisor": Probe("http://supavisor:4000/api/health", method="HEAD"),
 }
 STATUS_PATH = "status/"  # under the dashboard's URL
+# A project's own GoTrue, `auth-<label>` on the auth network (components/resources/project_auth.py
+# service_name): nginx asks `http://auth-<label>:9999/health` for `/status/project/<label>`.
+# One regex location for every project, so adding a project never changes nginx's config.
+PROJECT_STATUS_PATH = "status/project/"
+PROJECT_PROBE_PORT = 9999  # GoTrue's API port; /health is its own healthcheck (gotrue.healthcheck)
+PROJECT_LABEL_RE = "[a-z][a-z0-9-]{0,39}"  # a project name with `_` as `-`
 SELF_PATH = "healthz"  # the dashboard's nginx itself

@@ -217,3 +217,5 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
             "policies": None,
         }
         super().__init__(ProjectMigrationsProvider(), name, props, opts)
+        # The newest migration of the template, for the dashboard's index (what `up` applies).
+        self.last_migration = planned[-1]["filename"] if planned else None

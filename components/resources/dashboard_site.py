@@ -20,17 +20,17 @@ from components.core.images import image
 from components.resources.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
 from components.providers.dynamic_base import ConvergingProvider
 from components.core.sql_templates import render
-from components.core.status_probes import PROBES
+from components.core.status_probes import PROBES, PROJECT_LABEL_RE, PROJECT_PROBE_PORT
 
 IMAGE = image("dashboard")
 WEB_ROOT = "/usr/share/nginx/html"
 NGINX_CONF = Path(__file__).resolve().parents[2] / "volumes" / "dashboard" / "default.conf.j2"
 
 
-def nginx_conf() -> str:
+def nginx_conf(probes: dict = PROBES) -> str:
     """The site's nginx config with the status probes: the same for every stack, so a project
     or feature change never replaces the container."""
-    return render(NGINX_CONF, probes=PROBES)
+    return render(NGINX_CONF, probes=probes, project_label=PROJECT_LABEL_RE, project_port=PROJECT_PROBE_PORT)
 
 
 @dataclass(frozen=True)

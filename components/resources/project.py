@@ -39,6 +39,8 @@ class ProjectArgs:
     # The Storage and Realtime containers: they create the schemas the project's SQL step
     # extends (it then waits for their migrations, components/core/service_schemas.py).
     services: Sequence[pulumi.Resource] = ()
+    # The project's own services for the status page ({name, image, healthUrl}; services.project_status).
+    status: Sequence[dict] = ()
 
     @property
     def rest_url(self) -> str:
@@ -86,6 +88,7 @@ class SupabaseProject(pulumi.ComponentResource):
         static = {"url": args.url, "schema": names.schema, "restUrl": args.rest_url, "authUrl": args.auth_url,
                   "hostname": args.hostname, "template": args.config.template,
                   "quickstart": template_files.load(args.template_dir), "buckets": declared,
+                  "lastMigration": self.migrations.last_migration, "services": list(args.status),
                   "auth": {"mode": auth.mode, "signup": auth.signup, "autoconfirm": auth.confirms_automatically,
                            "providers": sorted(n for n, p in auth.external.items() if p.enabled)}}
         m = self.migrations

@@ -31,7 +31,7 @@ from components.resources.postgres import ADMIN_USER, DATABASE, JWT_EXP, PORT, P
 from components.resources.secrets import StackSecrets
 from components.resources.service import Healthcheck, Mount, ServiceSpec, declare, named_volume
 from components.core.options import after
-from components.core.status_probes import PROBES, SELF_PATH, STATUS_PATH
+from components.core.status_probes import PROBES, PROJECT_STATUS_PATH, SELF_PATH, STATUS_PATH
 from components.providers.kong_config import REALTIME_HOST
 
 PRE_CONFIG = "supabase_multi.postgrest_pre_config"
@@ -271,3 +271,15 @@ def status(config: StackConfig) -> list[dict]:
         return f"{site}{STATUS_PATH}{name}" if name in PROBES else None
 
     return [{"name": name, "image": image(name), "healthUrl": health_url(name)} for name in names]
+
+
+def project_status(config: StackConfig, project: str, auth_mode: str) -> list[dict]:
+    """A project's own services for the status page, in the `services` output's shape: its
+    GoTrue `auth-<p>` (own mode) through the dashboard's `/status/project/<label>`, or the
+    stack's `auth` it signs in with (shared mode), so a down GoTrue shows on its project."""
+    site = urls.dashboard_url(config)
+    if auth_mode == "shared":
+        return [{"name": "auth", "image": image("auth"), "healthUrl": f"{site}{STATUS_PATH}auth", "shared": True}]
+    label = project.replace("_", "-")
+    return [{"name": f"auth-{label}", "image": image("auth"), "healthUrl": f"{site}{PROJECT_STATUS_PATH}{label}",
+             "shared": False}]
