@@ -20,6 +20,7 @@ from components.resources.pooler import Pooler, PoolerArgs
 from components.resources.postgres import Postgres, PostgresArgs
 from components.resources.project import ProjectArgs, SupabaseProject
 from components.resources.secrets import SecretsArgs, StackSecrets
+from components.resources.usage import UsageArgs, UsageCollector
 from components.resources.services import ServicesArgs, SupabaseServices
 from components.resources.services import project_status, status as stack_status
 
@@ -110,7 +111,9 @@ public_outputs = {
     "projects": {name: p.info for name, p in projects.items()},
     "services": services,
 }
-DashboardSite("dashboard", DashboardSiteArgs(network_name=network.name, public_outputs=public_outputs))
+usage = UsageCollector("usage", UsageArgs(auth_network_name=network.auth_name, database=database))
+DashboardSite("dashboard", DashboardSiteArgs(network_name=network.name, public_outputs=public_outputs,
+                                             auth_network_name=network.auth_name, usage_volume=usage.volume.name))
 
 # -- public access --
 # Published only with `domain` and `cloudflare` in config; otherwise the stack stays local

@@ -85,6 +85,21 @@ class Project:
     buckets: list[Bucket] = field(default_factory=list)
     realtime_tables: list[str] = field(default_factory=list)
     examples: list[Example] = field(default_factory=list)
+    last_migration: str | None = None  # the template's newest migration file (what `up` applied)
+    services: list[Service] = field(default_factory=list)  # its own GoTrue, or the stack's it signs in with
+
+    @property
+    def health_url(self) -> str:
+        """The check that decides the project's health on the index: its GoTrue's."""
+        return next((s.health_url for s in self.services if s.health_url), "")
+
+    @property
+    def migration_label(self) -> str:
+        """`0002_project_users.sql.j2` -> `0002 project users`: short enough for a table cell."""
+        if not self.last_migration:
+            return ""
+        stem = self.last_migration.split(".", 1)[0]
+        return stem.replace("_", " ", 1).replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,7 @@ class Service:
     name: str
     image: str | None
     health_url: str | None
+    shared: bool = False  # a project's entry that is the stack's own service (shared auth)
 
 
 @dataclass
@@ -124,6 +140,15 @@ class Site:
     anon_key: str | None
     projects: list[Project]
     services: list[Service]
+
+    @property
+    def templates(self) -> list[str]:
+        return sorted({p.template for p in self.projects})
+
+    def count(self, **facts: str) -> int:
+        """Projects whose auth mode (`mode=`) or template (`template=`) is the one given."""
+        return sum(all((p.auth.mode if k == "mode" else getattr(p, k)) == v for k, v in facts.items())
+                   for p in self.projects)
 
     @property
     def built_at_iso(self) -> str:
@@ -294,6 +319,8 @@ def _project(name: str, raw: dict, s: Sanitizer) -> Project | None:
         views=_relations(raw.get("views"), f"{where}.views", s),
         buckets=_buckets(raw.get("buckets"), f"{where}.buckets", s),
         realtime_tables=_names(raw.get("realtimeTables"), f"{where}.realtimeTables", s),
+        last_migration=_migration(raw.get("lastMigration"), f"{where}.lastMigration", s),
+        services=_services(raw.get("services"), s, f"{where}.services"),
     )
     steps = requests_for(_quickstart(raw.get("quickstart"), f"{where}.quickstart", s),
                          tables[0].name if tables else None, auth.signup == "open")
@@ -337,25 +364,37 @@ def _projects(value: Any, s: Sanitizer) -> list[Project]:
     return projects
 
 
-def _services(value: Any, s: Sanitizer) -> list[Service]:
+def _services(value: Any, s: Sanitizer, where: str = "services") -> list[Service]:
     """Services for the status page; a health URL that is not http(s) becomes unknown."""
     if value is None:
         return []
     if not isinstance(value, list):
-        s.warn("services: expected a list, ignored")
+        s.warn(f"{where}: expected a list, ignored")
         return []
     services = []
     for i, item in enumerate(value):
         if not isinstance(item, dict):
-            s.warn(f"services[{i}]: expected an object, ignored")
+            s.warn(f"{where}[{i}]: expected an object, ignored")
             continue
-        name = s.text(item.get("name"), f"services[{i}].name") or f"service {i + 1}"
-        url = s.text(item.get("healthUrl"), f"services[{i}].healthUrl")
+        name = s.text(item.get("name"), f"{where}[{i}].name") or f"service {i + 1}"
+        url = s.text(item.get("healthUrl"), f"{where}[{i}].healthUrl")
         if url and not is_http_url(url):
-            s.warn(f"services[{i}].healthUrl: {url!r} is not an http(s) URL, shown as unknown")
+            s.warn(f"{where}[{i}].healthUrl: {url!r} is not an http(s) URL, shown as unknown")
             url = None
-        services.append(Service(name, s.text(item.get("image"), f"services[{i}].image"), url))
+        services.append(Service(name, s.text(item.get("image"), f"{where}[{i}].image"), url,
+                                shared=item.get("shared") is True))
     return services
+
+
+MIGRATION_RE = re.compile(r"[0-9]{4}_[A-Za-z0-9_]+\.sql(?:\.j2)?")
+
+
+def _migration(value: Any, where: str, s: Sanitizer) -> str | None:
+    text = s.text(value, where)
+    if text is not None and not MIGRATION_RE.fullmatch(text):
+        s.warn(f"{where}: {text[:40]!r} is not a migration file name, ignored")
+        return None
+    return text
 
 
 def stack_name(outputs: dict, stack: str | None) -> str:

@@ -24,6 +24,7 @@ from components.core.status_probes import PROBES, PROJECT_LABEL_RE, PROJECT_PROB
 
 IMAGE = image("dashboard")
 WEB_ROOT = "/usr/share/nginx/html"
+USAGE_PATH = f"{WEB_ROOT}/usage"  # usage/usage.json, beside the pages; `docker cp` of the site never touches it
 NGINX_CONF = Path(__file__).resolve().parents[2] / "volumes" / "dashboard" / "default.conf.j2"
 
 
@@ -38,6 +39,10 @@ class DashboardSiteArgs:
     network_name: pulumi.Input[str]
     # The public stack outputs (apiUrl, studioUrl, dashboardUrl, anonKey, projects, services, stack).
     public_outputs: pulumi.Input[dict[str, Any]]
+    # The projects' GoTrues are there: nginx asks each one's /health for the status page.
+    auth_network_name: Optional[pulumi.Input[str]] = None
+    # components/resources/usage.py's volume, served read-only at usage/usage.json.
+    usage_volume: Optional[pulumi.Input[str]] = None
 
 
 def site_archive(outputs: dict[str, Any]) -> tuple[bytes, list[str]]:
@@ -81,7 +86,9 @@ class DashboardSite(pulumi.ComponentResource):
             name="dashboard",
             network_name=args.network_name,
             uploads=[docker.ContainerUploadArgs(file="/etc/nginx/conf.d/default.conf", content=nginx_conf())],
-            mounts=[Mount(WEB_ROOT, volume=pages.name)],
+            extra_networks=[args.auth_network_name] if args.auth_network_name is not None else [],
+            mounts=[Mount(WEB_ROOT, volume=pages.name),
+                    *([Mount(USAGE_PATH, volume=args.usage_volume, read_only=True)] if args.usage_volume else [])],
             healthcheck=Healthcheck(["CMD", "wget", "-q", "--spider", "http://127.0.0.1/healthz"], interval="10s"),
             wait=True,
         ), child)
