@@ -179,7 +179,7 @@ def test_usage_reaches_the_cells_and_sorting_uses_it(browser, stack):
     context, page, console = open_index(browser, stack)
     try:
         first = list(usage)[1]
-        cell = page.locator(f'#project-{first} [data-usage="users"]')
+        cell = page.locator(f"#project-{first} td:nth-of-type(8)")  # Accounts
         assert cell.inner_text() == ("shared" if usage[first]["users"] is None else str(usage[first]["users"]))
         page.select_option("#f-sort", "size")
         biggest = max(usage, key=lambda n: usage[n]["databaseBytes"] + usage[n]["storageBytes"])

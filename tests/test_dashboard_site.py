@@ -200,6 +200,11 @@ def test_the_status_endpoint_passes_the_real_status_through(probing_nginx):
     assert status_of(f"{base}/status/gone") == 502  # no container of that name: DNS cannot answer
     assert status_of(f"{base}/status/anything-else") == 404
     assert status_of(f"{base}/status/ok/../../etc/passwd") == 404
+    # a project's GoTrue: asked by name on the stack network (none here, so 502), anything odd 404
+    assert status_of(f"{base}/status/project/blog") == 502
+    assert status_of(f"{base}/status/project/my-shop") == 502
+    for odd in ("Blog", "blog/x", "bl%2Fog", "-blog", "", "blog.evil.com", "a" * 41):
+        assert status_of(f"{base}/status/project/{odd}") == 404, odd
     methods = {(method, path) for method, path, _ in Upstream.seen}
     assert methods == {("GET", "/200/health"), ("GET", "/502/health"), ("HEAD", "/503/")}
     forwarded = next(h for m, p, h in Upstream.seen if p == "/200/health")

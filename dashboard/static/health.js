@@ -115,10 +115,11 @@
     var t = Date.parse(iso);
     if (isNaN(t)) { return '–'; }
     var minutes = Math.max(0, Math.round((now - t) / 60000));
+    if (minutes < 1) { return 'just now'; }
     if (minutes < 60) { return minutes + ' min ago'; }
     var hours = Math.round(minutes / 60);
     if (hours < 48) { return hours + ' h ago'; }
-    return Math.round(hours / 24) + ' days ago';
+    return Math.round(hours / 24) + ' d ago';
   }
 
   var IDLE_MS = 7 * 24 * 3600 * 1000;

@@ -13,7 +13,9 @@
   function signed(n, fmt) { return (n > 0 ? '+' : '') + fmt(n); }
 
   Array.prototype.forEach.call(section.querySelectorAll('.project-service'), function (item) {
-    D.probe(item.getAttribute('data-health-url')).then(function (result) {
+    var fromDisk = window.location.protocol === 'file:';
+    (fromDisk ? Promise.resolve({ state: 'unknown', detail: 'open the dashboard the stack serves to check it' })
+      : D.probe(item.getAttribute('data-health-url'))).then(function (result) {
       var badge = item.querySelector('.state');
       badge.setAttribute('data-state', result.state);
       badge.textContent = result.state;
