@@ -42,10 +42,15 @@ def sign(role: str) -> str:
     return jwt.encode({"role": role, "iss": "supabase", "iat": 1767225600}, SECRET, algorithm="HS256")
 
 
-def card(index_html: str, name: str) -> str:
-    match = re.search(rf'<article class="card" id="project-{name}".*?</article>', index_html, re.S)
-    assert match, f"no card for {name}"
+def row(index_html: str, name: str) -> str:
+    """The project's row in the index table."""
+    match = re.search(rf'<tr id="project-{name}".*?</tr>', index_html, re.S)
+    assert match, f"no row for {name}"
     return match.group(0)
+
+
+def page_of(site: Path, name: str) -> str:
+    return (site / "projects" / f"{name}.html").read_text()
 
 
 def code(page_html: str, element_id: str) -> str:
@@ -69,24 +74,44 @@ def run_cli(*args: str, stdin: str | None = None, env: dict | None = None,
 # --------------------------------------------------------------------------- content
 
 
-def test_one_card_and_one_page_per_project(site, outputs):
+def test_one_row_and_one_page_per_project(site, outputs):
     index = (site / "index.html").read_text()
     assert sorted(p.name for p in (site / "projects").glob("*.html")) == [
         "blog.html", "notes.html", "shop.html"]
     for name, project in outputs["projects"].items():
-        c = card(index, name)
-        assert project["anonKey"] in c
-        assert project["restUrl"] in c and project["url"] in c
-        assert f'href="projects/{name}.html"' in c
-        page = (site / "projects" / f"{name}.html").read_text()
+        r = row(index, name)
+        assert project["url"] in r and f'href="projects/{name}.html"' in r
+        assert f'data-template="{project["template"]}"' in r and f'data-auth="{project["auth"]["mode"]}"' in r
+        assert project["anonKey"] not in index  # keys are on the project's own page only
+        page = page_of(site, name)
         assert project["anonKey"] in page
         assert project["restUrl"] in page
-        assert f"template {project['template']}" in c or f"<dd>{project['template']}</dd>" in c
-        # a card never shows another project's key
+        assert f"<dd>{project['template']}</dd>" in page
+        # a page never shows another project's key
         for other, other_project in outputs["projects"].items():
             if other != name:
-                assert other_project["anonKey"] not in c
                 assert other_project["anonKey"] not in page
+
+
+def test_index_rows_show_migration_buckets_and_their_health_check(site):
+    blog = row((site / "index.html").read_text(), "blog")
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", blog)
+    assert cells[:5] == ["blog", "own", "2", "2", "0002 project users"]
+    assert 'title="0002_project_users.sql.j2"' in blog
+    assert 'data-health-url="status/project/blog"' in blog  # the dashboard's own probe, relative
+    notes = row((site / "index.html").read_text(), "notes")
+    assert 'data-auth="shared"' in notes and 'data-health-url="status/auth"' in notes
+
+
+def test_status_page_groups_each_projects_own_services(site):
+    status = (site / "status.html").read_text()
+    rows = re.findall(r'<tr class="project-service" data-project="([a-z_]+)" data-health-url="([^"]*)">(.*?)</tr>',
+                      status, re.S)
+    assert [(p, url) for p, url, _ in rows] == [
+        ("blog", "http://127.0.0.1:8000/dashboard/status/project/blog"),
+        ("notes", "http://127.0.0.1:8000/dashboard/status/auth"),
+        ("shop", "http://127.0.0.1:8000/dashboard/status/project/shop")]
+    assert "<code>auth-blog</code>" in rows[0][2] and "shared users" in rows[1][2]
 
 
 def test_index_shows_stack_urls_time_and_name(site, outputs):
@@ -100,10 +125,9 @@ def test_index_shows_stack_urls_time_and_name(site, outputs):
 
 
 def test_tables_and_views_listed_and_documented(site):
-    card_html = card((site / "index.html").read_text(), "blog")
+    page = page_of(site, "blog")
     for name in ("users", "posts", "public.blog_users", "public.blog_posts"):
-        assert f"<code>{name}</code>" in card_html
-    page = (site / "projects" / "blog.html").read_text()
+        assert f"<code>{name}</code>" in page
     assert "API reference" in page
     posts = re.search(r'id="rel-table-posts".*?</section>', page, re.S).group(0)
     assert "<code>author_id</code>" in posts and "<td>boolean</td>" in posts
@@ -116,7 +140,7 @@ def test_examples_use_the_project_url_with_no_schema_option(site, outputs):
     for name in ("blog", "shop"):
         project = outputs["projects"][name]
         url, key = project["url"], project["anonKey"]
-        for page in ((site / "index.html").read_text(), (site / f"projects/{name}.html").read_text()):
+        for page in (page_of(site, name),):
             curl = code(page, f"example-{name}-curl")
             assert f"URL='{url}'" in curl and f"KEY='{key}'" in curl
             assert 'curl "$URL/rest/v1/posts?select=id,title,content,published,created_at" -H "apikey: $KEY"' in curl
@@ -130,10 +154,9 @@ def test_examples_use_the_project_url_with_no_schema_option(site, outputs):
             assert 'supabase.table("posts").insert(' in py
 
 
-def test_cards_show_project_url_auth_url_and_signup(site, outputs):
-    index = (site / "index.html").read_text()
+def test_pages_show_project_url_auth_url_and_signup(site, outputs):
     for name in ("blog", "shop"):
-        c = card(index, name)
+        c = page_of(site, name)
         assert outputs["projects"][name]["url"] in c and outputs["projects"][name]["authUrl"] in c
         assert "its own users: sign-up open, confirmed automatically" in c
 
@@ -146,11 +169,10 @@ def test_project_without_tables_gets_placeholder_examples(site):
 
 
 def test_buckets_and_published_tables_are_shown(site):
-    card_html = card((site / "index.html").read_text(), "blog")
-    assert "<code>blog-avatars</code> <span class=\"badge\">public</span>" in card_html
-    assert "<code>blog-drafts</code></li>" in card_html
-    assert "<h4>Realtime tables</h4>" in card_html and "<code>posts</code>" in card_html
-    page = (site / "projects" / "blog.html").read_text()
+    page = page_of(site, "blog")
+    assert "<code>blog-avatars</code> <span class=\"badge\">public</span>" in page
+    assert "<code>blog-drafts</code></li>" in page
+    assert "<h4>Realtime tables</h4>" in page and "<code>posts</code>" in page
     rows = re.findall(r"<tr>\s*<td><code>(blog-[a-z]+)</code></td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>",
                       page, re.S)
     assert [(r[0], r[1].split(":")[0], html.unescape(r[2])) for r in rows] == [
@@ -217,12 +239,12 @@ def test_pages_are_accessible_and_offline(site):
 def test_status_page_lists_services_with_health_urls(site, outputs):
     status = (site / "status.html").read_text()
     for service in outputs["services"]:
-        assert "<h2 id=\"service-" in status and f">{service['name']}</h2>" in status
+        assert "<h3 id=\"service-" in status and f">{service['name']}</h3>" in status
         assert service["image"] in status
         if service["healthUrl"]:
             assert f'data-health-url="{service["healthUrl"]}"' in status
     db = re.search(r'<li class="service" data-health-url="".*?</li>', status, re.S).group(0)
-    assert ">db</h2>" in db and 'data-state="unknown"' in db
+    assert ">db</h3>" in db and 'data-state="unknown"' in db
 
 
 # --------------------------------------------------------------------------- safety
@@ -247,9 +269,9 @@ def test_service_keys_never_reach_the_site(outputs, tmp_path, capsys):
         ("service", "service_role")) for t in find_jwts(text))
     assert any("projects.blog.anonKey" in w and "blog_service" in w for w in warnings), warnings
     assert any("projects.shop.url" in w and "shop_service" in w for w in warnings), warnings
-    # the other projects still render, the blog card explains the missing key
-    assert outputs["projects"]["notes"]["anonKey"] in (out / "index.html").read_text()
-    assert "not available" in card((out / "index.html").read_text(), "blog")
+    # the other projects still render, the blog page explains the missing key
+    assert outputs["projects"]["notes"]["anonKey"] in page_of(out, "notes")
+    assert "not available" in page_of(out, "blog")
 
 
 def test_stack_anon_key_with_service_role_is_dropped(outputs, tmp_path):

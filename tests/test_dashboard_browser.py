@@ -36,6 +36,8 @@ CHECK_TIMEOUT_S = 3  # status.js TIMEOUT_MS
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 740}}
 # /status/<service> of the dashboard's origin -> what the service answers (None: never)
 SAME_ORIGIN = {"kong": 200, "auth": 502, "storage": 503, "rest": None}
+# /status/project/<label>: each project's own GoTrue (notes signs in with the stack's `auth`)
+PROJECT_PROBES = {"project/blog": 200, "project/shop": 502}
 
 
 class Dashboard(SimpleHTTPRequestHandler):
@@ -45,7 +47,7 @@ class Dashboard(SimpleHTTPRequestHandler):
         if self.path == "/healthz":
             return self._status(200)
         if self.path.startswith("/status/"):
-            code = SAME_ORIGIN.get(self.path.removeprefix("/status/"), 404)
+            code = {**SAME_ORIGIN, **PROJECT_PROBES}.get(self.path.removeprefix("/status/"), 404)
             if code is None:
                 time.sleep(CHECK_TIMEOUT_S + 2)  # holds the request past the page's timeout
                 return None
@@ -107,7 +109,11 @@ def served(tmp_path_factory):
         {"name": "imgproxy", "image": "imgproxy:1", "healthUrl": f"http://127.0.0.1:{free_port()}/health"},
         {"name": "db", "image": "postgres:15", "healthUrl": None},
     ]
-    assert build_site(dict(json.loads(FIXTURE.read_text()), services=services), folder) == []
+    outputs = dict(json.loads(FIXTURE.read_text()), services=services)
+    for name, project in outputs["projects"].items():
+        for service in project["services"]:
+            service["healthUrl"] = f"{origin}/status/{'auth' if service['shared'] else 'project/' + name}"
+    assert build_site(outputs, folder) == []
     yield folder, origin, services
     for server in (dashboard, other):
         server.shutdown()
@@ -181,9 +187,14 @@ def test_index_loads_without_console_errors(browser, site):
     context, page, console = open_page(browser, (site / "index.html").as_uri())
     try:
         page.wait_for_load_state("load")
-        assert page.locator("article.card").count() == 3
+        assert page.locator("#project-table tbody tr").count() == 3
         assert page.locator("h1").inner_text() == "Projects on stack dev"
-        page.locator("details.example summary", has_text="supabase-py").first.click()
+        # from disk the health checks are left to the served dashboard: unknown, and no request
+        page.wait_for_function("() => document.body.dataset.checks === 'done'")
+        assert page.eval_on_selector_all("#project-table tbody tr", "r => r.map(x => x.dataset.health)") == ["unknown"] * 3
+        page.goto((site / "projects" / "blog.html").as_uri())
+        assert page.locator("section.example h3").all_inner_texts()[:3] == ["curl", "supabase-js", "supabase-py"]
+        assert "not available from a file" in page.locator('[data-usage="collected"]').inner_text()
         assert console.problems == []
     finally:
         context.close()
@@ -191,7 +202,7 @@ def test_index_loads_without_console_errors(browser, site):
 
 def test_copy_button_puts_the_anon_key_in_the_clipboard(browser, site, outputs):
     key = outputs["projects"]["blog"]["anonKey"]
-    context, page, console = open_page(browser, (site / "index.html").as_uri(),
+    context, page, console = open_page(browser, (site / "projects" / "blog.html").as_uri(),
                                        permissions=["clipboard-read", "clipboard-write"])
     try:
         page.evaluate("navigator.clipboard.writeText('sentinel')")
@@ -223,7 +234,7 @@ def test_copy_falls_back_to_exec_command(browser, site, outputs):
     page = context.new_page()
     console = Console(page)
     try:
-        page.goto((site / "index.html").as_uri())
+        page.goto((site / "projects" / "shop.html").as_uri())
         page.evaluate("window.__writeClipboard('sentinel')")
         button = page.locator('button[data-copy-target="project-key-shop"]')
         button.click()
@@ -238,7 +249,7 @@ def test_copy_falls_back_to_exec_command(browser, site, outputs):
 
 def status_states(page) -> dict[str, str]:
     page.wait_for_function("document.body.dataset.checks === 'done'", timeout=(CHECK_TIMEOUT_S + 3) * 1000)
-    return {item.locator("h2").inner_text(): item.locator(".state").get_attribute("data-state")
+    return {item.locator("h3").inner_text(): item.locator(".state").get_attribute("data-state")
             for item in page.locator("li.service").all()}
 
 
@@ -246,6 +257,7 @@ def test_status_page_shows_each_real_status_served_by_the_dashboard(browser, ser
     """The finding: a 502 from a service showed UP. Same origin, the page reads the real code."""
     folder, origin, services = served
     failing = [s["healthUrl"] for s in services if s["name"] in ("auth", "storage", "realtime", "imgproxy", "rest")]
+    failing.append(f"{origin}/status/project/shop")
     started = time.monotonic()
     context, page, console = open_page(browser, f"{origin}/status.html", expected_failed_urls=failing)
     try:
@@ -253,13 +265,18 @@ def test_status_page_shows_each_real_status_served_by_the_dashboard(browser, ser
         assert time.monotonic() - started < CHECK_TIMEOUT_S + 3
         assert states == {"kong": "up", "auth": "down", "storage": "down", "rest": "down", "dashboard": "up",
                           "realtime": "unknown", "meta": "up", "imgproxy": "down", "db": "unknown"}
-        detail = {item.locator("h2").inner_text(): item.locator(".checked-at").inner_text()
+        detail = {item.locator("h3").inner_text(): item.locator(".checked-at").inner_text()
                   for item in page.locator("li.service").all()}
         assert "HTTP 502" in detail["auth"] and "HTTP 503" in detail["storage"]
         assert "no answer in 3 s" in detail["rest"] and "unreachable" in detail["imgproxy"]
         assert "another origin hides its status" in detail["realtime"]
         assert page.locator("#status-summary").inner_text() == "3 up, 4 down, 2 unknown."
         assert page.locator('.state[data-state="unknown"]').all_inner_texts() == ["UNKNOWN", "UNKNOWN"]  # CSS uppercase
+        # each project's own GoTrue, and the stack's for notes (shared users): auth is down, so is notes
+        projects = {r.get_attribute("data-project"): r.get_attribute("data-state")
+                    for r in page.locator("tr.project-service").all()}
+        assert projects == {"blog": "up", "notes": "down", "shop": "down"}
+        assert page.locator("#project-summary").inner_text() == "1 up, 2 down, 0 unknown."
         assert console.problems == []
     finally:
         context.close()
@@ -269,6 +286,7 @@ def test_status_page_offline_from_file_url(browser, outputs, tmp_path):
     """No network at all: every check still ends, as down or unknown, within the timeout."""
     build_site(outputs, tmp_path)
     urls = [s["healthUrl"] for s in outputs["services"] if s["healthUrl"]]
+    urls += [s["healthUrl"] for p in outputs["projects"].values() for s in p["services"]]
     context = browser.new_context(viewport=VIEWPORTS["desktop"])
     context.route("http*://**/*", lambda route: route.abort("internetdisconnected"))
     page = context.new_page()
@@ -290,7 +308,7 @@ def test_pages_fit_the_screen_and_screenshots(browser, site, served, screenshot_
     width = VIEWPORTS[viewport]["width"]
     context = browser.new_context(viewport=VIEWPORTS[viewport])
     page = context.new_page()
-    console = Console(page, [s["healthUrl"] for s in services if s["healthUrl"]])
+    console = Console(page, [s["healthUrl"] for s in services if s["healthUrl"]] + [f"{origin}/status/project/shop"])
     try:
         for name in ("index", "status", "projects/blog", "projects/notes"):
             page.goto(f"{origin}/status.html" if name == "status" else (site / f"{name}.html").as_uri())
