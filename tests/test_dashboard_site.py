@@ -20,7 +20,10 @@ from components.resources.dashboard_site import IMAGE, NGINX_CONF, WEB_ROOT, Sit
 from components.core.sql_templates import render
 from components.core.status_probes import PROBES, Probe
 from tests._tools import require_executable
+from components.core.images import image
 from tests.program import dev_config, run_program
+
+IMAGE_AUTH = image("auth")
 
 FIXTURE = Path(__file__).parent / "fixtures" / "outputs-3-projects.json"
 CONTENT = "pulumi-python:dynamic/supabase:DashboardContent"
@@ -209,3 +212,78 @@ def test_the_status_endpoint_passes_the_real_status_through(probing_nginx):
     assert methods == {("GET", "/200/health"), ("GET", "/502/health"), ("HEAD", "/503/")}
     forwarded = next(h for m, p, h in Upstream.seen if p == "/200/health")
     assert not {"Authorization", "Cookie"} & set(forwarded)
+
+
+# -- usage and per-project health: the graph ----------------------------------------------------
+
+
+def test_usage_collector_reads_only_through_its_reader_role():
+    from components.resources.usage import QUERY_FILE, READER_GROUP, ROLE, USAGE_DIR
+
+    run = run_program()
+    (role,) = [r for r in run.of_type("postgresql:index/role:Role") if r.inputs.get("name") == ROLE]
+    assert role.inputs["login"] is True and role.inputs["roles"] == [READER_GROUP]
+    assert not role.inputs.get("superuser") and not role.inputs.get("bypassRowLevelSecurity")
+    (usage,) = [c for c in run.of_type("docker:index/container:Container") if c.name == "usage"]
+    networks = [n["name"] for n in usage.inputs["networksAdvanced"]]
+    assert len(networks) == 1 and "auth" in str(networks[0])  # Postgres only, not the API network
+    assert not usage.inputs.get("ports")
+    assert [u["file"] for u in usage.inputs["uploads"]] == [QUERY_FILE]
+    assert "supabase_multi.usage(" in usage.inputs["uploads"][0]["content"]
+    from tests.test_stack import plain
+
+    assert f"PGUSER={ROLE}" in plain(usage.inputs["envs"])
+    (dashboard,) = [c for c in run.of_type("docker:index/container:Container") if c.name == "dashboard"]
+    mounts = {v["containerPath"]: v for v in dashboard.inputs["volumes"]}
+    assert mounts[f"{WEB_ROOT}/usage"]["readOnly"] is True
+    assert mounts[f"{WEB_ROOT}/usage"]["volumeName"] == next(
+        v["volumeName"] for v in usage.inputs["volumes"] if v["containerPath"] == USAGE_DIR)
+    assert len(dashboard.inputs["networksAdvanced"]) == 2  # the API network and the projects' GoTrues'
+
+
+def test_each_project_lists_its_own_gotrue_for_the_status_page():
+    config = dev_config()
+    projects = config["supabase-multi-instance:projects"]
+    config["supabase-multi-instance:projects"] = [*projects, {"name": "crm_app", "auth": {"mode": "shared"}}]
+    run = run_program(config)
+    info = run.outputs["projects"]
+    site = run.outputs["dashboardUrl"]
+    first = projects[0]["name"]
+    assert info[first]["services"] == [{"name": f"auth-{first.replace('_', '-')}", "image": IMAGE_AUTH,
+                                        "healthUrl": f"{site}status/project/{first.replace('_', '-')}",
+                                        "shared": False}]
+    assert info["crm_app"]["services"][0]["healthUrl"] == f"{site}status/auth"
+    assert info[first]["lastMigration"].startswith("0002_")
+
+
+def test_the_served_site_is_gzipped(tmp_path):
+    nginx = require_executable("nginx", "apt-get install nginx", also_in=("/usr/sbin",))
+    from dashboard import build_site
+
+    import tempfile
+
+    readable = tempfile.TemporaryDirectory()  # nginx's workers must reach it: not under pytest's 0700 tmp
+    Path(readable.name).chmod(0o755)
+    site = Path(readable.name) / "site"
+    build_site(json.loads(FIXTURE.read_text()), site)
+    main = nginx_files(tmp_path, nginx_conf().replace(f"root {WEB_ROOT};", f"root {site};"))
+    process = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(main)], stderr=subprocess.PIPE, text=True)
+    port = int(re.search(r"listen 127\.0\.0\.1:(\d+);", (tmp_path / "default.conf").read_text()).group(1))
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/index.html", headers={"Accept-Encoding": "gzip"})
+                with urllib.request.urlopen(request, timeout=2) as response:
+                    assert response.headers["Content-Encoding"] == "gzip"
+                    import gzip
+                    assert gzip.decompress(response.read()) == (site / "index.html").read_bytes()
+                break
+            except urllib.error.URLError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        readable.cleanup()
