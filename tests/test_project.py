@@ -134,7 +134,7 @@ def test_outputs_contract(dev):
     blog = dev.outputs["projects"]["blog"]
     assert set(blog) == {"url", "schema", "restUrl", "authUrl", "anonKey", "hostname", "tables", "views",
                          "functions", "sequences", "template", "auth", "quickstart", "buckets", "realtimeTables",
-                         "policies", "publishableKey", "jwks", "signingKeyId"}
+                         "policies", "publishableKey", "jwks", "signingKeyId", "lastMigration", "services"}
     assert blog["publishableKey"].startswith("sb_publishable_")
     assert [k["kid"] for k in blog["jwks"]["keys"]] == [blog["signingKeyId"]]
     assert not any("d" in k for k in blog["jwks"]["keys"])  # public keys only
