@@ -32,7 +32,7 @@ SANDBOX_REQUIRES = "cjson.safe,kong.plugins.jwt.jwt_parser"
 # Kong 2.8.1 takes at most 10m there (kong/templates/kong_defaults.lua:84-85) and reads only a
 # body held in memory (kong/api/arguments.lua:670, get_body_data), so both sizes go up
 # together. Each project's routes carry their guard (about 33 kB a project): 64m holds some
-# 1,800 projects, past any cell (DESIGN.md, Beyond one machine). The admin API listens on
+# 1,800 projects, past any one stack (README, Performance: a stack stays at a few hundred projects). The admin API listens on
 # the container's loopback only.
 ADMIN_BODY_SIZE = "64m"
 
