@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import backup, churn, database, engine, gotrue, program
+from bench import backup, churn, dashboard, database, engine, gotrue, program
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,6 +106,8 @@ def table(results: dict[str, Any]) -> str:
                   f"({b['size_vs_pg_dump']:.2f}x)",
                   f"  restore: {b['restore_seconds']:.2f} s, pg_restore directly {b['pg_restore_seconds']:.2f} s -> "
                   f"{b['restore_vs_pg_restore']:.2f}x"]
+    if results.get("dashboard"):
+        lines += ["", *dashboard.lines(results["dashboard"])]
     if results.get("engine"):
         e = results["engine"]
         lines += ["", f"real engine (Pulumi CLI {e['cli']}), SQL resources of {e['projects']} projects "
@@ -152,6 +154,7 @@ def main() -> None:
         "gotrue": gotrue.measure(),
         "backup": backup.measure(args.backup_posts, args.backup_runs),
         "engine": engine.measure(args.engine_projects, args.repeat) if args.engine_projects else None,
+        "dashboard": dashboard.measure(),
     }
     write(results, args.out)
 
