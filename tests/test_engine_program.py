@@ -259,7 +259,7 @@ def _state_and_world_agree(life):
     names = [p["name"] for p in life.projects]
     state_roles = {r["outputs"]["name"] for r in of("postgresql:index/role:Role")}
     live_roles = {r for (r,) in db_rows(life.dsn, "select rolname from pg_roles where rolname ~ %s",
-                                        f"^({'|'.join(names)})_")}
+                                        f"^(({'|'.join(names)})_|supabase_usage$)")}  # + the usage collector's
     assert state_roles == live_roles
     registry = [n for (n,) in db_rows(life.dsn, "select name from supabase_multi.projects where status = 'active' order by name")]
     assert registry == sorted(names)
