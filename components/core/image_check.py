@@ -15,7 +15,7 @@ from typing import Mapping, Optional
 
 import yaml
 
-from components.core.images import IMAGES, OWN_SERVICES, UPSTREAM_COMMIT
+from components.core.images import IMAGES, OVERRIDES, OWN_SERVICES, UPSTREAM_COMMIT
 
 STORED = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "upstream-images.json"
 
@@ -42,10 +42,16 @@ def stored_images(path: Path = STORED) -> tuple[str, dict[str, str]]:
 
 
 def differences(pinned: Mapping[str, str], upstream: Mapping[str, str]) -> list[str]:
-    """One line per service whose image differs, or that only one side runs."""
+    """One line per service whose image differs, or that only one side runs. A service pinned
+    from an upstream override file (images.OVERRIDES) is compared with that file's image."""
     lines = []
     for service in sorted(set(pinned) | set(upstream)):
         mine, theirs = pinned.get(service), upstream.get(service)
+        if service in OVERRIDES:
+            path, image = OVERRIDES[service]
+            if mine != image:
+                lines.append(f"{service}: pinned {mine}, upstream's {path} {image}")
+            continue
         if mine == theirs or (theirs is None and service in OWN_SERVICES):
             continue
         if theirs is None:

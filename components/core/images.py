@@ -14,7 +14,7 @@ UPSTREAM_COMPOSE = f"https://github.com/{UPSTREAM_REPO}/blob/{UPSTREAM_COMMIT}/d
 # service name (the compose service / network alias) -> image:tag
 IMAGES: dict[str, str] = {
     "db": "supabase/postgres:15.8.1.085",
-    "kong": "kong:2.8.1",
+    "kong": "kong/kong:3.9.3",  # upstream's Kong override, not its compose file: see OVERRIDES
     "auth": "supabase/gotrue:v2.186.0",
     "rest": "postgrest/postgrest:v14.5",
     "realtime": "supabase/realtime:v2.78.15",
@@ -31,6 +31,15 @@ IMAGES: dict[str, str] = {
     # Base of the backup service's image (backup/Dockerfile): Debian 12 ships postgresql-client-15,
     # the db image's major version, and the Python packages the backup tool needs.
     "backup-base": "debian:12.13-slim",
+}
+# Pins that follow one of upstream's override files instead of docker-compose.yml: service ->
+# (that file at OVERRIDES_COMMIT, the image it names). Kong: the compose file at UPSTREAM_COMMIT
+# still runs kong:2.8.1 (2022, frozen); upstream's docker/docker-compose.kong.yml runs Kong's own
+# kong/kong:3.9.3 build (docs/stack.md, "Why Kong 3.9"). image_check compares such a pin
+# with the override's image, not with the compose file's.
+OVERRIDES_COMMIT = "1fdecb95a017ef139e09c5bb7cc7c30c1639c85e"
+OVERRIDES: dict[str, tuple[str, str]] = {
+    "kong": ("docker/docker-compose.kong.yml", "kong/kong:3.9.3"),
 }
 OWN_SERVICES = frozenset({"dashboard", "backup-base"})  # pinned here, absent from upstream's compose by design
 
