@@ -46,7 +46,9 @@ def test_a_projects_url_routes_each_service(kong, where, path, kind, upstream):
 
 
 def upstream_path(service: dict, route: dict, path: str) -> str:
-    """The path Kong 2.8 sends upstream: the service's path plus what the matched prefix leaves."""
+    """The path Kong sends upstream (strip_path; path_handling v0, the default of
+    kong/db/schema/entities/routes.lua:202 at 3.9.3): the service's path plus what the matched
+    prefix leaves."""
     from urllib.parse import urlsplit
 
     base = urlsplit(service["url"]).path or "/"
