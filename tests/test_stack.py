@@ -92,8 +92,10 @@ LEFT_OUT: dict[str, set[str]] = {
 # Studio's log pages need Logflare: without features.analytics its settings are left out.
 STUDIO_LOGFLARE = {"LOGFLARE_API_KEY", "LOGFLARE_PUBLIC_ACCESS_TOKEN", "LOGFLARE_PRIVATE_ACCESS_TOKEN", "LOGFLARE_URL",
                    "NEXT_ANALYTICS_BACKEND_PROVIDER"}
+# KONG_ROUTER_FLAVOR: upstream's Kong 3.9 override (docker/docker-compose.kong.yml) sets it too.
 ADDED = {"kong": {"KONG_ADMIN_LISTEN", "KONG_UNTRUSTED_LUA", "KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES",
-                  "KONG_NGINX_ADMIN_CLIENT_MAX_BODY_SIZE", "KONG_NGINX_ADMIN_CLIENT_BODY_BUFFER_SIZE"},
+                  "KONG_NGINX_ADMIN_CLIENT_MAX_BODY_SIZE", "KONG_NGINX_ADMIN_CLIENT_BODY_BUFFER_SIZE",
+                  "KONG_ROUTER_FLAVOR"},
          "rest": {"PGRST_DB_PRE_CONFIG", "PGRST_DB_PRE_REQUEST"},
          # Explicit where upstream relies on defaults (namespace `auth`, issuer unset): the same
          # builder (components/resources/gotrue.py) configures every project's GoTrue, where they differ.
@@ -107,8 +109,9 @@ ADDED = {"kong": {"KONG_ADMIN_LISTEN", "KONG_UNTRUSTED_LUA", "KONG_UNTRUSTED_LUA
          # tenant (sql/bootstrap/0004_realtime_private_only.sql.j2).
          "realtime": {"TENANT_CACHE_EXPIRATION_IN_MS"}}
 
-# Healthchecks upstream declares (first words of the test); rest, meta, kong (2.8) and
-# functions have none upstream. Kong gets `kong health` here: the config push waits for it.
+# Healthchecks upstream declares (first words of the test); rest, meta, kong (2.8 in the
+# compose file) and functions have none upstream. Kong gets `kong health` here, as upstream's
+# Kong 3.9 override (docker/docker-compose.kong.yml) gives it: the config push waits for it.
 UPSTREAM_HEALTH = {
     "db": ["CMD", "pg_isready"],
     "auth": ["CMD", "wget", "--no-verbose", "--tries=1", "--spider", "http://localhost:9999/health"],
