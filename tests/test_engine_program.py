@@ -138,7 +138,7 @@ def test_bucket_limits_as_config_writes_them_reach_storage(life):
 
 
 def test_kong_holds_the_pushed_config_with_every_project(life):
-    live = life.stack.standin / "containers" / "supabase-dev-kong" / "home" / "kong" / "live.yml"
+    live = life.stack.standin / "containers" / "supabase-dev-kong" / "usr" / "local" / "kong" / "live.yml"
     text = live.read_text()
     assert all(f"project-{p}" in text for p in ("blog", "shop", "media"))
 
