@@ -15,7 +15,7 @@ from typing import Mapping, Optional
 
 import yaml
 
-from components.core.images import IMAGES, OWN_SERVICES, UPSTREAM_COMMIT
+from components.core.images import IMAGES, OVERRIDES, OWN_SERVICES, UPSTREAM_COMMIT
 
 STORED = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "upstream-images.json"
 
@@ -46,7 +46,7 @@ def differences(pinned: Mapping[str, str], upstream: Mapping[str, str]) -> list[
     lines = []
     for service in sorted(set(pinned) | set(upstream)):
         mine, theirs = pinned.get(service), upstream.get(service)
-        if mine == theirs or (theirs is None and service in OWN_SERVICES):
+        if mine == theirs or (theirs is None and (service in OWN_SERVICES or service in OVERRIDES)):
             continue
         if theirs is None:
             lines.append(f"{service}: pinned {mine}; upstream has no such service")

@@ -21,6 +21,7 @@ from components.providers.database_passwords import DatabasePasswords, DatabaseP
 from components.resources.service import Healthcheck, Mount, ServiceSpec, declare, named_volume, publish
 from components.providers.sql_migrations import StackBootstrap
 from components.core.sql_templates import render
+from components.core.images import DB_IMAGE
 from components.core.naming import DATABASE
 from components.core.signing_keys import SigningKey
 from components.core.options import after
@@ -58,6 +59,14 @@ class PostgresArgs:
     jwt_secret: pulumi.Input[str]
     auth_network_name: Optional[pulumi.Input[str]] = None  # the projects' GoTrues reach it there
     stack_key: Optional[pulumi.Output[SigningKey]] = None  # its public half is recorded for the services
+    major: int = 17  # config postgresMajor: the image and the data volume of that PostgreSQL major
+
+
+def data_volume(major: int) -> tuple[str, str]:
+    """(resource suffix, volume suffix) of the data volume of `major`. 15 keeps the name stacks
+    created before 17 have; a newer major gets a volume of its own, so switching majors never
+    points a server at the other major's files, and the old volume stays (protected) for a rollback."""
+    return ("data", "db-data") if major == 15 else (f"data-{major}", f"db-data-{major}")
 
 
 def init_sql_context(database: str = DATABASE, internal_database: str = INTERNAL_DATABASE) -> dict:
@@ -78,6 +87,7 @@ def db_spec(args: PostgresArgs, data: docker.Volume, config: docker.Volume) -> S
     """The db service as upstream declares it: env names, command, mounts, healthcheck."""
     return ServiceSpec(
         name="db",
+        image_key=DB_IMAGE[args.major],
         network_name=args.network_name,
         extra_networks=[args.auth_network_name] if args.auth_network_name is not None else [],
         env={"POSTGRES_HOST": "/var/run/postgresql", "PGPORT": str(PORT), "POSTGRES_PORT": str(PORT),
@@ -97,7 +107,9 @@ class Postgres(pulumi.ComponentResource):
     def __init__(self, name: str, args: PostgresArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("supabase-multi-instance:index:Postgres", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        data = named_volume(f"{name}-data", "db-data", child, keep=True)
+        self.major = args.major
+        resource, volume = data_volume(args.major)
+        data = named_volume(f"{name}-{resource}", volume, child, keep=True)
         config = named_volume(f"{name}-config", "db-config", child, keep=True)
         self.volumes = [data, config]
         self.container = declare(db_spec(args, data, config), child)
