@@ -25,13 +25,15 @@ def test_a_new_stack_runs_postgres_17_on_a_volume_named_for_it():
     volumes, image, mounts = db_parts(run_program(config_with()))
     assert image == IMAGES["db-17"] and image.startswith("supabase/postgres:17.")
     assert mounts["/var/lib/postgresql/data"] == "supabase-dev-db-data-17" and volumes["db-data-17"].protect
-    assert "db-data" not in volumes
+    assert mounts["/etc/postgresql-custom"] == "supabase-dev-db-config-17" and volumes["db-config-17"].protect
+    assert "db-data" not in volumes and "db-config" not in volumes
 
 
 def test_a_stack_recorded_at_15_keeps_its_volume_and_image():
     volumes, image, mounts = db_parts(run_program(config_with(postgresMajor=15)))
     assert image == IMAGES["db"] and image.startswith("supabase/postgres:15.")
     assert mounts["/var/lib/postgresql/data"] == "supabase-dev-db-data" and volumes["db-data"].protect
+    assert mounts["/etc/postgresql-custom"] == "supabase-dev-db-config" and volumes["db-config"].protect
 
 
 def test_only_the_known_majors_are_accepted_and_the_error_names_the_field():
@@ -43,7 +45,7 @@ def test_only_the_known_majors_are_accepted_and_the_error_names_the_field():
 def test_the_preview_of_the_switch_replaces_the_db_and_backup_containers_only():
     """What `pulumi preview` shows after the upgrade step, when postgresMajor goes 15 -> 17: the db
     image, the db container (new image, new volume) and the backup image (the client tools of 17)
-    change; the 15 volume leaves the program, and its protection refuses its deletion (the
+    change; the 15 volumes leave the program, and its protection refuses its deletion (the
     operator unprotects and forgets it once the upgrade is verified); no other container changes."""
     before, after = run_program(config_with(postgresMajor=15)), run_program(config_with(postgresMajor=17))
     old, new = docker_inputs(before), docker_inputs(after)
@@ -57,6 +59,6 @@ def test_the_preview_of_the_switch_replaces_the_db_and_backup_containers_only():
     }
     (db_image,) = [r for r in after.of_type(IMAGE) if r.name == "db-image"]
     assert db_image.inputs["name"] == IMAGES["db-17"]
-    assert sorted(k[1] for k in set(old) - set(new)) == ["db-data"]
-    assert sorted(k[1] for k in set(new) - set(old)) == ["db-data-17"]
-    assert [r for r in before.of_type(VOLUME) if r.name == "db-data"][0].protect
+    assert sorted(k[1] for k in set(old) - set(new)) == ["db-config", "db-data"]
+    assert sorted(k[1] for k in set(new) - set(old)) == ["db-config-17", "db-data-17"]
+    assert all(r.protect for r in before.of_type(VOLUME) if r.name in ("db-data", "db-config"))

@@ -391,12 +391,12 @@ def test_named_containers_are_deleted_before_their_replacement(dev):
 
 def test_data_volumes_are_protected_and_mounted(dev):
     volumes = {r.name: r for r in dev.of_type(VOLUME)}
-    for name in ("db-data-17", "db-config", "storage-data"):  # a new stack runs PostgreSQL 17
+    for name in ("db-data-17", "db-config-17", "storage-data"):  # a new stack runs PostgreSQL 17
         assert volumes[name].protect, name
     assert "gateway-config" not in volumes  # Kong's config lives and dies with its container
     mounted = {v["volumeName"]: v["containerPath"] for c in containers(dev).values() for v in c.inputs.get("volumes", [])}
     assert mounted["supabase-dev-db-data-17"] == "/var/lib/postgresql/data"
-    assert mounted["supabase-dev-db-config"] == "/etc/postgresql-custom"
+    assert mounted["supabase-dev-db-config-17"] == "/etc/postgresql-custom"
     assert mounted["supabase-dev-storage-data"] == "/var/lib/storage"
 
 

@@ -62,11 +62,14 @@ class PostgresArgs:
     major: int = 17  # config postgresMajor: the image and the data volume of that PostgreSQL major
 
 
-def data_volume(major: int) -> tuple[str, str]:
-    """(resource suffix, volume suffix) of the data volume of `major`. 15 keeps the name stacks
-    created before 17 have; a newer major gets a volume of its own, so switching majors never
-    points a server at the other major's files, and the old volume stays (protected) for a rollback."""
-    return ("data", "db-data") if major == 15 else (f"data-{major}", f"db-data-{major}")
+def volumes_of(major: int) -> dict[str, str]:
+    """Resource suffix -> volume suffix of the data and config volumes of `major`. 15 keeps the
+    names stacks created before 17 have; a newer major gets volumes of its own, so switching
+    majors never points a server at the other major's files (nor chowns the pgsodium key of the
+    old image's postgres user: the two images' users differ), and the old volumes stay,
+    protected, for a rollback (README, "Upgrading Postgres to a new major")."""
+    tail = "" if major == 15 else f"-{major}"
+    return {f"data{tail}": f"db-data{tail}", f"config{tail}": f"db-config{tail}"}
 
 
 def init_sql_context(database: str = DATABASE, internal_database: str = INTERNAL_DATABASE) -> dict:
@@ -108,9 +111,9 @@ class Postgres(pulumi.ComponentResource):
         super().__init__("supabase-multi-instance:index:Postgres", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.major = args.major
-        resource, volume = data_volume(args.major)
-        data = named_volume(f"{name}-{resource}", volume, child, keep=True)
-        config = named_volume(f"{name}-config", "db-config", child, keep=True)
+        (data_res, data_vol), (config_res, config_vol) = volumes_of(args.major).items()
+        data = named_volume(f"{name}-{data_res}", data_vol, child, keep=True)
+        config = named_volume(f"{name}-{config_res}", config_vol, child, keep=True)
         self.volumes = [data, config]
         self.container = declare(db_spec(args, data, config), child)
         host = client_host(args.bind_address)
