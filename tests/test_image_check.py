@@ -17,8 +17,8 @@ def test_the_pins_are_the_stored_upstream_images():
     commit, upstream = image_check.stored_images()
     assert commit == UPSTREAM_COMMIT
     assert image_check.differences(IMAGES, upstream) == []
-    # only this program's own services and the pins of upstream's override files are extra
-    assert set(IMAGES) - set(upstream) == OWN_SERVICES | set(image_check.OVERRIDES)
+    assert set(IMAGES) - set(upstream) == OWN_SERVICES  # only this program's own services are extra
+    assert upstream["db-17"] == IMAGES["db-17"]  # from the stored docker-compose.pg17.yml
 
 
 def test_every_difference_is_named():
@@ -58,6 +58,23 @@ def test_the_command_fails_and_lists_what_a_newer_compose_changes(tmp_path):
     assert result.returncode == 1
     assert "1 difference" in result.stdout
     assert "db: pinned supabase/postgres:15.8.1.085, upstream supabase/postgres:17.6.1.100" in result.stdout
+
+
+def test_the_postgres_17_override_is_compared_with_the_db_of_17_stacks(tmp_path):
+    _, upstream = image_check.stored_images()
+    main = compose_file(tmp_path, {k: v for k, v in upstream.items() if k != "db-17"})
+    (tmp_path / "o").mkdir()
+    override = tmp_path / "o" / "docker-compose.pg17.yml"
+    override.write_text(yaml.safe_dump({"services": {"db": {"image": IMAGES["db-17"]}}}))
+    result = run_check(str(main), str(override))
+    assert result.returncode == 0 and "the same images" in result.stdout, result.stdout
+    override.write_text(yaml.safe_dump({"services": {"db": {"image": "supabase/postgres:17.6.1.136"}}}))
+    result = run_check(str(main), str(override))
+    assert result.returncode == 1
+    assert f"db-17: pinned {IMAGES['db-17']}, upstream supabase/postgres:17.6.1.136" in result.stdout
+    unknown = tmp_path / "docker-compose.s3.yml"
+    unknown.write_text("services: {}\n")
+    assert run_check(str(main), str(unknown)).returncode == 2
 
 
 def test_an_unreadable_file_is_reported_in_one_line(tmp_path):
