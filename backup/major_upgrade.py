@@ -35,6 +35,9 @@ from backup import archive, pgtools, schedule
 from backup.errors import BackupError
 
 PHASES = ("backups", "fingerprint", "dump", "restore", "verify")
+# Extensions the PostgreSQL 17 images do not have (upstream's utils/upgrade-pg17.sh drops them
+# before its pg_upgrade): the restore would fail on them, so the upgrade refuses to start.
+INCOMPATIBLE_EXTENSIONS = ("timescaledb", "plv8", "plcoffee", "plls")
 SKIPPED_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 STATE = "state.json"
 DUMP_FILE = "cluster.sql"
@@ -79,6 +82,7 @@ def upgrade(plan: Plan) -> Result:
     if (state["from"], state["to"]) != (source_major, target_major):
         raise UpgradeError(f"{plan.work_dir / STATE} records an upgrade {state['from']} -> {state['to']}, not "
                            f"{source_major} -> {target_major}: use another --work folder")
+    _refuse_incompatible_extensions(plan.source_dsn)
     resumed = next((p for p in PHASES if p not in state.get("done", [])), None) if state.get("done") else None
     for phase in PHASES:
         if phase in state.setdefault("done", []) and _still_valid(plan, state, phase):
@@ -95,6 +99,19 @@ def upgrade(plan: Plan) -> Result:
     fp = state["fingerprint"]
     return Result(source_major, target_major, state["backups"], len(fp["tables"]),
                   sum(t["rows"] for t in fp["tables"].values()), len(fp["roles"]), resumed, list(state["done"]))
+
+
+def _refuse_incompatible_extensions(source_dsn: str) -> None:
+    found = []
+    with psycopg.connect(_database(source_dsn, "postgres")) as conn:
+        databases = [d for (d,) in conn.execute("select datname from pg_database where datallowconn and not datistemplate")]
+    for database in databases:
+        with psycopg.connect(_database(source_dsn, database)) as conn:
+            found += [f"{database}: {e}" for (e,) in conn.execute(
+                "select extname from pg_extension where extname = any(%s) order by 1", (list(INCOMPATIBLE_EXTENSIONS),))]
+    if found:
+        raise UpgradeError(f"extensions the new major's image does not have: {', '.join(found)}; drop them "
+                           "(DROP EXTENSION ... CASCADE, after a backup) and run the upgrade again")
 
 
 def _still_valid(plan: Plan, state: dict, phase: str) -> bool:

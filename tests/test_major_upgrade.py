@@ -149,3 +149,13 @@ def test_the_target_must_be_a_newer_major(old, tmp_path):
     with pg_majors.cluster(15) as same:
         with pytest.raises(mu.UpgradeError, match="not newer"):
             mu.upgrade(plan(old, same, tmp_path))
+
+
+def test_an_extension_the_new_image_lacks_stops_the_upgrade_before_it_starts(old, new, tmp_path, monkeypatch):
+    """Upstream's upgrade-pg17.sh drops timescaledb, plv8, plcoffee and plls first; here the
+    upgrade names them and does nothing (pg_trgm stands in: Debian's 15 has none of those)."""
+    monkeypatch.setattr(mu, "INCOMPATIBLE_EXTENSIONS", ("pg_trgm",))
+    pg.run(old.dsn, "create extension pg_trgm")
+    with pytest.raises(mu.UpgradeError, match="postgres: pg_trgm"):
+        mu.upgrade(plan(old, new, tmp_path))
+    assert not (tmp_path / mu.STATE).exists() and not (tmp_path / "backups").exists()
