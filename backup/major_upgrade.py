@@ -40,6 +40,8 @@ PHASES = ("backups", "fingerprint", "dump", "restore", "verify")
 INCOMPATIBLE_EXTENSIONS = ("timescaledb", "plv8", "plcoffee", "plls")
 SKIPPED_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 STATE = "state.json"
+TEXT_SETTINGS = ("set timezone = 'UTC'; set datestyle = 'ISO, MDY'; set intervalstyle = 'postgres'; "
+                 "set extra_float_digits = 1; set bytea_output = 'hex'")
 DUMP_FILE = "cluster.sql"
 
 
@@ -208,6 +210,7 @@ def fingerprint(server_dsn: str) -> dict[str, Any]:
     sequences: dict[str, list] = {}
     for database in databases:
         with psycopg.connect(_database(server_dsn, database)) as conn:
+            conn.execute(TEXT_SETTINGS)  # rows as text read the same on both servers, whatever their defaults
             for kind, schema, name in conn.execute(
                     "select c.relkind, n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
                     "where c.relkind in ('r', 'S') and n.nspname <> all(%s) and n.nspname !~ '^pg_temp' order by 2, 3",

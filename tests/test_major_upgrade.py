@@ -159,3 +159,12 @@ def test_an_extension_the_new_image_lacks_stops_the_upgrade_before_it_starts(old
     with pytest.raises(mu.UpgradeError, match="postgres: pg_trgm"):
         mu.upgrade(plan(old, new, tmp_path))
     assert not (tmp_path / mu.STATE).exists() and not (tmp_path / "backups").exists()
+
+
+def test_servers_with_other_time_zones_still_compare_row_for_row(old, new, tmp_path):
+    """A row's text depends on the session's TimeZone (timestamptz): the fingerprint reads both
+    servers with the same settings, so an old server configured for another zone verifies."""
+    with psycopg.connect(old.dsn, autocommit=True) as conn:
+        conn.execute("alter system set timezone = 'Pacific/Auckland'")
+        conn.execute("select pg_reload_conf()")
+    assert mu.upgrade(plan(old, new, tmp_path)).done == list(mu.PHASES)
