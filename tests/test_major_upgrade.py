@@ -168,3 +168,14 @@ def test_servers_with_other_time_zones_still_compare_row_for_row(old, new, tmp_p
         conn.execute("alter system set timezone = 'Pacific/Auckland'")
         conn.execute("select pg_reload_conf()")
     assert mu.upgrade(plan(old, new, tmp_path)).done == list(mu.PHASES)
+
+
+def test_the_command_wants_the_client_tools_of_the_new_major(old, new, tmp_path, capsys):
+    """`python -m backup upgrade-major` dumps and restores with the new major's pg_dumpall and
+    psql (the new image's, or postgresql-client-17): given 15's, it says so and does nothing."""
+    from backup.__main__ import main
+
+    code = main(["--dsn", old.dsn, "upgrade-major", "--target-dsn", new.dsn, "--work", str(tmp_path / "w"),
+                 "--target-pg-bin", str(pg_majors.BIN[15])])
+    assert code == 1 and "postgresql-client-17" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
