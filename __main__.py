@@ -48,6 +48,7 @@ database = Postgres("db", PostgresArgs(
     password=secrets.postgres_password,
     jwt_secret=secrets.jwt_secret,
     auth_network_name=network.auth_name,
+    major=config.postgres_major,
     stack_key=secrets.stack_key,
 ))
 # Optional upstream services (features.*); when analytics is off nothing waits for it.

