@@ -95,7 +95,7 @@ class Workspace:
     def __init__(self, tmp: Path):
         self.repo, self.home, self.bin, self.log = tmp / "repo", tmp / "home", tmp / "bin", tmp / "pulumi.jsonl"
         shutil.copytree(ROOT, self.repo, ignore=shutil.ignore_patterns(
-            ".git", ".venv", "__pycache__", ".pytest_cache", "site", "test-artifacts", "bench"))
+            ".git", ".venv", ".tools", "__pycache__", ".pytest_cache", "site", "test-artifacts", "bench"))
         self.home.mkdir()
         outputs = ROOT / "tests" / "fixtures" / "outputs-3-projects.json"
         write_executable(self.bin / "pulumi", STAND_IN_PULUMI.format(python=sys.executable, log=str(self.log),
