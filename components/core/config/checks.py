@@ -101,7 +101,7 @@ def parse_config(raw: dict[str, Any],
         config = None
     problems += _cross_checks(raw) + _port_problems(raw)
     if config is not None:
-        problems += _route_problems(config) + _template_problems(config)
+        problems += _route_problems(config) + _template_problems(config) + _functions_problems(config)
     if problems:
         raise ConfigError(problems)
     assert config is not None
@@ -156,6 +156,11 @@ def nested_secret_paths(raw: dict[str, Any]) -> list[str]:
     if isinstance(s3, dict) and "secretAccessKey" in s3:
         found.append("backups.s3.secretAccessKey")
     return found
+
+
+def _functions_problems(config: StackConfig) -> list[str]:
+    return [f"projects[{i}].functions: needs the stack's edge runtime; set features.functions: true"
+            for i, p in enumerate(config.projects) if p.functions is not None and not config.features.functions]
 
 
 def _function_secrets(project: dict) -> list[str]:
