@@ -136,3 +136,14 @@ def test_unknown_function_or_project_is_not_found(world):
     assert runtime.call("nope", "a", bearer(a.keys.anon_jwt))[0] == 404
     assert runtime.call("_shared", "a", bearer(a.keys.anon_jwt))[0] == 404
     assert runtime.call("hello", "c", bearer(a.keys.anon_jwt))[0] == 404
+
+
+def test_a_new_deploy_is_served_at_once_without_a_restart(world, tmp_path):
+    runtime, _a, _b, root = world
+    folder = write(tmp_path / "c", {"hello/index.ts": "Deno.serve(() => new Response('one'))\n"})
+    first = stage(root, "c", folder, {"hello": False}, {})
+    assert runtime.call("hello", "c") == (200, b"one")  # a project added while the runtime runs
+    write(folder, {"hello/index.ts": "Deno.serve(() => new Response('two'))\n"})
+    second = stage(root, "c", folder, {"hello": False}, {})
+    assert second.version != first.version and not (root / first.folder / f"v-{first.version}").exists()
+    assert runtime.call("hello", "c") == (200, b"two")
