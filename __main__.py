@@ -19,6 +19,7 @@ from components.resources.network import StackNetwork
 from components.resources.pooler import Pooler, PoolerArgs
 from components.resources.postgres import Postgres, PostgresArgs
 from components.resources.project import ProjectArgs, SupabaseProject
+from components.resources.project_functions import ProjectEdgeFunctions, ProjectFunctionsArgs
 from components.resources.secrets import SecretsArgs, StackSecrets
 from components.resources.services import ServicesArgs, SupabaseServices
 from components.resources.services import status as stack_status
@@ -62,8 +63,9 @@ api = SupabaseServices("services", ServicesArgs(
     logflare=analytics.access if analytics else None,
     after=waits_for,
 ))
+edge = None
 if config.features.functions:
-    EdgeFunctions("functions", FunctionsArgs(config, network.name, secrets, api.functions_volume,
+    edge = EdgeFunctions("functions", FunctionsArgs(config, network.name, secrets, api.functions_volume,
                                              after=[*waits_for, database.ready]))
 if config.features.pooler:
     Pooler("pooler", PoolerArgs(network.name, config.bind_address, secrets, database))
@@ -85,6 +87,16 @@ projects = {
     ), opts=pulumi.ResourceOptions(provider=database.provider, depends_on=[database.bootstrap]))
     for p in config.projects
 }
+
+# Each project's own Edge Functions, copied live into the edge runtime (no container changes).
+for p in config.projects:
+    if p.functions is not None and edge is not None:
+        c = projects[p.name].credentials
+        ProjectEdgeFunctions(f"{p.name}-functions", ProjectFunctionsArgs(
+            project=p.name, functions=p.functions, runtime=edge.container, stack_secret=secrets.jwt_secret,
+            anon_key=c.anon_key, service_key=c.service_key, publishable_key=c.publishable_key,
+            secret_key=c.secret_key, jwks=c.jwks, verifying_keys=c.verifying_keys,
+        ), opts=pulumi.ResourceOptions(parent=projects[p.name]))
 
 # -- gateway --
 # Kong's container depends on stack settings only; every project's keys and hostname

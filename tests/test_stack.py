@@ -107,7 +107,9 @@ ADDED = {"kong": {"KONG_ADMIN_LISTEN", "KONG_UNTRUSTED_LUA", "KONG_UNTRUSTED_LUA
          "storage": {"JWT_JWKS"},
          # Upstream's default, stated: how soon a running Realtime reads back its private-only
          # tenant (sql/bootstrap/0004_realtime_private_only.sql.j2).
-         "realtime": {"TENANT_CACHE_EXPIRATION_IN_MS"}}
+         "realtime": {"TENANT_CACHE_EXPIRATION_IN_MS"},
+         # The key the projects' function folders and manifests derive from (components/core/functions_env.py).
+         "functions": {"FUNCTIONS_PROJECTS_KEY"}}
 
 # Healthchecks upstream declares (first words of the test); rest, meta, kong (2.8 in the
 # compose file) and functions have none upstream. Kong gets `kong health` here, as upstream's

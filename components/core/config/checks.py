@@ -101,7 +101,7 @@ def parse_config(raw: dict[str, Any],
         config = None
     problems += _cross_checks(raw) + _port_problems(raw)
     if config is not None:
-        problems += _route_problems(config) + _template_problems(config)
+        problems += _route_problems(config) + _template_problems(config) + _functions_problems(config)
     if problems:
         raise ConfigError(problems)
     assert config is not None
@@ -149,10 +149,23 @@ def nested_secret_paths(raw: dict[str, Any]) -> list[str]:
             found.append(f"{path}.smtp.pass")
         external = auth.get("external") if isinstance(auth.get("external"), dict) else {}
         found += [f"{path}.external.{name}.secret" for name, p in external.items() if isinstance(p, dict) and "secret" in p]
+    if isinstance(raw.get("projects"), list):
+        found += [f"projects[{i}].functions.secrets.{name}" for i, p in enumerate(raw["projects"]) if isinstance(p, dict)
+                  for name in _function_secrets(p)]
     s3 = raw.get("backups", {}).get("s3") if isinstance(raw.get("backups"), dict) else None
     if isinstance(s3, dict) and "secretAccessKey" in s3:
         found.append("backups.s3.secretAccessKey")
     return found
+
+
+def _functions_problems(config: StackConfig) -> list[str]:
+    return [f"projects[{i}].functions: needs the stack's edge runtime; set features.functions: true"
+            for i, p in enumerate(config.projects) if p.functions is not None and not config.features.functions]
+
+
+def _function_secrets(project: dict) -> list[str]:
+    functions = project.get("functions") if isinstance(project.get("functions"), dict) else {}
+    return list(functions.get("secrets") or {}) if isinstance(functions.get("secrets"), dict) else []
 
 
 def _template_problems(config: StackConfig) -> list[str]:

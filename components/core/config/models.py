@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from components.core import buckets
+from components.core.config.functions import FunctionsConfig
 from components.core.config.rules import (
     CLOUDFLARE_ID,
     CRON_RULE,
@@ -190,6 +191,7 @@ class ProjectConfig(ConfigModel):
     auth: ProjectAuthConfig = Field(default_factory=ProjectAuthConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     keys: KeysConfig = Field(default_factory=KeysConfig)
+    functions: Optional[FunctionsConfig] = None  # its Edge Functions (config/functions.py)
 
     @field_validator("name")
     @classmethod
