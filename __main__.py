@@ -65,7 +65,8 @@ api = SupabaseServices("services", ServicesArgs(
 ))
 edge = None
 if config.features.functions:
-    edge = EdgeFunctions("functions", FunctionsArgs(config, network.name, secrets, api.functions_volume,
+    # On the keyed network, not the stack's: projects' code runs there (docs/stack.md, "Edge Functions").
+    edge = EdgeFunctions("functions", FunctionsArgs(config, network.auth_name, secrets, api.functions_volume,
                                              after=[*waits_for, database.ready]))
 if config.features.pooler:
     Pooler("pooler", PoolerArgs(network.name, config.bind_address, secrets, database))

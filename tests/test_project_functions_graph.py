@@ -70,3 +70,18 @@ def test_functions_need_the_edge_runtime(folder):
     with pytest.raises(ConfigError) as err:
         run_program(config({"dir": "fns"}, feature=False))
     assert "projects[0].functions: needs the stack's edge runtime; set features.functions: true" in err.value.problems
+
+
+def test_project_code_in_the_edge_runtime_reaches_no_keyless_service(folder):
+    """Projects' functions run code their owners wrote: the edge runtime joins the keyed network
+    only (Postgres behind its password, Kong, GoTrues that verify their own keys), never the
+    stack network, where pg-meta (the whole database as supabase_admin) and Realtime's tenant
+    API answer without any key."""
+    found = containers(run_program(config({"dir": "fns"})))
+    networks = {name: {n["name"] for n in c["networksAdvanced"]} for name, c in found.items()}
+    assert networks["functions"] == {"supabase-dev-auth"}
+    aliases = {a for n in found["functions"]["networksAdvanced"] for a in n["aliases"]}
+    assert "functions" in aliases  # Kong still reaches it by name
+    for keyless in ("meta", "realtime", "rest", "storage", "studio", "imgproxy", "auth"):
+        assert "supabase-dev-auth" not in networks[keyless], keyless
+    assert "supabase-dev-auth" in networks["kong"] and "supabase-dev-auth" in networks["db"]

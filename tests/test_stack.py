@@ -233,7 +233,9 @@ def test_optional_services_are_pinned_when_enabled(full, service):
     container = containers(full)[service]
     (image,) = [r for r in full.of_type(IMAGE) if r.name == f"{service}-image"]
     assert image.inputs["name"] == IMAGES[service] and ":latest" not in image.inputs["name"]
-    assert container.inputs["networksAdvanced"][0]["name"] == "supabase-dev"
+    # The edge runtime runs projects' code: the keyed network only (test_project_functions_graph.py).
+    expected = "supabase-dev-auth" if service == "functions" else "supabase-dev"
+    assert container.inputs["networksAdvanced"][0]["name"] == expected
 
 
 def test_with_analytics_on_the_services_start_after_it(full):
