@@ -17,7 +17,7 @@ from components.core import function_files, functions_env, urls
 from components.core.config import FunctionsConfig
 from components.providers.project_functions import ProjectFunctions
 
-INTERNAL_KONG = "http://kong:8000"  # functions reach the project's API through Kong, on the stack network
+INTERNAL_KONG = "http://kong:8000"  # functions reach the project's API through Kong (on the auth network with them)
 
 
 @dataclass(frozen=True)
