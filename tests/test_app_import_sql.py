@@ -179,3 +179,22 @@ def test_the_template_apps_bucket_and_storage_policies_are_routed(db):
     grants = [s for s in todo.owner_sql if s.startswith("GRANT")]
     assert grants and all(s.endswith(("TO todo_anon", "TO todo_authenticated", "TO todo_service")) for s in grants)
     assert bucket_id("todo", "files") == "todo-files"
+
+
+def test_a_seed_that_writes_users_into_the_pool_is_refused():
+    from components.core.app_sql_rewrite import rewrite_file
+
+    with pytest.raises(AppSqlRefused, match=r"seed.sql:2: `insert into auth.users .*the user pool is GoTrue's"):
+        rewrite_file("seed.sql", "\ninsert into auth.users (id) values (gen_random_uuid());\n", ProjectNames("shop"))
+
+
+def test_chatbot_ui_is_refused_only_where_it_leaves_its_project():
+    """mckaywrigley/chatbot-ui: 26 migrations with storage buckets, storage policies and security
+    definer triggers. Everything maps onto the project but two extensions the stack must provide
+    and a seed that writes users straight into auth.users."""
+    with pytest.raises(AppSqlRefused) as refused:
+        app_migrations.plan(apps.folder("chatbot_ui"), ProjectNames("chat"))
+    assert [p.split(": `")[0] for p in refused.value.problems] == [
+        "supabase/migrations/20240108234540_setup.sql:2", "supabase/migrations/20240108234540_setup.sql:5",
+        "supabase/seed.sql:1"]
+    assert "create extension vector" in refused.value.problems[1]

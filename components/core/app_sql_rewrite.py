@@ -139,6 +139,9 @@ def _sort(stmt: ast.Node, names: ProjectNames, found: Rewritten, shown: str) -> 
         _function(stmt, names)
     mapper.walk(stmt)
     _inside(mapper, names)
+    if kind not in ("CreateStmt", "AlterTableStmt") and any(s == names.auth_schema for s, _ in mapper.tables):
+        raise _Refused("the user pool is GoTrue's: only a foreign key may reference auth.users; create users "
+                       "through the project's auth API (sign-up or the admin API)")
     found.owner_sql.append(RawStream()(stmt))
 
 
@@ -188,7 +191,7 @@ def _storage_policy(stmt: ast.CreatePolicyStmt, names: ProjectNames, mapper: Map
     """The app's policy as a template policy: the project's roles, its bucket ids, checked by
     template_policies (the superuser creates it)."""
     table = f"storage.{stmt.table.relname}"
-    roles = [r.rolename for r in stmt.roles or ()] or ["public"]
+    roles = [r.rolename or "public" for r in stmt.roles or ()] or ["public"]  # no TO: PUBLIC
     abstract = {"anon": "anon", "authenticated": "authenticated", "service_role": "service"}
     if "public" in roles:  # `to public` (the default): every role of the project
         roles = ["anon", "authenticated", "service_role"]
@@ -196,6 +199,8 @@ def _storage_policy(stmt: ast.CreatePolicyStmt, names: ProjectNames, mapper: Map
         raise _Refused(f"a storage policy may name only anon, authenticated and service_role, not {roles}")
     BucketIds(names).walk(stmt)
     mapper.walk(stmt)
+    mapper.tables.discard(("storage", stmt.table.relname))
+    _inside(mapper, names)
     using = RawStream()(stmt.qual) if stmt.qual is not None else None
     check = RawStream()(stmt.with_check) if stmt.with_check is not None else None
     name = _policy_name(stmt.policy_name)
@@ -283,13 +288,17 @@ def _value(node: Any) -> Any:
 def _function(stmt: ast.CreateFunctionStmt, names: ProjectNames) -> None:
     """The body mapped on its tokens (app_body_rewrite.py); a security definer function without
     its own search_path gets the project's, so it resolves its names in the project whoever calls it."""
+    from components.core.config.rules import RESERVED_SCHEMAS  # config imports this module
+
     options = list(stmt.options or ())
     definer = any(o.defname == "security" and getattr(o.arg, "boolval", False) for o in options)
     has_path = any(o.defname == "set" and getattr(o.arg, "name", None) == "search_path" for o in options)
     for option in options:
         if option.defname == "as" and isinstance(option.arg, tuple) and option.arg:
             body, schemas = rewrite_body(option.arg[0].sval, names)
-            outside = schemas - {names.schema, names.auth_schema} - SHARED_FUNCTION_SCHEMAS - {"storage", "new", "old"}
+            # A qualifier in PL/pgSQL may be a record variable (`new.id`, `result.status`): what is
+            # refused is a schema of the stack's services, which the owner's privileges do not cover.
+            outside = (schemas & RESERVED_SCHEMAS) - {names.schema, names.auth_schema} - SHARED_FUNCTION_SCHEMAS
             if outside and definer:
                 raise _Refused(f"a security definer function may reach only the project; its body names "
                                f"{', '.join(sorted(outside))}")
