@@ -192,6 +192,21 @@ class ProjectConfig(ConfigModel):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     keys: KeysConfig = Field(default_factory=KeysConfig)
     functions: Optional[FunctionsConfig] = None  # its Edge Functions (config/functions.py)
+    # A Supabase CLI folder (config.toml, migrations/, seed.sql), relative to the stack's folder:
+    # the project is that app, its SQL rewritten onto the project (components/core/app_migrations.py).
+    supabase_dir: Optional[Path] = Field(None, alias="supabaseDir")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ProjectConfig":
+        if self.supabase_dir is not None and "template" in self.model_fields_set:
+            raise ValueError("template and supabaseDir: a project is made from either a template or a Supabase "
+                             "app folder; remove one of them")
+        return self
+
+    @property
+    def source(self) -> str:
+        """What the registry records the project was made from (a project never switches)."""
+        return f"supabaseDir:{self.supabase_dir.as_posix()}" if self.supabase_dir else self.template
 
     @field_validator("name")
     @classmethod
