@@ -19,6 +19,7 @@ from components.resources.network import StackNetwork
 from components.resources.pooler import Pooler, PoolerArgs
 from components.resources.postgres import Postgres, PostgresArgs
 from components.resources.project import ProjectArgs, SupabaseProject
+from components.resources.project_functions import ProjectEdgeFunctions, ProjectFunctionsArgs
 from components.resources.secrets import SecretsArgs, StackSecrets
 from components.resources.usage import UsageArgs, UsageCollector
 from components.resources.services import ServicesArgs, SupabaseServices
@@ -49,6 +50,7 @@ database = Postgres("db", PostgresArgs(
     password=secrets.postgres_password,
     jwt_secret=secrets.jwt_secret,
     auth_network_name=network.auth_name,
+    major=config.postgres_major,
     stack_key=secrets.stack_key,
 ))
 # Optional upstream services (features.*); when analytics is off nothing waits for it.
@@ -62,8 +64,10 @@ api = SupabaseServices("services", ServicesArgs(
     logflare=analytics.access if analytics else None,
     after=waits_for,
 ))
+edge = None
 if config.features.functions:
-    EdgeFunctions("functions", FunctionsArgs(config, network.name, secrets, api.functions_volume,
+    # On the keyed network, not the stack's: projects' code runs there (docs/stack.md, "Edge Functions").
+    edge = EdgeFunctions("functions", FunctionsArgs(config, network.auth_name, secrets, api.functions_volume,
                                              after=[*waits_for, database.ready]))
 if config.features.pooler:
     Pooler("pooler", PoolerArgs(network.name, config.bind_address, secrets, database))
@@ -86,6 +90,16 @@ projects = {
     ), opts=pulumi.ResourceOptions(provider=database.provider, depends_on=[database.bootstrap]))
     for p in config.projects
 }
+
+# Each project's own Edge Functions, copied live into the edge runtime (no container changes).
+for p in config.projects:
+    if p.functions is not None and edge is not None:
+        c = projects[p.name].credentials
+        ProjectEdgeFunctions(f"{p.name}-functions", ProjectFunctionsArgs(
+            project=p.name, functions=p.functions, runtime=edge.container, stack_secret=secrets.jwt_secret,
+            anon_key=c.anon_key, service_key=c.service_key, publishable_key=c.publishable_key,
+            secret_key=c.secret_key, jwks=c.jwks, verifying_keys=c.verifying_keys,
+        ), opts=pulumi.ResourceOptions(parent=projects[p.name]))
 
 # -- gateway --
 # Kong's container depends on stack settings only; every project's keys and hostname

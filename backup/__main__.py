@@ -4,6 +4,7 @@
     python -m backup restore blog FILE [--force]    # the backup of blog, back into blog
     python -m backup clone FILE blog_copy [--force] # a backup of blog into project blog_copy
     python -m backup list [blog] | verify FILE | projects | run-once | schedule
+    python -m backup upgrade-major --target-dsn URL --work DIR   # Postgres major upgrade (README)
 
 The database comes from --dsn or DATABASE_URL (`pulumi stack output databaseUrl --show-secrets`);
 pg_dump/pg_restore/psql of the server's major version from --pg-bin, PG_BIN or the system.
@@ -48,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="check a backup file completely (manifest, checksums)")
     v.add_argument("file", type=Path)
     sub.add_parser("projects", help="the stack's active projects")
+    u = sub.add_parser("upgrade-major", help="copy the whole database into a new, empty cluster of a newer "
+                       "major, verified (resumable: run it again after a failure)")
+    u.add_argument("--target-dsn", required=True, help="superuser URL of the new cluster (the new image, new volume)")
+    u.add_argument("--work", type=Path, required=True, help="folder for the backups, the dump and state.json")
+    u.add_argument("--target-pg-bin", help="folder of pg_dumpall and psql of the new major (the new image's)")
     sub.add_parser("run-once", help="one scheduled round now: every project, retention, S3 (env settings)")
     sub.add_parser("schedule", help="the backup service: rounds on BACKUP_SCHEDULE, forever")
     return parser
@@ -103,6 +109,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "projects":
         print("\n".join(schedule.projects(dsn)))
         return 0
+    if args.command == "upgrade-major":
+        return _upgrade_major(args, dsn)
     tools = _tools(args, dsn)
     if args.command == "dump":
         return _dump(args, dsn, tools)
@@ -114,6 +122,24 @@ def _run(args: argparse.Namespace) -> int:
           f"its previous contents were {result.replaced}")
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _upgrade_major(args: argparse.Namespace, dsn: str) -> int:
+    import psycopg
+
+    from backup import major_upgrade, pgtools
+
+    with psycopg.connect(args.target_dsn) as conn:
+        tools = pgtools.find(pgtools.server_major(conn.info.server_version), args.target_pg_bin)
+
+    def refuse_reset() -> None:
+        raise BackupError("the new cluster holds a half-done restore: remove its volume, initialise it again "
+                          "(README, \"Upgrading Postgres to a new major\") and run this again")
+
+    result = major_upgrade.upgrade(major_upgrade.Plan(dsn, args.target_dsn, args.work, tools, tools, refuse_reset))
+    print(f"PostgreSQL {result.source_major} -> {result.target_major}: {result.tables} tables, {result.rows} rows, "
+          f"{result.roles} roles verified; project backups: {', '.join(result.backups) or 'none'}")
     return 0
 
 

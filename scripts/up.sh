@@ -34,6 +34,13 @@ fi
 # What every later shell gets from the same line: the passphrase file and the virtualenv.
 source scripts/env.sh
 pulumi stack select --create dev
+# A stack made before PostgreSQL 17 runs 15 on the volume db-data: record that, so this version
+# keeps it there instead of asking for new 17 volumes (README, "Upgrading Postgres to a new major").
+if ! pulumi config get postgresMajor >/dev/null 2>&1 \
+        && pulumi stack --show-urns 2>/dev/null | grep -q 'index:Postgres\$docker:index/volume:Volume::db-data$'; then
+    pulumi config set postgresMajor 15
+    echo "recorded postgresMajor 15: this stack's database runs PostgreSQL 15 (README: upgrading Postgres)"
+fi
 pulumi up "$@"
 echo
 echo "In a new shell, first:  source scripts/env.sh"

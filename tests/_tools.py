@@ -1,4 +1,4 @@
-"""External tools the tests drive (deck, chromium, the Pulumi CLI built into .tools/).
+"""External tools the tests drive (decK and the Pulumi CLI built into .tools/, chromium).
 
 Outside CI a missing tool skips the test with the reason; under CI=true it fails,
 because a green CI must mean every check ran.
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,19 @@ def require_file(path: Path, install_hint: str) -> Path:
     if in_ci():
         pytest.fail(message)
     pytest.skip(message)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+DECK_VERSION = (ROOT / "scripts" / "deck.version").read_text().strip()
+
+
+def deck() -> str:
+    """decK at the pinned version, built by scripts/build-deck.sh into .tools/ (Debian's deck
+    1.4.0 predates Kong 3's format 3.0); skip / fail in CI when it was not built."""
+    path = ROOT / ".tools" / f"deck-{DECK_VERSION}" / "bin" / "deck"
+    return str(require_file(path, "scripts/build-deck.sh builds it with Go"))
+
+
+def deck_run(*args: str, timeout: int = 120) -> "subprocess.CompletedProcess[str]":
+    """`deck <args>` with decK's usage reports off (it would call Kong's servers otherwise)."""
+    return subprocess.run([deck(), "--analytics=false", *args], capture_output=True, text=True, timeout=timeout)

@@ -1,23 +1,24 @@
 """Run the Lua of components/core/kong_lua.py for real under LuaJIT with lua-cjson, as Kong
-2.8.1 runs it: the chunk, loaded in a stand-in of Kong's sandbox, returns the per-request
+3.9.3 runs it: the chunk, loaded in a stand-in of Kong's sandbox, returns the per-request
 function, which sees Kong's PDK (`kong.request`, `kong.service.request`, `kong.response`,
 `kong.ctx.shared`) and `ngx`.
 
-The sandbox stand-in gives the chunk only what kong/tools/kong-lua-sandbox.lua (BASE_ENV) and
-kong/plugins/pre-function/_handler.lua:10 (`kong`, `ngx`) give it, and a `require` of the
-modules KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES allows (kong/tools/sandbox.lua:77-83), so a
-chunk that leans on anything else fails here as it would in Kong.
+The sandbox stand-in gives the chunk only what kong/tools/kong-lua-sandbox.lua (BASE_ENV,
+:59-80 at 3.9.3) and kong/plugins/pre-function/_handler.lua:20 (`kong`, `ngx`) give it, and a
+`require` of the modules KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES allows (kong/tools/sandbox.lua:62-84),
+so a chunk that leans on anything else fails here as it would in Kong.
 
 The PDK is a stand-in that records what the chunk does. `set_header` changes the request's
-headers as `ngx.req.set_header` does (kong/pdk/service/request.lua:314), so a later
-`get_header` sees the new value as Kong's does (kong/pdk/request.lua:614, ngx.req.get_headers);
+headers as `ngx.req.set_header` does (kong/pdk/service/request.lua:334), so a later
+`get_header` sees the new value as Kong's does (kong/pdk/request.lua:622-629 ->
+kong/tools/http.lua:545-565, the request's own headers);
 `ngx.decode_base64` decodes standard base64 and returns nil on anything else, as ngx's does.
 
 `kong.plugins.jwt.jwt_parser` is a stand-in of Kong's module (kong/plugins/jwt/jwt_parser.lua
-at tag 2.8.1) with only `encode(data, key, alg)` for HS256, written as Kong's encode_token
-(:231-261): header {typ = "JWT", alg = alg}, each part cjson-encoded and base64url'd without
-padding, signed with HMAC-SHA256 - here libcrypto's HMAC() through LuaJIT's FFI, where Kong
-uses resty.openssl.hmac over the same libcrypto.
+at tag 3.9.3) with only `encode(data, key, alg)` for HS256, written as Kong's encode_token
+(:293-323): header {typ = "JWT", alg = alg}, each part cjson-encoded and base64url'd without
+padding (ngx.base64.encode_base64url), signed with HMAC-SHA256 - here libcrypto's HMAC()
+through LuaJIT's FFI, where Kong uses resty.openssl.mac (:36) over the same libcrypto.
 """
 from __future__ import annotations
 
@@ -165,10 +166,11 @@ def run_guard(guard: str, headers: dict[str, str], query: Optional[dict[str, str
                        list(result.get("cleared") or []), result.get("query"))
 
 
-# Kong 2.8's response phases for a pre-function's header_filter and body_filter functions:
+# Kong 3.9's response phases for a pre-function's header_filter and body_filter functions:
 # the body arrives in chunks as ngx.arg[1] (ngx.arg[2] true on the last); get_raw_body and
-# set_raw_body behave as kong/pdk/response.lua at tag 2.8.1 (buffer in the request context,
-# nil out each chunk until the last, then the whole body).
+# set_raw_body behave as kong/pdk/response.lua:570-645 at tag 3.9.3 (a lone last chunk as it
+# is; otherwise buffer in the request context, nil out each chunk until the last, then the
+# whole body).
 FILTER_HARNESS = r'''
 local cjson = require "cjson"
 local run = cjson.decode(io.read("*a"))
@@ -185,6 +187,7 @@ kong = {
     get_raw_body = function()
       local chunk, eof = arg[1], arg[2]
       local buffer = ctx.KONG_BODY_BUFFER
+      if eof and not buffer then return chunk end
       if type(chunk) == "string" and chunk ~= "" then
         buffer = buffer or { n = 0 }
         buffer.n = buffer.n + 1
@@ -194,6 +197,7 @@ kong = {
       if eof then
         local body = buffer and table.concat(buffer, "", 1, buffer.n) or ""
         arg[1] = body
+        ctx.KONG_BODY_BUFFER = nil
         return body
       end
       arg[1] = nil

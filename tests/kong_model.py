@@ -1,18 +1,19 @@
-"""A model of Kong 2.8.1 on a rendered declarative config: which route a request takes, and
+"""A model of Kong 3.9.3 on a rendered declarative config: which route a request takes, and
 what the route's plugins decide, in the order Kong runs them in the access phase (by
-priority: pre-function math.huge, cors 2000, jwt 1005, key-auth 1003, acl 950, post-function
--1000). Kong itself cannot run here; every decision below is read from its source at tag
-2.8.1 and cited. The Lua plugins (pre-/post-function) run for real (tests/kong_guard.py).
+priority, kong/plugins/*/handler.lua at 3.9.3: pre-function 1000000, cors 2000, jwt 1450,
+key-auth 1250, acl 950, post-function -1000). Kong itself cannot run here; every decision
+below is read from its source at tag 3.9.3 (commit a643428bc4d5397152164a63bcc0f8bc65fce69d)
+and cited. The Lua plugins (pre-/post-function) run for real (tests/kong_guard.py).
 """
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from http.cookies import SimpleCookie
+from typing import Any, Optional, Union
 
 import jwt as pyjwt
 from cryptography.hazmat.primitives import serialization
@@ -20,28 +21,30 @@ from jwt.algorithms import ECAlgorithm
 
 from tests.kong_guard import run_guard
 
-# kong/router.lua:255-262: the match rules a route uses; categories with more rules are tried
-# first, then the higher bits (:807-813); in a category, the longest path first (:797-799).
-HOST, URI, METHOD = 0x40, 0x10, 0x08
+# The traditional_compatible router (components/resources/gateway.py ROUTER_FLAVOR) orders
+# routes by kong/router/transform.lua:558-666 (get_priority): first how many kinds of match
+# rule a route has (methods, hosts, paths, ...), then whether its hosts are all plain (no
+# wildcard), then the length of the (prefix) path; a route's paths of different lengths are
+# split into routes of their own (:668-700), so each path ranks by its own length.
 
 
 def routes(config: dict) -> list[tuple[dict, dict]]:
     return [(service, route) for service in config["services"] for route in service["routes"]]
 
 
-def _rank(route: dict) -> tuple[int, int, int]:
-    bits = (HOST if route.get("hosts") else 0) | (URI if route.get("paths") else 0) | \
-        (METHOD if route.get("methods") else 0)
-    return bin(bits).count("1"), bits, max(len(p) for p in route["paths"])
+def _rank(route: dict, path: str) -> tuple[int, int, int]:
+    weight = sum(1 for rule in ("hosts", "paths", "methods") if route.get(rule))
+    plain_host = bool(route.get("hosts")) and not any("*" in h for h in route["hosts"])
+    return weight, int(plain_host), len(path)
 
 
 def match(config: dict, path: str, host: str = "127.0.0.1", method: str = "GET") -> tuple[dict, dict]:
-    candidates = [(s, r) for s, r in routes(config)
-                  if any(path.startswith(p) for p in r["paths"])
+    candidates = [((s, r), _rank(r, p)) for s, r in routes(config) for p in r["paths"]
+                  if path.startswith(p)
                   and (not r.get("hosts") or host in r["hosts"])
                   and (not r.get("methods") or method in r["methods"])]
     assert candidates, f"no route for {method} {host}{path}"
-    return max(candidates, key=lambda c: _rank(c[1]))
+    return max(candidates, key=lambda c: c[1])[0]
 
 
 def plugin(service: dict, name: str) -> Optional[dict]:
@@ -53,35 +56,57 @@ def consumer_of(config: dict, key: str) -> Optional[dict]:
                  if any(k["key"] == key for k in c.get("keyauth_credentials", []))), None)
 
 
-# -- Kong's jwt plugin (kong/plugins/jwt/handler.lua and jwt_parser.lua at 2.8.1) ---------------
+# -- Kong's jwt plugin (kong/plugins/jwt/handler.lua and jwt_parser.lua at 3.9.3) ---------------
+
+_URL_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 def _b64url(part: str) -> Optional[bytes]:
-    """jwt_parser.lua:148-158: pad, map -_ to +/, then ngx.decode_base64 (nil when invalid)."""
+    """jwt_parser.lua base64_decode: pad to a multiple of 4, then ngx.base64.decode_base64url,
+    which is nginx's ngx_decode_base64url: it reads up to the first `=`, refuses any other
+    character outside the URL alphabet and a length of 4n+1 (nil when invalid)."""
     padded = part + "=" * ((4 - len(part) % 4) % 4)
-    try:
-        return base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
-    except (binascii.Error, ValueError):
+    body = padded.split("=", 1)[0]
+    if len(body) % 4 == 1 or not set(body) <= _URL_ALPHABET:
         return None
+    return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+
+
+def retrieve_tokens(conf: dict, headers: dict[str, str], query: dict[str, Union[str, list[str]]]) -> Union[None, str, list[str]]:
+    """handler.lua:28-97: every distinct non-empty token from the query arguments named in
+    `uri_param_names` (a repeated argument gives each value), the cookies in `cookie_names`
+    and the `Bearer` part of the headers in `header_names`; None, the one token, or a list."""
+    found: list[str] = []
+
+    def add(token: Any) -> None:
+        if isinstance(token, str) and token != "" and token not in found:
+            found.append(token)
+
+    for name in conf.get("uri_param_names", ["jwt"]):
+        value = query.get(name)
+        for token in (value if isinstance(value, list) else [value]):
+            add(token)
+    lower = {k.lower(): v for k, v in headers.items()}
+    cookies = SimpleCookie()
+    cookies.load(lower.get("cookie", "") or "")
+    for name in conf.get("cookie_names", []):  # ngx.var["cookie_" .. name]
+        add(cookies[name].value if name in cookies else None)
+    for name in conf.get("header_names", ["authorization"]):
+        # ngx.re.gmatch(value, "\\s*[Bb]earer\\s+(.+)"): the first match anywhere in the value
+        found_bearer = re.search(r"\s*[Bb]earer\s+(.+)", lower.get(name.lower(), "") or "")
+        if found_bearer:
+            add(found_bearer.group(1))
+    return None if not found else found[0] if len(found) == 1 else found
 
 
 def jwt_decision(conf: dict, consumers: list[dict], headers: dict[str, str], query: dict[str, str],
                  now: Optional[float] = None) -> tuple[Optional[int], Optional[dict], Optional[str]]:
     """(status, consumer, token): status None when the plugin lets the request on."""
     now = time.time() if now is None else now
-    # retrieve_token (handler.lua:27-67): URI params, then cookies, then the header names.
-    token = next((query[n] for n in conf.get("uri_param_names", ["jwt"]) if n in query), None)
-    assert not conf.get("cookie_names"), "the model reads no cookies"
-    if token is None:
-        lower = {k.lower(): v for k, v in headers.items()}
-        for name in conf.get("header_names", ["authorization"]):
-            found = re.search(r"\s*[Bb]earer\s+(.+)", lower.get(name.lower(), "") or "")
-            if found:
-                token = found.group(1)
-                break
+    token = retrieve_tokens(conf, headers, query)
     if not isinstance(token, str):
-        return 401, None, None  # :135-136 "Unauthorized"
-    # decode_token (jwt_parser.lua:192-227): three parts, JSON, a known alg.
+        return 401, None, None  # :162-170 "Unauthorized", or "Multiple tokens provided"
+    # decode_token (jwt_parser.lua:254-297): three parts, JSON, a known alg.
     parts = token.split(".", 2)
     if len(parts) != 3:
         return 401, None, None
@@ -90,46 +115,47 @@ def jwt_decision(conf: dict, consumers: list[dict], headers: dict[str, str], que
     except ValueError:
         return 401, None, None  # "invalid JSON"
     signature = _b64url(parts[2])
-    if not isinstance(header, dict) or header.get("alg") not in (
-            "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384") or signature is None:
+    if not isinstance(header, dict) or header.get("alg") not in (  # jwt_parser.lua:111-195 alg_verify
+            "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384",
+            "PS512", "EdDSA") or signature is None:
         return 401, None, None
     if not isinstance(claims, dict):
         return 401, None, None
-    # handler.lua:153: the key id from the claims first, then the header.
+    # handler.lua:182: the key id from the claims first, then the header.
     key = claims.get(conf.get("key_claim_name", "iss")) or header.get(conf.get("key_claim_name", "iss"))
     if not key or not isinstance(key, str):
         return 401, None, None
-    # handler.lua:70-76, 161-170: one credential by key, among every consumer's.
+    # handler.lua:101-107, 190-200: one credential by key, among every consumer's.
     found = [(c, s) for c in consumers for s in c.get("jwt_secrets", []) if s["key"] == key]
     assert len(found) <= 1, f"jwt_secrets key {key} is not unique (kong/plugins/jwt/daos.lua:26)"
     if not found:
         return 401, None, None
     consumer, credential = found[0]
     algorithm = credential.get("algorithm") or "HS256"
-    if header["alg"] != algorithm:  # :172-177 "Invalid algorithm"
+    if header["alg"] != algorithm:  # :201-206 "Invalid algorithm"
         return 401, None, None
     assert algorithm == "ES256", "the model verifies ES256 only"
-    pem = credential.get("rsa_public_key")  # :179-180
+    pem = credential.get("rsa_public_key")  # :210-218
     if not pem:
         return 401, None, None
-    # :191 verify_signature -> jwt_parser.lua:109-120: 64 bytes r||s, ECDSA P-256 SHA-256.
+    # :226 verify_signature -> jwt_parser.lua:131-141: 64 bytes r||s, ECDSA P-256 SHA-256.
     if len(signature) != 64:
         return 500, None, None  # the assert raises: Kong answers 500, nothing passes
     public = serialization.load_pem_public_key(pem.encode())
     if not ECAlgorithm(ECAlgorithm.SHA256).verify(f"{parts[0]}.{parts[1]}".encode(), public, signature):
         return 401, None, None  # "Invalid signature"
-    # :196-199 -> jwt_parser.lua:334-384: each claim to verify must be a number and hold.
+    # :231-234 -> jwt_parser.lua:396-450 (registered_claims, verify_registered_claims): each claim to verify must be a number and hold.
     for claim in conf.get("claims_to_verify") or []:
         value = claims.get(claim)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return 401, None, None
         if claim == "exp" and value <= now or claim == "nbf" and value > now:
             return 401, None, None
-    return None, consumer, token  # :226 set_consumer(consumer, jwt_secret, token)
+    return None, consumer, token  # :261 set_consumer(consumer, jwt_secret, token)
 
 
 def acl_decision(conf: dict, consumer: Optional[dict]) -> Optional[int]:
-    """kong/plugins/acl/handler.lua:46-129 (allow lists only): 401 without a consumer, 403
+    """kong/plugins/acl/handler.lua:46-137 at 3.9.3 (allow lists only): 401 without a consumer, 403
     unless one of its groups is allowed."""
     if consumer is None:
         return 401
@@ -172,7 +198,7 @@ def send(config: dict, path: str, headers: Optional[dict[str, str]] = None, host
         out.status = 403
         return out
     pre = plugin(service, "pre-function")
-    if pre is not None:  # PRIORITY math.huge (kong/plugins/pre-function/handler.lua)
+    if pre is not None:  # PRIORITY 1000000 (kong/plugins/pre-function/handler.lua)
         result = run_guard(pre["access"][0], headers, query, method)
         if not result.passed:
             out.status = result.status
@@ -180,7 +206,7 @@ def send(config: dict, path: str, headers: Optional[dict[str, str]] = None, host
         headers, query = _apply(headers, query, result)
     if method == "OPTIONS" and "origin" in headers and "access-control-request-method" in headers \
             and plugin(service, "cors") is not None:
-        out.status = 200  # cors/handler.lua:187-193: a preflight is answered by Kong
+        out.status = 200  # cors/handler.lua:193-241: a preflight is answered by Kong
         return out
     consumer, token = None, None
     conf = plugin(service, "jwt")

@@ -25,10 +25,10 @@ def dev():
 
 def test_one_backup_container_runs_the_built_image_with_the_backup_volume(dev):
     (built,) = dev.of_type(IMAGE_BUILD)
-    assert built.inputs["imageName"] == f"supabase-multi-instance-backup:{backup.image_tag()}"
+    assert built.inputs["imageName"] == f"supabase-multi-instance-backup:{backup.image_tag(major=17)}"
     assert built.inputs["skipPush"] is True
     assert built.inputs["build"]["context"] == "." and built.inputs["build"]["dockerfile"] == "backup/Dockerfile"
-    assert built.inputs["build"]["args"] == {"BASE": image("backup-base"), "PG_MAJOR": "15"}
+    assert built.inputs["build"]["args"] == {"BASE": image("backup-base-17"), "PG_MAJOR": "17"}  # a new stack's major
     container = containers(dev)["backup"]
     assert container.inputs["image"] == built.inputs["imageName"]
     assert [v["containerPath"] for v in container.inputs["volumes"]] == ["/backups"]
@@ -154,4 +154,6 @@ def test_a_changed_source_file_is_a_new_image_tag(tmp_path):
 
 def test_the_base_image_is_pinned_and_matches_the_databases_major_version():
     assert image("backup-base") == "debian:12.13-slim"  # Debian 12 ships postgresql-client-15
-    assert backup.pg_major() == "15"
+    assert backup.pg_major() == backup.pg_major(15) == "15"
+    assert image("backup-base-17") == "debian:13.5-slim"  # Debian 13 ships postgresql-client-17
+    assert backup.pg_major(17) == "17"

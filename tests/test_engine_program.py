@@ -138,7 +138,7 @@ def test_bucket_limits_as_config_writes_them_reach_storage(life):
 
 
 def test_kong_holds_the_pushed_config_with_every_project(life):
-    live = life.stack.standin / "containers" / "supabase-dev-kong" / "home" / "kong" / "live.yml"
+    live = life.stack.standin / "containers" / "supabase-dev-kong" / "usr" / "local" / "kong" / "live.yml"
     text = live.read_text()
     assert all(f"project-{p}" in text for p in ("blog", "shop", "media"))
 
@@ -271,7 +271,7 @@ def _state_and_world_agree(life):
 def test_destroy_excluding_protected_keeps_the_data_volumes(life):
     protected = {r.get("outputs", {}).get("name") for r in life.stack.checkpoint()["checkpoint"]["latest"]["resources"]
                  if r.get("protect")}
-    assert {"supabase-dev-db-data", "supabase-dev-db-config", "supabase-dev-storage-data"} <= protected
+    assert {"supabase-dev-db-data-17", "supabase-dev-db-config-17", "supabase-dev-storage-data"} <= protected
     op = life.stack.destroy(exclude_protected=True)
     assert op.by_op("delete") and not op.by_op("create")
     docker = life.stack.docker()

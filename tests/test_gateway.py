@@ -1,6 +1,7 @@
 """Kong: the rendered declarative config, how keys reach routes, and how a config change is pushed.
 
-The config is checked three ways: YAML, `deck validate` (Kong's own schema), and a small
+The config is checked three ways: YAML, `deck file validate` (decK v1.55.0, Kong's own tool;
+tests/test_kong_deck.py adds Kong 3.9.3's plugin schemas), and a small
 model of Kong's router and ACL plugin that answers "may this key reach this path on this
 host?" for the cases that matter (the admin route, project hostnames).
 """
@@ -23,8 +24,9 @@ from components.core import kong_container
 from components.core.kong_lua import SCHEMA_LIST_BODY_LUA, SCHEMA_LIST_HEADER_LUA
 from components.resources import gateway
 from components.providers.kong_config import KongConfigProvider, KongSettings, consumers, push_archive, render
-from tests._tools import require_executable
+from tests._tools import deck_run
 from tests.gateway_fixtures import SECRET, STACK_ANON, STACK_SERVICE, project, settings
+from tests import kong_resty
 from tests.kong_guard import run_guard, run_response_filters
 from tests.kong_model import allowed, consumer_of, match, plugin, routes
 from tests.program import dev_config, run_program
@@ -49,26 +51,24 @@ def published() -> dict:
 
 @pytest.mark.parametrize("case", ["local", "published", "no-projects"])
 def test_config_passes_deck_validate(tmp_path, case):
-    deck = require_executable("deck", "apt-get install deck")
     chosen = {"local": settings(project("blog"), project("shop")), "published": PUBLISHED, "no-projects": settings()}
     path = tmp_path / "kong.yml"
     path.write_text(render(chosen[case]))
-    result = subprocess.run([deck, "validate", "--state", str(path)], capture_output=True, text=True)
+    result = deck_run("file", "validate", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_deck_validate_catches_a_broken_config(tmp_path):
     """The check above can fail: an unknown consumer key is refused."""
-    deck = require_executable("deck", "apt-get install deck")
     config = yaml.safe_load(render(settings()))
     config["consumers"][0]["usernam"] = config["consumers"][0].pop("username")
     path = tmp_path / "kong.yml"
     path.write_text(yaml.safe_dump(config))
-    assert subprocess.run([deck, "validate", "--state", str(path)], capture_output=True).returncode != 0
+    assert deck_run("file", "validate", str(path)).returncode != 0
 
 
 def test_config_is_in_kongs_nested_form(published):
-    assert published["_format_version"] == "2.1"
+    assert published["_format_version"] == "3.0"
     assert not {"acls", "keyauth_credentials", "basicauth_credentials", "_transform"} & set(published)
     names = [s["name"] for s in published["services"]] + [r["name"] for _, r in routes(published)]
     assert len(set(s["name"] for s in published["services"])) == len(published["services"])
@@ -219,7 +219,8 @@ def test_kong_container_starts_from_a_stack_only_config():
 def test_kong_env():
     kong = containers(run_program())["kong"]
     env = dict(line.split("=", 1) for line in plain(kong.inputs["envs"]))
-    assert env["KONG_DATABASE"] == "off" and env["KONG_DECLARATIVE_CONFIG"] == "/home/kong/base.yml"
+    assert env["KONG_DATABASE"] == "off" and env["KONG_DECLARATIVE_CONFIG"] == "/usr/local/kong/base.yml"
+    assert env["KONG_ROUTER_FLAVOR"] == "traditional_compatible"
     assert set(env["KONG_PLUGINS"].split(",")) >= {"key-auth", "acl", "basic-auth", "request-transformer",
                                                    "cors", "request-termination", "jwt", "pre-function",
                                                    "post-function"}
@@ -274,31 +275,18 @@ def test_studio_and_dashboard_are_not_reachable_through_api_hostnames(published,
 
 
 # -- inside Kong's container: the start script and the push, run by sh --------------------------
-# `kong` and `wget` are stand-ins (no Kong can run here) with the exit codes and messages of
-# `kong config parse` (kong/cmd/config.lua at 2.8.1) and busybox wget; `docker` maps the
-# container's /home/kong onto a folder and runs `docker exec ... sh -c` with the local sh.
+# `kong` is a stand-in (no Kong can run here) with the exit codes and messages of
+# `kong config parse` (kong/cmd/config.lua at 3.9.3); `resty` runs the push Lua for real under
+# LuaJIT with a stand-in of lua-resty-http answering as Kong's admin API (tests/kong_resty.py);
+# `docker` maps the container's prefix /usr/local/kong onto a folder and runs
+# `docker exec ... sh -c` with the local sh.
 
-GOOD = "_format_version: '2.1'\nconsumers: []\n"
+GOOD = "_format_version: '3.0'\nconsumers: []\n"
 KONG_STUB = """#!/bin/sh
 [ "$1 $2" = "config parse" ] || exit 9
 grep -q "^_format_version" "$3" && exit 0
 echo "Error: Failed parsing:\nin 'consumers': expected an array" >&2
 exit 1
-"""
-WGET_STUB = """#!/bin/sh
-echo "wget $*" >> "$KONG_TEST_ROOT/calls.log"
-fails=$(cat "$KONG_TEST_ROOT/wget-fails" 2>/dev/null || echo 0)
-if [ "$fails" -gt 0 ]; then
-  echo $((fails - 1)) > "$KONG_TEST_ROOT/wget-fails"
-  echo "wget: can't connect to remote host (127.0.0.1): Connection refused" >&2; exit 1
-fi
-busy=$(cat "$KONG_TEST_ROOT/wget-busy" 2>/dev/null || echo 0)
-if [ "$busy" -gt 0 ]; then
-  echo $((busy - 1)) > "$KONG_TEST_ROOT/wget-busy"
-  echo "wget: server returned error: HTTP/1.1 429 Too Many Requests" >&2; exit 1
-fi
-[ -e "$KONG_TEST_ROOT/wget-refuses" ] && { echo "wget: server returned error: HTTP/1.1 400 Bad Request" >&2; exit 1; }
-while [ $# -gt 0 ]; do [ "$1" = "--post-file" ] && cp "$2" "$KONG_TEST_ROOT/posted.json"; shift; done
 """
 DOCKER_STUB = """#!/bin/bash
 echo "docker $*" | head -1 >> "$KONG_TEST_ROOT/calls.log"
@@ -309,29 +297,32 @@ case "$1" in
   *) exit 2 ;;
 esac
 """
+REFUSED = {"status": 400, "body": json.dumps({"name": "invalid declarative configuration", "flattened_errors": [
+    {"entity_type": "consumer", "errors": [{"field": "consumers", "message": "expected an array"}]}]})}
 
 
 @pytest.fixture
 def kong_box(tmp_path, monkeypatch) -> Path:
-    """A stand-in for Kong's container: its home is `<tmp>/container/home/kong`."""
+    """A stand-in for Kong's container: its prefix is `<tmp>/container/usr/local/kong`."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name, text in (("kong", KONG_STUB), ("wget", WGET_STUB), ("docker", DOCKER_STUB)):
+    for name, text in (("kong", KONG_STUB), ("docker", DOCKER_STUB)):
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
-    (tmp_path / "container" / "home" / "kong").mkdir(parents=True)
+    kong_resty.install(bin_dir, tmp_path)
+    home(tmp_path).mkdir(parents=True)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.setenv("KONG_TEST_ROOT", str(tmp_path))
     return tmp_path
 
 
 def home(box: Path) -> Path:
-    return box / "container" / "home" / "kong"
+    return box / "container" / kong_container.HOME.lstrip("/")
 
 
 def start_kong(box: Path) -> subprocess.CompletedProcess:
     """The start script up to its `exec`, which here prints the config Kong would load."""
-    script = kong_container.START_SCRIPT.replace("exec /docker-entrypoint.sh kong docker-start",
+    script = kong_container.START_SCRIPT.replace("exec /entrypoint.sh kong docker-start",
                                                  'echo "$KONG_DECLARATIVE_CONFIG"')
     assert script != kong_container.START_SCRIPT
     return subprocess.run(["sh", "-c", script, "kong-start", str(home(box))], capture_output=True, text=True,
@@ -355,38 +346,46 @@ def test_kong_starts_from_its_last_accepted_config_or_the_stack_only_one(kong_bo
         assert "refused" in started.stderr
 
 
-def test_a_push_is_checked_posted_on_loopback_then_kept(kong_box):
+def test_a_push_is_posted_on_loopback_then_kept(kong_box):
     text = render(PUBLISHED)
     KongConfigProvider().create({"config": text, "container": "supabase-dev-kong", "container_id": "abc"})
     assert (home(kong_box) / "live.yml").read_text() == text
-    assert json.loads((kong_box / "posted.json").read_text()) == {"config": text}
+    (posted,) = kong_resty.requests(kong_box)
+    assert json.loads(posted["body"]) == {"config": text}
+    assert posted["uri"] == "http://127.0.0.1:8001/config?check_hash=1&flatten_errors=1"
     assert sorted(p.name for p in home(kong_box).iterdir()) == ["live.yml"]  # nothing left of the push
-    (cp, exec_, wget) = calls(kong_box)
-    assert cp == "docker cp - supabase-dev-kong:/home/kong"
-    assert exec_.startswith("docker exec supabase-dev-kong sh -c ")
-    assert f"--post-file {home(kong_box)}/next.json" in wget and wget.split()[-1] == "http://127.0.0.1:8001/config"
+    (cp, exec_, resty) = calls(kong_box)
+    assert cp == "docker cp - supabase-dev-kong:/usr/local/kong"
+    assert exec_.startswith("docker exec supabase-dev-kong sh -c ") and resty == "resty -e"
 
 
 def test_a_config_kong_refuses_changes_nothing(kong_box):
     (home(kong_box) / "live.yml").write_text(GOOD)
-    with pytest.raises(RuntimeError, match=r"supabase-dev-kong refused the config: Error: Failed parsing"):
+    kong_resty.answer(kong_box, REFUSED)
+    with pytest.raises(RuntimeError, match=r"supabase-dev-kong refused the config: HTTP 400: .*expected an array"):
         KongConfigProvider().update("id", {}, {"config": "consumers: bad\n", "container": "supabase-dev-kong",
                                                "container_id": "abc"})
     assert (home(kong_box) / "live.yml").read_text() == GOOD
-    assert not [c for c in calls(kong_box) if c.startswith("wget")]
+    assert len(kong_resty.requests(kong_box)) == 1
 
 
-@pytest.mark.parametrize("waiting", ["wget-fails", "wget-busy"])
+@pytest.mark.parametrize("waiting", [{"error": "connection refused"}, {"status": 429, "body": "{}"}])
 def test_a_push_waits_for_a_starting_or_busy_kong(kong_box, waiting):
-    (kong_box / waiting).write_text("2")
+    kong_resty.answer(kong_box, waiting, waiting)
     KongConfigProvider().create({"config": GOOD, "container": "c", "container_id": "abc"})
-    assert len([c for c in calls(kong_box) if c.startswith("wget")]) == 3
+    assert len(kong_resty.requests(kong_box)) == 3
     assert (home(kong_box) / "live.yml").read_text() == GOOD
 
 
-def test_a_config_the_admin_api_refuses_is_not_kept(kong_box):
-    (kong_box / "wget-refuses").touch()
-    with pytest.raises(RuntimeError, match="refused the config: wget: server returned error"):
+def test_a_config_kong_already_runs_is_kept_without_loading_it_again(kong_box):
+    kong_resty.answer(kong_box, {"status": 304, "body": ""})
+    KongConfigProvider().create({"config": GOOD, "container": "c", "container_id": "abc"})
+    assert (home(kong_box) / "live.yml").read_text() == GOOD
+
+
+def test_a_kong_that_never_answers_fails_the_push_and_keeps_nothing(kong_box):
+    kong_resty.answer(kong_box, *[{"error": "connection refused"}] * 100)
+    with pytest.raises(RuntimeError, match="did not take the config: no answer: connection refused"):
         KongConfigProvider().create({"config": GOOD, "container": "c", "container_id": "abc"})
     assert not (home(kong_box) / "live.yml").exists()
 

@@ -2,13 +2,12 @@
 it, with a role that key may carry; p's opaque keys stand for p's JWTs on p's URL only.
 
 Each request runs through tests/kong_model.py: the guard and Storage's re-signer for real
-under LuaJIT, Kong's jwt plugin and acl as read from their source at tag 2.8.1. On main the
+under LuaJIT, Kong's jwt plugin and acl as read from their source at tag 3.9.3. On main the
 guard read the `role` claim alone, so every attack below passed there."""
 from __future__ import annotations
 
 import base64
 import json
-import subprocess
 
 import jwt
 import pytest
@@ -16,7 +15,7 @@ import yaml
 
 from components.core.kong_lua import BROWSER_SECRET
 from components.providers.kong_config import render
-from tests._tools import require_executable
+from tests._tools import deck_run
 from tests.gateway_fixtures import KEYSETS, SECRET, STACK_ANON, STACK_KEY, STACK_SERVICE, hs256, project, settings, \
     signed_by
 from tests.kong_model import acl_decision, jwt_decision, match, plugin, routes, send
@@ -103,7 +102,7 @@ def test_the_stacks_legacy_hs256_keys_open_no_project_route(kong, token, project
 
 def test_algorithm_confusion_with_the_projects_public_key_as_hmac_secret_is_refused(kong):
     """alg HS256 keyed with a's public PEM: the guard wants ES256, the jwt plugin wants the
-    credential's algorithm (kong/plugins/jwt/handler.lua:172-177)."""
+    credential's algorithm (kong/plugins/jwt/handler.lua:201-206 at 3.9.3)."""
     import hashlib
     import hmac
 
@@ -136,16 +135,36 @@ def test_an_expired_token_is_refused(kong):
     assert send(kong, "/project/a/rest/v1/posts", {"apikey": A.anon_key, "Authorization": f"Bearer {expired}"}).status == 401
 
 
-def test_only_the_authorization_header_is_verified_never_a_jwt_query_arg(kong):
-    """The jwt plugin reads `?jwt=` before the header by default (handler.lua:28-33): with it,
-    a good token in the query would be verified while the forged bearer went upstream."""
+def test_only_the_authorization_header_is_verified_never_a_jwt_query_arg_or_cookie(kong):
+    """Kong 3.9.3's jwt plugin gathers a token from `?jwt=` (its default uri_param_names),
+    the cookies it is told and the Authorization header (handler.lua:28-97). The config names
+    neither of the first two, so only the bearer the guard checked is verified, and a token
+    in the query or a cookie changes nothing."""
     forged = forge(signed_by("b", "b_authenticated"), role="b_service")
     headers = {"apikey": B.anon_key, "Authorization": f"Bearer {forged}"}
     assert send(kong, "/project/b/rest/v1/posts", headers, query={"jwt": B.anon_key}).status == 401
+    good = {"apikey": B.anon_key, "Authorization": f"Bearer {signed_by('b', 'b_authenticated')}",
+            "Cookie": f"jwt={forged}"}
+    assert send(kong, "/project/b/rest/v1/posts", good, query={"jwt": forged}).passed
     service, _ = match(kong, "/project/b/rest/v1/posts")
-    assert plugin(service, "jwt")["uri_param_names"] == [] and plugin(service, "jwt")["cookie_names"] == []
-    default = {**plugin(service, "jwt"), "uri_param_names": ["jwt"]}
-    assert jwt_decision(default, kong["consumers"], {"authorization": f"Bearer {forged}"}, {"jwt": B.anon_key})[0] is None
+    conf = plugin(service, "jwt")
+    assert conf["uri_param_names"] == [] and conf["cookie_names"] == [] and conf["header_names"] == ["authorization"]
+
+
+def test_kongs_jwt_plugin_refuses_two_different_tokens_and_reads_the_query_by_default(kong):
+    """The model of handler.lua:28-97 and :162-170 at 3.9.3 (2.8.1 took the query token alone)."""
+    service, _ = match(kong, "/project/b/rest/v1/posts")
+    default = {**plugin(service, "jwt"), "uri_param_names": ["jwt"], "cookie_names": ["sb"]}
+    consumers_, token = kong["consumers"], B.anon_key
+    assert jwt_decision(default, consumers_, {}, {"jwt": token})[0] is None  # the query alone is read
+    assert jwt_decision(default, consumers_, {"cookie": f"sb={token}"}, {})[0] is None  # and the cookie
+    assert jwt_decision(default, consumers_, {"authorization": f"Bearer {token}"}, {"jwt": token})[0] is None
+    other = signed_by("b", "b_authenticated")
+    for headers, query in (({"authorization": f"Bearer {other}"}, {"jwt": token}),
+                           ({"cookie": f"sb={other}"}, {"jwt": token}),
+                           ({}, {"jwt": [token, other]})):
+        assert jwt_decision(default, consumers_, headers, query)[0] == 401  # "Multiple tokens provided"
+    assert jwt_decision(default, consumers_, {}, {})[0] == 401  # "Unauthorized": no token at all
 
 
 def test_a_correct_token_of_a_passes_unchanged(kong):
@@ -265,10 +284,9 @@ def test_every_keyed_project_route_verifies_with_the_jwt_plugin_and_none_uses_ke
 
 
 def test_config_with_projects_and_shared_mode_projects_passes_deck_validate(tmp_path):
-    deck = require_executable("deck", "apt-get install deck")
     path = tmp_path / "kong.yml"
     path.write_text(render(settings(A, B, TEAM, CREW)))
-    done = subprocess.run([deck, "validate", "--state", str(path)], capture_output=True, text=True)
+    done = deck_run("file", "validate", str(path))
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -2,17 +2,16 @@
 auth, storage and realtime, and only its own keys and tokens pass (apikey AND Authorization).
 
 The routes are checked with the model of Kong in tests/kong_model.py; the Lua guard runs for
-real under LuaJIT (tests/kong_guard.py); `deck validate` checks the file. The attacks of issue
+real under LuaJIT (tests/kong_guard.py); `deck file validate` checks the file. The attacks of issue
 17 (whose key signed a token) are in tests/test_gateway_keys.py."""
 from __future__ import annotations
 
-import subprocess
 
 import pytest
 import yaml
 
 from components.providers.kong_config import render
-from tests._tools import require_executable
+from tests._tools import deck_run
 from tests.gateway_fixtures import STACK_ANON, STACK_SERVICE, hs256, project, settings, signed_by
 from tests.kong_guard import run_guard
 from tests.kong_model import allowed, match, plugin
@@ -47,7 +46,9 @@ def test_a_projects_url_routes_each_service(kong, where, path, kind, upstream):
 
 
 def upstream_path(service: dict, route: dict, path: str) -> str:
-    """The path Kong 2.8 sends upstream: the service's path plus what the matched prefix leaves."""
+    """The path Kong sends upstream (strip_path; path_handling v0, the default of
+    kong/db/schema/entities/routes.lua:202 at 3.9.3): the service's path plus what the matched
+    prefix leaves."""
     from urllib.parse import urlsplit
 
     base = urlsplit(service["url"]).path or "/"
@@ -181,8 +182,7 @@ def test_project_urls_and_studios_pages_share_the_prefix_without_clashing(kong):
 
 
 def test_config_with_project_urls_passes_deck_validate(tmp_path):
-    deck = require_executable("deck", "apt-get install deck")
     path = tmp_path / "kong.yml"
     path.write_text(render(settings(BLOG, SHOP, TEAM)))
-    done = subprocess.run([deck, "validate", "--state", str(path)], capture_output=True, text=True)
+    done = deck_run("file", "validate", str(path))
     assert done.returncode == 0, done.stdout + done.stderr

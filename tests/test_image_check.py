@@ -18,6 +18,7 @@ def test_the_pins_are_the_stored_upstream_images():
     assert commit == UPSTREAM_COMMIT
     assert image_check.differences(IMAGES, upstream) == []
     assert set(IMAGES) - set(upstream) == OWN_SERVICES  # only this program's own services are extra
+    assert upstream["db-17"] == IMAGES["db-17"]  # from the stored docker-compose.pg17.yml
 
 
 def test_every_difference_is_named():
@@ -27,8 +28,15 @@ def test_every_difference_is_named():
     assert image_check.differences(IMAGES, newer) == [
         "api-gw: upstream runs envoyproxy/envoy:v1.34.0; this stack has no such service",
         "auth: pinned supabase/gotrue:v2.186.0, upstream supabase/gotrue:v2.190.0",
-        "kong: pinned kong:2.8.1; upstream has no such service",
     ]
+
+
+def test_a_pin_from_an_upstream_override_file_is_compared_with_that_file():
+    """Kong follows upstream's docker/docker-compose.kong.yml, not the compose file's kong:2.8.1."""
+    _, upstream = image_check.stored_images()
+    assert upstream["kong"] == "kong:2.8.1" and IMAGES["kong"] == "kong/kong:3.9.3"
+    assert image_check.differences(dict(IMAGES, kong="kong/kong:3.9.2"), upstream) == [
+        "kong: pinned kong/kong:3.9.2, upstream's docker/docker-compose.kong.yml kong/kong:3.9.3"]
 
 
 def compose_file(tmp_path, images: dict[str, str]):
@@ -59,6 +67,23 @@ def test_the_command_fails_and_lists_what_a_newer_compose_changes(tmp_path):
     assert "db: pinned supabase/postgres:15.8.1.085, upstream supabase/postgres:17.6.1.100" in result.stdout
 
 
+def test_the_postgres_17_override_is_compared_with_the_db_of_17_stacks(tmp_path):
+    _, upstream = image_check.stored_images()
+    main = compose_file(tmp_path, {k: v for k, v in upstream.items() if k != "db-17"})
+    (tmp_path / "o").mkdir()
+    override = tmp_path / "o" / "docker-compose.pg17.yml"
+    override.write_text(yaml.safe_dump({"services": {"db": {"image": IMAGES["db-17"]}}}))
+    result = run_check(str(main), str(override))
+    assert result.returncode == 0 and "the same images" in result.stdout, result.stdout
+    override.write_text(yaml.safe_dump({"services": {"db": {"image": "supabase/postgres:17.6.1.136"}}}))
+    result = run_check(str(main), str(override))
+    assert result.returncode == 1
+    assert f"db-17: pinned {IMAGES['db-17']}, upstream supabase/postgres:17.6.1.136" in result.stdout
+    unknown = tmp_path / "docker-compose.s3.yml"
+    unknown.write_text("services: {}\n")
+    assert run_check(str(main), str(unknown)).returncode == 2
+
+
 def test_an_unreadable_file_is_reported_in_one_line(tmp_path):
     (tmp_path / "x.yml").write_text("just text")
     for args in ([str(tmp_path / "x.yml")], [str(tmp_path / "missing.yml")]):
@@ -85,5 +110,5 @@ def test_an_upgrade_changes_only_that_services_image_and_container(monkeypatch):
     assert set(before) == set(after)
     changed = sorted(name for (typ, name) in before if before[(typ, name)] != after[(typ, name)])
     assert changed == ["auth-image"]  # the container takes the new image's id at apply time
-    volumes = [r for r in after_run.of_type("docker:index/volume:Volume") if r.name in ("db-data", "storage-data")]
+    volumes = [r for r in after_run.of_type("docker:index/volume:Volume") if r.name in ("db-data-17", "storage-data")]
     assert len(volumes) == 2 and all(v.protect for v in volumes)

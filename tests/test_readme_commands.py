@@ -31,6 +31,8 @@ import json, os, sys
 with open({log!r}, "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "cwd": os.getcwd(),
                           "env": {{k: v for k, v in os.environ.items() if k.startswith("PULUMI_")}}}}) + "\\n")
+if sys.argv[1:3] == ["config", "get"] and os.path.exists({log!r} + ".unset"):
+    sys.exit(1)  # a config key the stack does not have
 if sys.argv[1:4] == ["stack", "output", "--json"]:
     sys.stdout.write(open({outputs!r}).read())
 if sys.argv[1:3] == ["stack", "--show-urns"]:
@@ -93,7 +95,7 @@ class Workspace:
     def __init__(self, tmp: Path):
         self.repo, self.home, self.bin, self.log = tmp / "repo", tmp / "home", tmp / "bin", tmp / "pulumi.jsonl"
         shutil.copytree(ROOT, self.repo, ignore=shutil.ignore_patterns(
-            ".git", ".venv", "__pycache__", ".pytest_cache", "site", "test-artifacts", "bench"))
+            ".git", ".venv", ".tools", "__pycache__", ".pytest_cache", "site", "test-artifacts", "bench"))
         self.home.mkdir()
         outputs = ROOT / "tests" / "fixtures" / "outputs-3-projects.json"
         write_executable(self.bin / "pulumi", STAND_IN_PULUMI.format(python=sys.executable, log=str(self.log),
@@ -143,7 +145,8 @@ def assert_reaches_state(ws: Workspace, call: dict) -> None:
 
 
 def test_up_creates_the_state_and_passphrase_and_runs_pulumi_with_them(workspace):
-    assert [c["argv"] for c in workspace.up_calls] == [["stack", "select", "--create", "dev"], ["up", "--yes"]]
+    assert [c["argv"] for c in workspace.up_calls] == [["stack", "select", "--create", "dev"],
+                                                       ["config", "get", "postgresMajor"], ["up", "--yes"]]
     for call in workspace.up_calls:
         assert_reaches_state(workspace, call)
 
@@ -191,8 +194,20 @@ def test_a_custom_home_moves_backend_and_passphrase_together(tmp_path):
     result = ws.bash(f"export SUPABASE_MI_HOME={elsewhere}\nscripts/up.sh --yes\n{NEW_SHELL}\npulumi preview")
     assert result.returncode == 0, result.stderr
     calls = ws.calls()
-    assert [c["argv"][0] for c in calls] == ["stack", "up", "preview"]
+    assert [c["argv"][0] for c in calls] == ["stack", "config", "up", "preview"]
     for call in calls:
         assert call["env"]["PULUMI_BACKEND_URL"] == f"file://{elsewhere}/state"
         assert call["env"]["PULUMI_CONFIG_PASSPHRASE_FILE"] == f"{elsewhere}/passphrase"
     assert (elsewhere / "state").is_dir() and os.path.getsize(elsewhere / "passphrase") > 0
+
+
+def test_up_records_postgres_15_for_a_stack_made_before_17(tmp_path):
+    """A stack whose state has the 15-named db volume and no postgresMajor gets `15` recorded
+    before `pulumi up`, so this version keeps its database where it is."""
+    ws = Workspace(tmp_path)
+    Path(str(ws.log) + ".unset").touch()
+    result = ws.bash("scripts/up.sh --yes")
+    assert result.returncode == 0, result.stderr
+    argv = [c["argv"] for c in ws.calls()]
+    assert argv[-2:] == [["config", "set", "postgresMajor", "15"], ["up", "--yes"]]
+    assert ["stack", "--show-urns"] in argv and "recorded postgresMajor 15" in result.stdout

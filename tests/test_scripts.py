@@ -42,16 +42,22 @@ def test_stopped_docker_engine_is_explained(tmp_path):
     assert result.returncode == 2 and "engine is not reachable" in result.stderr
 
 
-def build_pulumi_tree(tmp_path: Path, version: str = "v3.1.2") -> tuple[Path, Path]:
-    """A copy of scripts/build-pulumi.sh in a tmp checkout, and a PATH without Go."""
+def build_script_tree(tmp_path: Path, script: str, version_file: str, version: str,
+                     tools: tuple[str, ...] = ("bash", "dirname", "tr", "sh")) -> tuple[Path, Path]:
+    """A copy of scripts/<script> and its pinned version file in a tmp checkout, and a PATH
+    holding only `tools` (no Go)."""
     (tmp_path / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "build-pulumi.sh", tmp_path / "scripts")
-    (tmp_path / "scripts" / "pulumi-cli.version").write_text(version + "\n")
+    shutil.copy(ROOT / "scripts" / script, tmp_path / "scripts")
+    (tmp_path / "scripts" / version_file).write_text(version + "\n")
     bin_dir = tmp_path / "path"
     bin_dir.mkdir()
-    for tool in ("bash", "dirname", "tr", "sh"):
+    for tool in tools:
         (bin_dir / tool).symlink_to(shutil.which(tool))
-    return tmp_path / "scripts" / "build-pulumi.sh", bin_dir
+    return tmp_path / "scripts" / script, bin_dir
+
+
+def build_pulumi_tree(tmp_path: Path, version: str = "v3.1.2") -> tuple[Path, Path]:
+    return build_script_tree(tmp_path, "build-pulumi.sh", "pulumi-cli.version", version)
 
 
 def test_build_pulumi_skips_when_the_pinned_cli_exists(tmp_path):
@@ -76,3 +82,33 @@ def test_build_pulumi_rebuilds_another_version_and_explains_missing_go(tmp_path)
     result = subprocess.run([str(path / "bash"), str(script)], env={"PATH": str(path)},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "Go is needed to build the Pulumi CLI" in result.stderr
+
+
+def build_deck_tree(tmp_path: Path, version: str = "v1.2.3") -> tuple[Path, Path]:
+    return build_script_tree(tmp_path, "build-deck.sh", "deck.version", version,
+                             ("bash", "dirname", "tr", "sh", "grep", "head"))
+
+
+def fake_deck(tmp_path: Path, prints: str) -> Path:
+    folder = tmp_path / ".tools" / "deck-v1.2.3" / "bin"
+    folder.mkdir(parents=True)
+    (folder / "deck").write_text(f"#!/bin/sh\necho '{prints}'\n")
+    (folder / "deck").chmod(0o755)
+    return folder / "deck"
+
+
+def test_build_deck_skips_when_the_pinned_deck_exists(tmp_path):
+    script, path = build_deck_tree(tmp_path)
+    deck = fake_deck(tmp_path, "decK v1.2.3 (unknown)")
+    result = subprocess.run([str(path / "bash"), str(script)], env={"PATH": str(path)},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(deck)
+
+
+def test_build_deck_rebuilds_another_version_and_explains_missing_go(tmp_path):
+    script, path = build_deck_tree(tmp_path)
+    fake_deck(tmp_path, "decK v1.0.0 (unknown)")
+    result = subprocess.run([str(path / "bash"), str(script)], env={"PATH": str(path)},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "Go is needed to build decK" in result.stderr

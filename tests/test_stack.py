@@ -92,8 +92,10 @@ LEFT_OUT: dict[str, set[str]] = {
 # Studio's log pages need Logflare: without features.analytics its settings are left out.
 STUDIO_LOGFLARE = {"LOGFLARE_API_KEY", "LOGFLARE_PUBLIC_ACCESS_TOKEN", "LOGFLARE_PRIVATE_ACCESS_TOKEN", "LOGFLARE_URL",
                    "NEXT_ANALYTICS_BACKEND_PROVIDER"}
+# KONG_ROUTER_FLAVOR: upstream's Kong 3.9 override (docker/docker-compose.kong.yml) sets it too.
 ADDED = {"kong": {"KONG_ADMIN_LISTEN", "KONG_UNTRUSTED_LUA", "KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES",
-                  "KONG_NGINX_ADMIN_CLIENT_MAX_BODY_SIZE", "KONG_NGINX_ADMIN_CLIENT_BODY_BUFFER_SIZE"},
+                  "KONG_NGINX_ADMIN_CLIENT_MAX_BODY_SIZE", "KONG_NGINX_ADMIN_CLIENT_BODY_BUFFER_SIZE",
+                  "KONG_ROUTER_FLAVOR"},
          "rest": {"PGRST_DB_PRE_CONFIG", "PGRST_DB_PRE_REQUEST"},
          # Explicit where upstream relies on defaults (namespace `auth`, issuer unset): the same
          # builder (components/resources/gotrue.py) configures every project's GoTrue, where they differ.
@@ -105,10 +107,13 @@ ADDED = {"kong": {"KONG_ADMIN_LISTEN", "KONG_UNTRUSTED_LUA", "KONG_UNTRUSTED_LUA
          "storage": {"JWT_JWKS"},
          # Upstream's default, stated: how soon a running Realtime reads back its private-only
          # tenant (sql/bootstrap/0004_realtime_private_only.sql.j2).
-         "realtime": {"TENANT_CACHE_EXPIRATION_IN_MS"}}
+         "realtime": {"TENANT_CACHE_EXPIRATION_IN_MS"},
+         # The key the projects' function folders and manifests derive from (components/core/functions_env.py).
+         "functions": {"FUNCTIONS_PROJECTS_KEY"}}
 
-# Healthchecks upstream declares (first words of the test); rest, meta, kong (2.8) and
-# functions have none upstream. Kong gets `kong health` here: the config push waits for it.
+# Healthchecks upstream declares (first words of the test); rest, meta, kong (2.8 in the
+# compose file) and functions have none upstream. Kong gets `kong health` here, as upstream's
+# Kong 3.9 override (docker/docker-compose.kong.yml) gives it: the config push waits for it.
 UPSTREAM_HEALTH = {
     "db": ["CMD", "pg_isready"],
     "auth": ["CMD", "wget", "--no-verbose", "--tries=1", "--spider", "http://localhost:9999/health"],
@@ -207,7 +212,7 @@ def test_every_core_service_runs_a_pinned_image_on_the_stack_network(dev, servic
     container = containers(dev)[service]
     (image,) = [r for r in dev.of_type(IMAGE) if r.name == f"{service}-image"]
     assert container.inputs["image"] == f"sha256:{service}-image"  # the RemoteImage's id, not a tag
-    assert image.inputs["name"] == IMAGES[service]
+    assert image.inputs["name"] == IMAGES["db-17" if service == "db" else service]  # a new stack's db runs 17
     assert re.fullmatch(r"[a-z0-9./_-]+:[A-Za-z0-9._-]+", image.inputs["name"]) and not image.inputs["name"].endswith(":latest")
     assert container.inputs["restart"] == "unless-stopped"
     network, *others = container.inputs["networksAdvanced"]
@@ -228,7 +233,9 @@ def test_optional_services_are_pinned_when_enabled(full, service):
     container = containers(full)[service]
     (image,) = [r for r in full.of_type(IMAGE) if r.name == f"{service}-image"]
     assert image.inputs["name"] == IMAGES[service] and ":latest" not in image.inputs["name"]
-    assert container.inputs["networksAdvanced"][0]["name"] == "supabase-dev"
+    # The edge runtime runs projects' code: the keyed network only (test_project_functions_graph.py).
+    expected = "supabase-dev-auth" if service == "functions" else "supabase-dev"
+    assert container.inputs["networksAdvanced"][0]["name"] == expected
 
 
 def test_with_analytics_on_the_services_start_after_it(full):
@@ -391,12 +398,12 @@ def test_named_containers_are_deleted_before_their_replacement(dev):
 
 def test_data_volumes_are_protected_and_mounted(dev):
     volumes = {r.name: r for r in dev.of_type(VOLUME)}
-    for name in ("db-data", "db-config", "storage-data"):
+    for name in ("db-data-17", "db-config-17", "storage-data"):  # a new stack runs PostgreSQL 17
         assert volumes[name].protect, name
     assert "gateway-config" not in volumes  # Kong's config lives and dies with its container
     mounted = {v["volumeName"]: v["containerPath"] for c in containers(dev).values() for v in c.inputs.get("volumes", [])}
-    assert mounted["supabase-dev-db-data"] == "/var/lib/postgresql/data"
-    assert mounted["supabase-dev-db-config"] == "/etc/postgresql-custom"
+    assert mounted["supabase-dev-db-data-17"] == "/var/lib/postgresql/data"
+    assert mounted["supabase-dev-db-config-17"] == "/etc/postgresql-custom"
     assert mounted["supabase-dev-storage-data"] == "/var/lib/storage"
 
 
@@ -434,7 +441,7 @@ def test_services_output_lists_every_service_with_its_status_endpoint(dev):
     entries = {s["name"]: s for s in dev.outputs["services"]}
     assert set(CORE) <= set(entries)
     for name in CORE:
-        assert entries[name]["image"] == IMAGES[name]
+        assert entries[name]["image"] == IMAGES["db-17" if name == "db" else name]  # the db of the major it runs
     for name in ("kong", "auth", "rest", "realtime", "storage", "imgproxy", "meta", "studio"):
         assert entries[name]["healthUrl"] == f"{site}status/{name}"
     assert entries["dashboard"]["healthUrl"] == f"{site}healthz"

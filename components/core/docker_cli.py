@@ -10,12 +10,12 @@ import subprocess
 import tarfile
 
 
-def tar_archive(files: dict[str, str]) -> bytes:
+def tar_archive(files: dict[str, str | bytes]) -> bytes:
     """Files as the tar stream `docker cp -` reads: world-readable, fixed mtime (same bytes, same digest)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for path, text in sorted(files.items()):
-            data = text.encode()
+            data = text if isinstance(text, bytes) else text.encode()
             info = tarfile.TarInfo(path)
             info.size, info.mode, info.mtime = len(data), 0o644, 0
             tar.addfile(info, io.BytesIO(data))

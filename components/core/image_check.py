@@ -2,6 +2,7 @@
 
     python -m components.core.image_check                     # against the list stored in tests/fixtures
     python -m components.core.image_check docker-compose.yml  # against a compose file you downloaded
+    python -m components.core.image_check docker-compose.yml docker-compose.pg17.yml  # and its Postgres 17 override
 
 Prints one line per difference and exits 1 when there is any, 0 when the pins match, 2 when
 the file cannot be read. No network: fetch the compose file yourself (README, "Upgrading").
@@ -15,9 +16,14 @@ from typing import Mapping, Optional
 
 import yaml
 
-from components.core.images import IMAGES, OWN_SERVICES, UPSTREAM_COMMIT
+from components.core.images import IMAGES, OVERRIDE_FILE_PINS, OVERRIDES, OWN_SERVICES, UPSTREAM_COMMIT
 
 STORED = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "upstream-images.json"
+
+
+# Upstream override file -> (its service -> the pin here it sets): docker-compose.pg17.yml's db is
+# what a stack with postgresMajor 17 runs.
+OVERRIDE_FILES = {"docker-compose.pg17.yml": {"db": "db-17"}}
 
 
 class UnreadableCompose(Exception):
@@ -36,17 +42,27 @@ def compose_images(text: str) -> dict[str, str]:
 
 
 def stored_images(path: Path = STORED) -> tuple[str, dict[str, str]]:
-    """The commit and image list recorded in tests/fixtures/upstream-images.json."""
+    """The commit and image list recorded in tests/fixtures/upstream-images.json, with the pins
+    of the override files it records (as the keys of this table they set)."""
     data = json.loads(path.read_text())
-    return data["commit"], dict(data["images"])
+    images = dict(data["images"])
+    for name, override in data.get("overrides", {}).items():
+        images |= {OVERRIDE_FILES[Path(name).name][svc]: ref for svc, ref in override["images"].items()}
+    return data["commit"], images
 
 
 def differences(pinned: Mapping[str, str], upstream: Mapping[str, str]) -> list[str]:
-    """One line per service whose image differs, or that only one side runs."""
+    """One line per service whose image differs, or that only one side runs. A service pinned
+    from an upstream override file (images.OVERRIDES) is compared with that file's image."""
     lines = []
     for service in sorted(set(pinned) | set(upstream)):
         mine, theirs = pinned.get(service), upstream.get(service)
-        if mine == theirs or (theirs is None and service in OWN_SERVICES):
+        if service in OVERRIDES:
+            path, image = OVERRIDES[service]
+            if mine != image:
+                lines.append(f"{service}: pinned {mine}, upstream's {path} {image}")
+            continue
+        if mine == theirs or (theirs is None and (service in OWN_SERVICES or service in OVERRIDE_FILE_PINS)):
             continue
         if theirs is None:
             lines.append(f"{service}: pinned {mine}; upstream has no such service")
@@ -57,21 +73,30 @@ def differences(pinned: Mapping[str, str], upstream: Mapping[str, str]) -> list[
     return lines
 
 
-def read(source: Optional[str]) -> tuple[str, dict[str, str]]:
-    """(what was compared, images) from a compose file, or from the stored list."""
+def read(source: Optional[str], overrides: tuple[str, ...] = ()) -> tuple[str, dict[str, str]]:
+    """(what was compared, images) from a compose file and its overrides, or from the stored list."""
     if source is None:
         commit, images = stored_images()
         return f"the stored upstream list (supabase/supabase {commit[:12]})", images
+    images = compose_images(_text(source))
+    for path in overrides:
+        sets = OVERRIDE_FILES.get(Path(path).name)
+        if sets is None:
+            raise UnreadableCompose(f"{path}: not an override this check knows ({', '.join(OVERRIDE_FILES)})")
+        images |= {sets[svc]: ref for svc, ref in compose_images(_text(path)).items() if svc in sets}
+    return " + ".join((source, *overrides)), images
+
+
+def _text(path: str) -> str:
     try:
-        text = Path(source).read_text()
+        return Path(path).read_text()
     except OSError as err:
-        raise UnreadableCompose(f"cannot read {source}: {err.strerror}") from None
-    return source, compose_images(text)
+        raise UnreadableCompose(f"cannot read {path}: {err.strerror}") from None
 
 
 def main(argv: list[str]) -> int:
     try:
-        label, upstream = read(argv[0] if argv else None)
+        label, upstream = read(argv[0] if argv else None, tuple(argv[1:]))
     except UnreadableCompose as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

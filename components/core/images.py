@@ -13,8 +13,8 @@ UPSTREAM_COMPOSE = f"https://github.com/{UPSTREAM_REPO}/blob/{UPSTREAM_COMMIT}/d
 
 # service name (the compose service / network alias) -> image:tag
 IMAGES: dict[str, str] = {
-    "db": "supabase/postgres:15.8.1.085",
-    "kong": "kong:2.8.1",
+    "db": "supabase/postgres:15.8.1.085",  # PostgreSQL 15: stacks that have not upgraded (postgresMajor: 15)
+    "kong": "kong/kong:3.9.3",  # upstream's Kong override, not its compose file: see OVERRIDES
     "auth": "supabase/gotrue:v2.186.0",
     "rest": "postgrest/postgrest:v14.5",
     "realtime": "supabase/realtime:v2.78.15",
@@ -26,13 +26,36 @@ IMAGES: dict[str, str] = {
     "analytics": "supabase/logflare:1.31.2",
     "vector": "timberio/vector:0.53.0-alpine",
     "supavisor": "supabase/supavisor:2.7.4",
+    # Upstream's Postgres 17 override, docker/docker-compose.pg17.yml at PG17_OVERRIDE_COMMIT:
+    # the db of new stacks (postgresMajor: 17, the default). The 15 pin above is also upstream's
+    # docker-compose.pg15.yml (commit 44a06d351dc5, "the rollback target for utils/upgrade-pg17.sh").
+    "db-17": "supabase/postgres:17.6.1.084",
     # Not in the upstream compose: this program's own services.
     "dashboard": "nginx:1.30.6-alpine",  # serves the generated dashboard; nginx's stable line
     # Base of the backup service's image (backup/Dockerfile): Debian 12 ships postgresql-client-15,
     # the db image's major version, and the Python packages the backup tool needs.
     "backup-base": "debian:12.13-slim",
+    # The backup image's base for a PostgreSQL 17 stack: Debian 13 ships postgresql-client-17.
+    "backup-base-17": "debian:13.5-slim",
 }
-OWN_SERVICES = frozenset({"dashboard", "backup-base"})  # pinned here, absent from upstream's compose by design
+# Pins that follow one of upstream's override files instead of docker-compose.yml: service ->
+# (that file at OVERRIDES_COMMIT, the image it names). Kong: the compose file at UPSTREAM_COMMIT
+# still runs kong:2.8.1 (2022, frozen); upstream's docker/docker-compose.kong.yml runs Kong's own
+# kong/kong:3.9.3 build (docs/stack.md, "Why Kong 3.9"). image_check compares such a pin
+# with the override's image, not with the compose file's.
+OVERRIDES_COMMIT = "1fdecb95a017ef139e09c5bb7cc7c30c1639c85e"
+OVERRIDES: dict[str, tuple[str, str]] = {
+    "kong": ("docker/docker-compose.kong.yml", "kong/kong:3.9.3"),
+}
+OWN_SERVICES = frozenset({"dashboard", "backup-base", "backup-base-17"})  # pinned here, absent from upstream's compose by design
+PG17_OVERRIDE_COMMIT = "22d28badeaf4cbaf0be4e3b814c34c42fe32d7ed"
+# Pins read from upstream's override files that image_check reads when given the file
+# (image_check.OVERRIDE_FILES), and otherwise skips.
+OVERRIDE_FILE_PINS = {"db-17": f"docker/docker-compose.pg17.yml at {PG17_OVERRIDE_COMMIT[:12]}"}
+# postgresMajor -> the db image and the backup image's base of that major.
+DB_IMAGE = {15: "db", 17: "db-17"}
+BACKUP_BASE = {15: "backup-base", 17: "backup-base-17"}
+POSTGRES_MAJORS = tuple(DB_IMAGE)
 
 
 def image(service: str) -> str:

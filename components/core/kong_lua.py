@@ -1,17 +1,17 @@
-"""The Lua that Kong 2.8.1 runs on the stack's routes: the project guard, the Storage re-signer,
+"""The Lua that Kong 3.9.3 runs on the stack's routes: the project guard, the Storage re-signer,
 the apikey copy of the shared routes and the PGRST106 filters.
 
 Every chunk runs in Kong's Lua sandbox (untrusted_lua = sandbox) through the pre-function or
-post-function plugin (serverless functions 2.1.0): the chunk returns the per-request function,
-which sees the PDK as `kong` and `ngx` (kong/plugins/pre-function/_handler.lua:10 at tag
-2.8.1) and may `require` only what KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES lists
-(kong/tools/sandbox.lua:77-83): `cjson.safe`, and `kong.plugins.jwt.jwt_parser` for the
-re-signer. Every value pasted into Lua goes through `lua_string`, so no key can break a chunk.
+post-function plugin: the chunk returns the per-request function, which sees the PDK as
+`kong` and `ngx` (kong/plugins/pre-function/_handler.lua:20 at tag 3.9.3) and may `require`
+only what KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES lists (kong/tools/sandbox.lua:62-84):
+`cjson.safe`, and `kong.plugins.jwt.jwt_parser` for the re-signer. Every value pasted into Lua goes through `lua_string`, so no key can break a chunk.
 
 Why a project route is guarded this way (issue 17). The old guard read the `role` claim of a
 bearer token and trusted whoever had signed it: a token of project a's GoTrue with role
 b_service opened b. Now the order of Kong's access phase does the work, by priority
-(pre-function math.huge, cors 2000, jwt 1005, acl 950, post-function -1000):
+(kong/plugins/*/handler.lua at 3.9.3: pre-function 1000000, cors 2000, jwt 1450, acl 950,
+post-function -1000):
 
 1. the guard (pre-function) admits only this project's own four API keys as `apikey`, refuses
    a secret key from a browser, maps an opaque key (or a missing Authorization) to the
@@ -25,10 +25,12 @@ b_service opened b. Now the order of Kong's access phase does the work, by prior
    secret, the only key the shared single-tenant Storage can know without a restart.
 
 The guard rewrites Authorization with `kong.service.request.set_header`, which is
-`ngx.req.set_header` (kong/pdk/service/request.lua:314), and the jwt plugin reads it back
-through `kong.request.get_headers()`, which is `ngx.req.get_headers` (kong/pdk/request.lua:614;
-kong/plugins/jwt/handler.lua:43): both act on the same nginx request, so the jwt plugin
-verifies exactly the token the guard checked and the upstream receives.
+`ngx.req.set_header` (kong/pdk/service/request.lua:334), and the jwt plugin reads it back
+through `kong.request.get_headers()`, which is `ngx.req.get_headers` (kong/pdk/request.lua:660-680;
+kong/plugins/jwt/handler.lua:55): both act on the same nginx request, so the jwt plugin
+verifies exactly the token the guard checked and the upstream receives. The plugin also
+gathers tokens from query arguments and cookies (handler.lua:28-97); the config names none
+(templates/kong.yml.j2), so that bearer is the only token it sees.
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def lua_string(value: str) -> str:
 def compact(source: str) -> str:
     """`source` without its comment lines and indentation: each chunk is pasted into every
     route of a project, and Kong's admin API takes a config of at most
-    nginx_admin_client_max_body_size (kong/templates/kong_defaults.lua:84). Comments here
+    nginx_admin_client_max_body_size (kong/templates/kong_defaults.lua:114 at 3.9.3). Comments here
     stand on lines of their own, so no string (a JWT may hold `--`) is touched."""
     lines = (line.strip() for line in source.splitlines())
     return "\n".join(line for line in lines if line and not line.startswith("--")) + "\n"
@@ -206,7 +208,7 @@ _RESIGN = """local cjson = require "cjson.safe"
 local jwt_parser = require "kong.plugins.jwt.jwt_parser"
 local SECRET = %(secret)s
 """ + _JSON_PART + """return function()
-  -- the token the jwt plugin verified (kong/plugins/jwt/handler.lua:118)
+  -- the token the jwt plugin verified (kong/plugins/jwt/handler.lua:146)
   local token = kong.ctx.shared.authenticated_jwt_token
   local claims_64 = type(token) == "string" and string.match(token, "^[%%w_-]+%%.([%%w_-]+)%%.[%%w_-]+$")
   local claims = claims_64 and json_part(claims_64)
@@ -228,7 +230,7 @@ def storage_resign_lua(stack_jwt_secret: str) -> str:
     (src/internal/auth/jwt.ts:45-48), so the claims the jwt plugin verified with the
     project's own key reach Storage signed with the stack secret, unchanged but for cjson's
     round trip (an empty JSON array comes back as `{}`). `encode(data, key, alg, header)` is
-    kong/plugins/jwt/jwt_parser.lua:231, exported as `_M.encode` at :406."""
+    kong/plugins/jwt/jwt_parser.lua:293 at 3.9.3, exported as `_M.encode` at :468."""
     return compact(_RESIGN % {"secret": lua_string(stack_jwt_secret), "denied": lua_string(DENIED)})
 
 

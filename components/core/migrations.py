@@ -50,6 +50,7 @@ class Migration:
     checksum: str
     source: str
     folder: Optional[Path] = None  # the only folder its {% include %} may read
+    raw: bool = False  # an app's file, already rewritten on the parse tree: no Jinja
 
 
 def discover(template_dir: Path) -> list[Migration]:
@@ -132,7 +133,10 @@ def _begin_locked(conn: psycopg.Connection, ensure_registry: bool = False) -> No
     # The newest registry column doubles as its version: older registries are upgraded in place.
     missing = conn.execute(
         "select not exists (select 1 from pg_catalog.pg_attribute"
-        " where attrelid = pg_catalog.to_regclass('supabase_multi.projects') and attname = 'auth_mode')").fetchone()[0]
+        " where attrelid = pg_catalog.to_regclass('supabase_multi.projects') and attname = 'auth_mode')"
+        " or not exists (select 1 from pg_catalog.pg_attribute where attrelid = pg_catalog.to_regclass("
+        "'supabase_multi.migrations') and attname = 'version' and atttypid = 'pg_catalog.int8'::pg_catalog.regtype)"
+    ).fetchone()[0]
     if ensure_registry or missing:
         conn.execute(render_named("registry/registry.sql.j2"))
 
@@ -178,6 +182,8 @@ def _explain(err: psycopg.Error, text: str) -> str:
 
 
 def _render(m: Migration, label: str, context: dict) -> str:
+    if m.raw:
+        return m.source
     try:
         return render_text(m.source, m.folder, **context)
     except TemplateRefused as err:
@@ -217,6 +223,7 @@ def apply_project(
     dsn: str, names: ProjectNames, template: str, migrations: list[Migration], where: Optional[str] = None,
     statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT, buckets: Sequence[dict[str, Any]] = (),
     published: Sequence[str] = (), policies: Sequence[dict[str, Any]] = (), jwks: Sequence[dict[str, Any]] = (),
+    app: Optional[Any] = None,
 ) -> list[str]:
     """Create or update a project: new migrations as its owner, then the superuser's steps:
     role settings, ownership, grants, registry, its public signing keys (`jwks`: every live
@@ -235,11 +242,16 @@ def apply_project(
             _begin_locked(conn)
             _refuse_identity_change(conn, names, template)
             _refuse_adoption(conn, names)
+            created = not _applied(conn, names.schema)
+            if app is not None:
+                app.before_owner(conn, names)
             done = _apply_as_owner(conn, names, where, migrations, context)
             settings = {"roles": names.authenticator_members(), "statement_timeout": statement_timeout}
             _run(conn, "sql/projects/_role_settings.sql.j2", render_named("projects/_role_settings.sql.j2", **settings))
             for step in FINISHING_STEPS:
                 _run(conn, f"sql/{step}", render_named(step, **finishing))
+            if app is not None:  # components/core/app_migrations.py: its routed statements, its seed
+                app.after_finishing(conn, names, done, created)
             return done
 
 

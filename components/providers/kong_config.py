@@ -4,10 +4,11 @@ Why a dynamic resource and not a container input: the config holds every project
 so as a container input each project change would recreate Kong and drop its connections.
 Instead the Kong container starts from a base config (stack keys only, no project) and
 this resource, on every change of the full config, copies it into the container and runs
-components/core/kong_container.PUSH_SCRIPT there (`docker exec`): Kong checks it, swaps it
-in atomically through its admin API on the container's loopback (open connections and
-in-flight requests continue; a refused config leaves the old one in place), and only then
-keeps it as the file a restart of that container starts from.
+components/core/kong_container.PUSH_SCRIPT there (`docker exec`): Kong checks it and swaps
+it in atomically through its admin API on the container's loopback, `POST /config` (open
+connections and in-flight requests continue; a refused config leaves the old one in place,
+and Kong's answer lists each refused field), and only then keeps it as the file a restart of
+that container starts from. A new project is one more push: nothing restarts.
 
 On every preview and up the resource also compares that file with the config it should
 hold (a new container has none; the start script sets aside a file Kong refuses), so a
@@ -41,7 +42,7 @@ REALTIME_HOST = "realtime-dev.supabase-realtime"
 # /object/upload/sign/ creates a signed URL and needs the caller's JWT). Each is a project
 # route of its own, without the jwt plugin and with every credential header removed
 # (kong_lua.STORAGE_OPEN_LUA); Kong's router tries a route with methods before one with paths
-# alone (kong/router.lua:807-813: more match rules first).
+# alone (kong/router/transform.lua:572-666 at 3.9.3, get_priority: more kinds of match rule first).
 STORAGE_OPEN = (
     ("object-public", ("GET", "HEAD"), "/object/public/"),
     ("object-info-public", ("GET", "HEAD"), "/object/info/public/"),
@@ -145,15 +146,17 @@ def consumers(settings: KongSettings) -> list[dict[str, Any]]:
     credential: they open only the project's own URL.
 
     Jwt: Kong looks a credential up by its `key` alone, across all consumers
-    (kong/plugins/jwt/handler.lua:71, `jwt_secrets:select_by_key`), and a key must be unique
-    (kong/plugins/jwt/daos.lua:26). So each key id is ONE credential: a key id only project
-    p lists sits on `<p>_keys` (group project-<p>); a key id several projects list (the
+    (kong/plugins/jwt/handler.lua:102 at 3.9.3, `jwt_secrets:select_by_key`), and a key must be
+    unique (kong/plugins/jwt/daos.lua:26). So each key id is ONE credential: a key id only
+    project p lists sits on `<p>_keys` (group project-<p>); a key id several projects list (the
     stack's own key, on every `auth.mode: shared` project) sits on one consumer of its own,
     in each of those projects' groups. Which roles it may carry stays per project (the guard).
 
     A credential's `secret` is never used: the jwt plugin takes `rsa_public_key` for any
-    algorithm but HS* (kong/plugins/jwt/handler.lua:179-180) and the token's `alg` must equal
-    the credential's ES256 (:175); deck's schema requires the field, so it holds a digest."""
+    algorithm but HS* (kong/plugins/jwt/handler.lua:210-218) and the token's `alg` must equal
+    the credential's ES256 (:204). Kong would fill a missing `secret` with a random one
+    (daos.lua:27, `auto = true`), so it holds a digest: the same config renders to the same
+    text, and Kong's hash check (POST /config?check_hash=1) sees an unchanged config as such."""
     found = [{"username": "anon", "keys": [settings.anon_key], "jwts": [], "groups": [GROUPS.anon]},
              {"username": "service_role", "keys": [settings.service_key], "jwts": [], "groups": [GROUPS.admin]}]
     for p in settings.projects:
@@ -239,9 +242,11 @@ def push(container: str, text: str) -> None:
     copy_into(container, kong_container.HOME, push_archive(text))
     try:
         docker("exec", container, "sh", "-c", kong_container.PUSH_SCRIPT, "kong-push", kong_container.HOME,
-               str(kong_container.PUSH_TIMEOUT_SECONDS), timeout=kong_container.PUSH_TIMEOUT_SECONDS + 60)
+               str(kong_container.PUSH_TIMEOUT_SECONDS), kong_container.PUSH_LUA,
+               timeout=kong_container.PUSH_TIMEOUT_SECONDS + 60)
     except DockerError as err:
-        what = "refused the config" if err.returncode == 3 else "did not take the config"
+        refused = err.returncode == kong_container.PUSH_EXIT_REFUSED
+        what = "refused the config" if refused else "did not take the config"
         raise RuntimeError(f"Kong in {container} {what}: {err.stderr[-4000:]}") from None
 
 

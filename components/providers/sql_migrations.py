@@ -17,7 +17,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, Resource
 from pulumi.runtime.rpc import UNKNOWN  # how a dynamic provider's check sees a value not known yet
 
-from components.core import jwks_registry, migrations, template_policies
+from components.core import app_migrations, jwks_registry, migrations, template_policies
 from components.providers.dynamic_base import ConvergingProvider
 from components.core.naming import DEFAULT_STATEMENT_TIMEOUT, OWN, ProjectNames
 from components.core.sql_templates import SQL_ROOT
@@ -32,14 +32,16 @@ def _portable(path: Path) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _plan(template_dir: Path) -> tuple[str, list[dict]]:
-    """Read each template folder once per program run, however many projects use it."""
-    return _portable(template_dir), migrations.plan_names(migrations.discover(template_dir))
+def _plan(template_dir: Path, app: bool = False) -> tuple[str, list[dict]]:
+    """Read each template (or Supabase app) folder once per program run, however many projects use it."""
+    found = app_migrations.discover(template_dir) if app else migrations.discover(template_dir)
+    return _portable(template_dir), migrations.plan_names(found)
 
 
 def _load(props: dict[str, Any]) -> list[migrations.Migration]:
     """The migrations on disk, checked against what the plan recorded at preview time."""
-    found = migrations.discover(REPO_ROOT / props["template_dir"])
+    app = props.get("supabase_dir")
+    found = (app_migrations.discover(REPO_ROOT / app) if app else migrations.discover(REPO_ROOT / props["template_dir"]))
     if migrations.plan_names(found) != props["migrations"]:
         raise migrations.MigrationError(
             f"{props['template_dir']} changed between preview and update; run `pulumi up` again"
@@ -148,7 +150,13 @@ class ProjectMigrationsProvider(CheckedMigrations):
         policies = props.get("template_policies") or []
         for policy in policies:  # checked at preview; again here, on what the inputs hold now
             template_policies.verify(policy, names)
-        migrations.apply_project(props["dsn"], names, props["template"], _load(props), props["template_dir"],
+        found, app = _load(props), None
+        if props.get("supabase_dir"):  # the app's files rewritten for this project, refused statements named
+            seed = props.get("app_seed") or {}
+            app = app_migrations.plan(REPO_ROOT / props["supabase_dir"], names, seed.get("paths") or (),
+                                      bool(seed.get("enabled")))
+            found = app.migrations
+        migrations.apply_project(props["dsn"], names, props["template"], found, props["template_dir"], app=app,
                                  statement_timeout=props.get("statement_timeout") or DEFAULT_STATEMENT_TIMEOUT,
                                  buckets=props.get("buckets") or [], published=props.get("published_tables") or [],
                                  policies=policies, jwks=jwks)
@@ -194,8 +202,10 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
         policies: Sequence[dict[str, Any]] = (),
         jwks: pulumi.Input[Sequence[dict[str, Any]]] = (),
         opts: Optional[pulumi.ResourceOptions] = None,
+        supabase_dir: Optional[Path] = None,
+        app_seed: Optional[dict[str, Any]] = None,
     ):
-        folder, planned = _plan(Path(template_dir))
+        folder, planned = _plan(Path(supabase_dir or template_dir), supabase_dir is not None)
         props = {
             "project": project,
             "auth_mode": auth_mode,
@@ -209,6 +219,8 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
             "published_tables": list(published),
             "template_policies": list(policies),
             "jwks": jwks if isinstance(jwks, pulumi.Output) else list(jwks),
+            "supabase_dir": folder if supabase_dir is not None else None,
+            "app_seed": app_seed,
             "tables": None,
             "views": None,
             "functions": None,

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.core.config import BackupsConfig
-from components.core.images import IMAGES, image
+from components.core.images import BACKUP_BASE, DB_IMAGE, IMAGES, image
 from components.core.options import after
 from components.resources.postgres import ADMIN_USER, Postgres, internal_url
 from components.resources.service import Mount, ServiceSpec, declare, named_volume
@@ -37,9 +37,9 @@ IMAGE_REPOSITORY = "supabase-multi-instance-backup"
 BACKUP_DIR = "/backups"
 
 
-def pg_major() -> str:
-    """The db image's PostgreSQL major version (supabase/postgres:15.8.1.085 -> 15)."""
-    return IMAGES["db"].rpartition(":")[2].split(".")[0]
+def pg_major(major: int = 15) -> str:
+    """The PostgreSQL major of the db image of `major` (supabase/postgres:15.8.1.085 -> 15)."""
+    return IMAGES[DB_IMAGE[major]].rpartition(":")[2].split(".")[0]
 
 
 def context_files(root: Path = REPO_ROOT) -> list[Path]:
@@ -48,9 +48,9 @@ def context_files(root: Path = REPO_ROOT) -> list[Path]:
     return sorted(found | {root / DOCKERFILE, root / ".dockerignore"})
 
 
-def image_tag(root: Path = REPO_ROOT) -> str:
+def image_tag(root: Path = REPO_ROOT, major: int = 15) -> str:
     """A digest of the build's inputs: a changed file is a new tag, so `pulumi up` rebuilds and replaces."""
-    digest = hashlib.sha256(f"{image('backup-base')}|{pg_major()}".encode())
+    digest = hashlib.sha256(f"{image(BACKUP_BASE[major])}|{pg_major(major)}".encode())
     for path in context_files(root):
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
@@ -84,11 +84,12 @@ class BackupService(pulumi.ComponentResource):
         super().__init__("supabase-multi-instance:index:BackupService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.volume = named_volume("backups", "backups", child, keep=True)
+        major = args.database.major
         self.image = docker.Image(
             f"{name}-image",
             build=docker.DockerBuildArgs(context=".", dockerfile=DOCKERFILE,
-                                         args={"BASE": image("backup-base"), "PG_MAJOR": pg_major()}),
-            image_name=f"{IMAGE_REPOSITORY}:{image_tag()}",
+                                         args={"BASE": image(BACKUP_BASE[major]), "PG_MAJOR": pg_major(major)}),
+            image_name=f"{IMAGE_REPOSITORY}:{image_tag(major=major)}",
             skip_push=True,
             opts=child,
         )

@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_docker as docker
 
-from components.core import urls
+from components.core import functions_env, urls
 from components.core.config import StackConfig
 from components.resources.postgres import internal_url
 from components.resources.secrets import StackSecrets
@@ -21,6 +21,7 @@ from components.core.options import after
 
 MAIN = Path(__file__).resolve().parents[2] / "volumes" / "functions" / "main" / "index.ts"
 MAIN_DIR = "/home/deno/main"
+PROJECTS_DIR = "/home/deno/functions-projects"  # projects' functions (components/providers/project_functions.py)
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class FunctionsArgs:
     after: Sequence[pulumi.Resource] = ()
 
 
-def edge_runtime(a: FunctionsArgs, cache: docker.Volume) -> ServiceSpec:
+def edge_runtime(a: FunctionsArgs, cache: docker.Volume, projects: docker.Volume) -> ServiceSpec:
     s = a.secrets
     return ServiceSpec(
         name="functions", network_name=a.network_name,
@@ -40,9 +41,12 @@ def edge_runtime(a: FunctionsArgs, cache: docker.Volume) -> ServiceSpec:
         env={"SUPABASE_URL": "http://kong:8000", "SUPABASE_PUBLIC_URL": urls.api_url(a.config), "VERIFY_JWT": "false"},
         secret_env={"JWT_SECRET": s.jwt_secret, "SUPABASE_ANON_KEY": s.anon_key,
                     "SUPABASE_SERVICE_ROLE_KEY": s.service_role_key,
+                    # the key the projects' folders and manifests derive from (components/core/functions_env.py)
+                    "FUNCTIONS_PROJECTS_KEY": pulumi.Output.from_input(s.jwt_secret).apply(functions_env.master_key_text),
                     "SUPABASE_DB_URL": pulumi.Output.from_input(s.postgres_password).apply(
                         lambda pw: internal_url("postgresql", "postgres", pw))},
-        mounts=[Mount("/home/deno/functions", volume=a.code_volume.name), Mount("/root/.cache/deno", volume=cache.name)],
+        mounts=[Mount("/home/deno/functions", volume=a.code_volume.name), Mount("/root/.cache/deno", volume=cache.name),
+                Mount(PROJECTS_DIR, volume=projects.name)],
         uploads=[docker.ContainerUploadArgs(file=f"{MAIN_DIR}/index.ts", content=MAIN.read_text())],
     )
 
@@ -52,5 +56,7 @@ class EdgeFunctions(pulumi.ComponentResource):
         super().__init__("supabase-multi-instance:index:EdgeFunctions", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         cache = named_volume(f"{name}-deno-cache", "deno-cache", child, keep=False)
-        self.container = declare(edge_runtime(args, cache), after(child, args.after))
+        # Rebuilt from config by each project's deploy: not kept when the stack goes.
+        projects = named_volume(f"{name}-projects", "functions-projects", child, keep=False)
+        self.container = declare(edge_runtime(args, cache, projects), after(child, args.after))
         self.register_outputs({})

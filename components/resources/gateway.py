@@ -25,15 +25,21 @@ HTTP_PORT = 8000
 PLUGINS = ("request-transformer,cors,key-auth,jwt,acl,basic-auth,request-termination,ip-restriction,"
            "pre-function,post-function")
 # The Lua of components/core/kong_lua.py runs in Kong's Lua sandbox (the default,
-# untrusted_lua = sandbox) and may require only these: the JSON decoder, and Kong's own JWT
-# module, whose `encode` re-signs verified claims for Storage.
+# untrusted_lua = sandbox, kong/templates/kong_defaults.lua:207 at 3.9.3) and may require only
+# these (untrusted_lua_sandbox_requires, kong/tools/sandbox.lua:62-84): the JSON decoder, and
+# Kong's own JWT module, whose `encode` re-signs verified claims for Storage.
 SANDBOX_REQUIRES = "cjson.safe,kong.plugins.jwt.jwt_parser"
-# The config reaches Kong as one POST /config (components/core/kong_container.PUSH_SCRIPT).
-# Kong 2.8.1 takes at most 10m there (kong/templates/kong_defaults.lua:84-85) and reads only a
-# body held in memory (kong/api/arguments.lua:670, get_body_data), so both sizes go up
-# together. Each project's routes carry their guard (about 33 kB a project): 64m holds some
-# 1,800 projects, past any one stack (README, Performance: a stack stays at a few hundred projects). The admin API listens on
-# the container's loopback only.
+# Kong 3.9's default router flavor (kong_defaults.lua:189), named so an upgrade of the image
+# cannot change it unseen: routes keep their `paths`/`hosts`/`methods` form and the traditional
+# order (kong/router/transform.lua:558-666, get_priority), which tests/kong_model.py models.
+# (Upstream's Kong override picks `expressions`; this config has no expression routes.)
+ROUTER_FLAVOR = "traditional_compatible"
+# The config reaches Kong as one POST /config (components/core/kong_container.PUSH_LUA).
+# Kong 3.9.3 takes at most 10m there (kong/templates/kong_defaults.lua:114-115) and parses
+# only a JSON body held in memory (kong/api/arguments.lua:526-533, get_body_data), so both
+# sizes go up together. Each project's routes carry their guard (about 33 kB a project): 64m
+# holds some 1,800 projects, past any one stack (README, Performance: a stack stays at a few hundred projects). The admin API
+# listens on the container's loopback only.
 ADMIN_BODY_SIZE = "64m"
 
 
@@ -117,7 +123,7 @@ def kong_spec(a: GatewayArgs) -> ServiceSpec:
         name="kong", network_name=a.network_name,
         extra_networks=[a.auth_network_name] if a.auth_network_name is not None else [],
         env={"KONG_DATABASE": "off", "KONG_DECLARATIVE_CONFIG": kong_container.BASE_FILE,
-             "KONG_DNS_ORDER": "LAST,A,CNAME", "KONG_PLUGINS": PLUGINS,
+             "KONG_DNS_ORDER": "LAST,A,CNAME", "KONG_PLUGINS": PLUGINS, "KONG_ROUTER_FLAVOR": ROUTER_FLAVOR,
              "KONG_NGINX_PROXY_PROXY_BUFFER_SIZE": "160k", "KONG_NGINX_PROXY_PROXY_BUFFERS": "64 160k",
              "KONG_ADMIN_LISTEN": kong_container.ADMIN_LISTEN, "KONG_UNTRUSTED_LUA": "sandbox",
              "KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES": SANDBOX_REQUIRES,

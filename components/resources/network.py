@@ -5,6 +5,12 @@ projects' GoTrue containers, Postgres and Kong only: a project's GoTrue needs it
 pool and is reached by the gateway, nothing more, so a compromised GoTrue (or code run in
 one) cannot call PostgREST, Storage, Realtime, Studio or another project's GoTrue
 directly. It is not `internal`: GoTrue must still reach SMTP servers and OAuth providers.
+
+The edge runtime joins the auth network too, and only it, because it runs code that each
+project's owner wrote: on the auth network everything answers only to a key (Postgres to its
+password, each GoTrue to its project's signing key, Kong to the project keys), whereas the
+stack network has services that trust their network (pg-meta runs SQL as supabase_admin,
+Realtime's tenant API) and must never be one hop from a project's code.
 """
 from __future__ import annotations
 

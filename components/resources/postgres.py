@@ -21,6 +21,7 @@ from components.providers.database_passwords import DatabasePasswords, DatabaseP
 from components.resources.service import Healthcheck, Mount, ServiceSpec, declare, named_volume, publish
 from components.providers.sql_migrations import StackBootstrap
 from components.core.sql_templates import render
+from components.core.images import DB_IMAGE
 from components.core.naming import DATABASE
 from components.core.signing_keys import SigningKey
 from components.core.options import after
@@ -58,6 +59,17 @@ class PostgresArgs:
     jwt_secret: pulumi.Input[str]
     auth_network_name: Optional[pulumi.Input[str]] = None  # the projects' GoTrues reach it there
     stack_key: Optional[pulumi.Output[SigningKey]] = None  # its public half is recorded for the services
+    major: int = 17  # config postgresMajor: the image and the data volume of that PostgreSQL major
+
+
+def volumes_of(major: int) -> dict[str, str]:
+    """Resource suffix -> volume suffix of the data and config volumes of `major`. 15 keeps the
+    names stacks created before 17 have; a newer major gets volumes of its own, so switching
+    majors never points a server at the other major's files (nor chowns the pgsodium key of the
+    old image's postgres user: the two images' users differ), and the old volumes stay,
+    protected, for a rollback (README, "Upgrading Postgres to a new major")."""
+    tail = "" if major == 15 else f"-{major}"
+    return {f"data{tail}": f"db-data{tail}", f"config{tail}": f"db-config{tail}"}
 
 
 def init_sql_context(database: str = DATABASE, internal_database: str = INTERNAL_DATABASE) -> dict:
@@ -78,6 +90,7 @@ def db_spec(args: PostgresArgs, data: docker.Volume, config: docker.Volume) -> S
     """The db service as upstream declares it: env names, command, mounts, healthcheck."""
     return ServiceSpec(
         name="db",
+        image_key=DB_IMAGE[args.major],
         network_name=args.network_name,
         extra_networks=[args.auth_network_name] if args.auth_network_name is not None else [],
         env={"POSTGRES_HOST": "/var/run/postgresql", "PGPORT": str(PORT), "POSTGRES_PORT": str(PORT),
@@ -97,8 +110,10 @@ class Postgres(pulumi.ComponentResource):
     def __init__(self, name: str, args: PostgresArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("supabase-multi-instance:index:Postgres", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        data = named_volume(f"{name}-data", "db-data", child, keep=True)
-        config = named_volume(f"{name}-config", "db-config", child, keep=True)
+        self.major = args.major
+        (data_res, data_vol), (config_res, config_vol) = volumes_of(args.major).items()
+        data = named_volume(f"{name}-{data_res}", data_vol, child, keep=True)
+        config = named_volume(f"{name}-{config_res}", config_vol, child, keep=True)
         self.volumes = [data, config]
         self.container = declare(db_spec(args, data, config), child)
         host = client_host(args.bind_address)

@@ -15,8 +15,8 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_postgresql as postgresql
 
-from components.core import buckets, template_files, template_policies
-from components.core.config import ProjectConfig
+from components.core import app_config, app_migrations, buckets, template_files, template_policies
+from components.core.config import BucketConfig, ProjectConfig
 from components.core.naming import AUTHENTICATOR, DATABASE, ProjectNames
 from components.core.signing_keys import SigningKey
 from components.core.options import after
@@ -55,7 +55,11 @@ class SupabaseProject(pulumi.ComponentResource):
     def __init__(self, name: str, args: ProjectArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("supabase-multi-instance:index:SupabaseProject", name, None, opts)
         self.names = names = ProjectNames(args.config.name, args.config.auth.mode)
+        app = self._app(args.config, names)
         declared = buckets.spec(names.project, args.config.storage.buckets)
+        # Buckets the app's SQL inserts, unless config.toml or the stack config declares them.
+        declared += buckets.spec(names.project, [BucketConfig(name=b["name"], public=b["public"]) for b in
+                                                 (app.buckets if app else []) if b["name"] not in {d["name"] for d in declared}])
         child = pulumi.ResourceOptions(parent=self)
         self.credentials = creds = ProjectCredentials(name, names, args.config.keys, child, args.stack_key)
         roles = [postgresql.Role(r.name, name=r.name, login=False, bypass_row_level_security=r.bypass_rls, opts=child)
@@ -69,14 +73,17 @@ class SupabaseProject(pulumi.ComponentResource):
             f"{name}-sql",
             project=names.project,
             auth_mode=names.auth_mode,
-            template=args.config.template,
+            template=args.config.source,
             template_dir=args.template_dir,
+            supabase_dir=args.config.supabase_dir,
+            app_seed=self._seed(args.config),
             on_delete=args.config.on_delete,
             dsn=args.dsn,
             statement_timeout=args.config.statement_timeout,
             buckets=declared,
-            published=template_files.published(args.template_dir),
-            policies=template_policies.for_project(args.template_dir, names, declared, args.config.template),
+            published=app.published if app else template_files.published(args.template_dir),
+            policies=app.policies if app else template_policies.for_project(
+                args.template_dir, names, declared, args.config.template),
             jwks=creds.jwks,
             opts=after(child, [schema, *args.services, *self._own_auth(name, args, names, creds, after(child, roles))]),
         )
@@ -86,8 +93,8 @@ class SupabaseProject(pulumi.ComponentResource):
         self.secret_key = creds.secret_key
         auth = args.config.auth
         static = {"url": args.url, "schema": names.schema, "restUrl": args.rest_url, "authUrl": args.auth_url,
-                  "hostname": args.hostname, "template": args.config.template,
-                  "quickstart": template_files.load(args.template_dir), "buckets": declared,
+                  "hostname": args.hostname, "template": args.config.source,
+                  "quickstart": None if app else template_files.load(args.template_dir), "buckets": declared,
                   "lastMigration": self.migrations.last_migration, "services": list(args.status),
                   "auth": {"mode": auth.mode, "signup": auth.signup, "autoconfirm": auth.confirms_automatically,
                            "providers": sorted(n for n, p in auth.external.items() if p.enabled)}}
@@ -100,6 +107,22 @@ class SupabaseProject(pulumi.ComponentResource):
                        "signingKeyId": v[8][0]["kid"]})
         self._hostname = args.hostname
         self.register_outputs({"schema": names.schema})
+
+    @staticmethod
+    def _app(config: ProjectConfig, names: ProjectNames) -> Optional[app_migrations.AppPlan]:
+        """A `supabaseDir` project's app, rewritten for it (checked once already by the config)."""
+        if config.supabase_dir is None:
+            return None
+        enabled, paths = app_config.seed(config.supabase_dir)
+        plan = app_migrations.plan(config.supabase_dir, names, paths, enabled)
+        return plan
+
+    @staticmethod
+    def _seed(config: ProjectConfig) -> Optional[dict]:
+        if config.supabase_dir is None:
+            return None
+        enabled, paths = app_config.seed(config.supabase_dir)
+        return {"enabled": enabled, "paths": paths}
 
     def gateway(self) -> ProjectGateway:
         """What Kong needs to route this project's URL to its services, for its keys only."""

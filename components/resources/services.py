@@ -23,7 +23,7 @@ from components.core import urls
 from components.resources import gotrue
 from components.core.config import StackConfig
 from components.core.buckets import MAX_FILE_SIZE
-from components.core.images import image
+from components.core.images import DB_IMAGE, image
 from components.core.migrations import POSTGREST_BASE_SCHEMAS
 from components.core.naming import SHARED_AUTH_SCHEMA, SHARED_AUTHENTICATED
 from components.core.signing_keys import SigningKey
@@ -270,7 +270,10 @@ def status(config: StackConfig) -> list[dict]:
             return f"{site}{SELF_PATH}"
         return f"{site}{STATUS_PATH}{name}" if name in PROBES else None
 
-    return [{"name": name, "image": image(name), "healthUrl": health_url(name)} for name in names]
+    def pinned(name: str) -> str:
+        return image(DB_IMAGE[config.postgres_major] if name == "db" else name)  # the major the stack runs
+
+    return [{"name": name, "image": pinned(name), "healthUrl": health_url(name)} for name in names]
 
 
 def project_status(config: StackConfig, project: str, auth_mode: str) -> list[dict]:

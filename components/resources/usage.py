@@ -18,6 +18,7 @@ import pulumi_docker as docker
 import pulumi_postgresql as postgresql
 import pulumi_random as random
 
+from components.core.images import DB_IMAGE
 from components.core.naming import DATABASE
 from components.core.options import after
 from components.core.sql_templates import SQL_ROOT, render
@@ -57,7 +58,7 @@ class UsageCollector(pulumi.ComponentResource):
                                    pulumi.ResourceOptions(provider=args.database.provider)))
         self.volume = named_volume(f"{name}-data", "usage", child, keep=False)  # measured again every minute
         self.container = declare(ServiceSpec(
-            name="usage", image_key="db", network_name=args.auth_network_name,
+            name="usage", image_key=DB_IMAGE[args.database.major], network_name=args.auth_network_name,
             env={"PGHOST": "db", "PGPORT": str(PORT), "PGDATABASE": DATABASE, "PGUSER": ROLE,
                  "PGAPPNAME": "supabase-usage", "USAGE_INTERVAL": str(INTERVAL_S)},
             secret_env={"PGPASSWORD": password.result},

@@ -16,6 +16,7 @@ import pulumi
 from components.core.config.advice import public_hostname_settings, warnings
 from components.core.config.checks import nested_secret_paths, parse_config, published_ports
 from components.core.config.errors import ConfigError
+from components.core.config.functions import FunctionsConfig
 from components.core.config.models import (
     AuthSettings,
     BackupsConfig,
@@ -51,6 +52,7 @@ __all__ = [
     "CloudflareConfig",
     "ConfigError",
     "Features",
+    "FunctionsConfig",
     "Hostnames",
     "KeysConfig",
     "NAMESPACE",

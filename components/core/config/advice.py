@@ -10,7 +10,15 @@ from components.core.config.rules import POOLER_TRANSACTION_PORT
 def warnings(config: StackConfig) -> list[str]:
     """Things that work but that users usually do not want."""
     return (_exposure_warnings(config) + _certificate_warnings(config) + _signup_warnings(config)
-            + _retired_warnings(config) + _unserved_hostname_warnings(config))
+            + _retired_warnings(config) + _unserved_hostname_warnings(config) + _app_warnings(config))
+
+
+def _app_warnings(config: StackConfig) -> list[str]:
+    """config.toml keys of a `supabaseDir` app this stack cannot honour per project (components/core/app_config.py)."""
+    from components.core import app_config
+
+    return [line for i, p in enumerate(config.projects) if p.supabase_dir is not None
+            for line in app_config.warnings(p.supabase_dir, f"projects[{i}].supabaseDir")]
 
 
 def _unserved_hostname_warnings(config: StackConfig) -> list[str]:

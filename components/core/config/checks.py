@@ -8,7 +8,8 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from components.core import buckets, hostnames, migrations, template_files, template_policies
+from components.core import app_config, app_migrations, buckets, hostnames, migrations, template_files, template_policies
+from components.core.app_sql_rewrite import AppSqlRefused
 from components.core.config.errors import ConfigError, describe
 from components.core.config.models import Features, Ports, StackConfig
 from components.core.config.rules import (
@@ -94,6 +95,8 @@ def parse_config(raw: dict[str, Any],
         for path in nested_secret_paths(raw)
         if path.split("[")[0].split(".")[0] not in secret_keys
     ]
+    raw, app_problems = _with_app_settings(raw)
+    problems += app_problems
     try:
         config = StackConfig.model_validate(raw)
     except ValidationError as err:
@@ -101,11 +104,48 @@ def parse_config(raw: dict[str, Any],
         config = None
     problems += _cross_checks(raw) + _port_problems(raw)
     if config is not None:
-        problems += _route_problems(config) + _template_problems(config)
+        problems += (_route_problems(config) + _template_problems(config) + _functions_problems(config)
+                     + _app_problems(config))
     if problems:
         raise ConfigError(problems)
     assert config is not None
     return config
+
+
+def _with_app_settings(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Each `supabaseDir` project's config.toml under its own keys of the stack config (which win)."""
+    projects = raw.get("projects")
+    if not isinstance(projects, list):
+        return raw, []
+    problems, entries = [], []
+    for i, p in enumerate(projects):
+        folder = p.get("supabaseDir") if isinstance(p, dict) else None
+        if isinstance(folder, str):
+            if not (Path(folder) / "migrations").is_dir() and not (Path(folder) / app_config.FILE).is_file():
+                problems.append(f"projects[{i}].supabaseDir: {folder!r} is not a Supabase CLI folder (the one "
+                                "holding config.toml and migrations/), relative to the stack's folder")
+            else:
+                try:
+                    p = app_config.merged(p, Path(folder))
+                except ValueError as err:  # tomllib.TOMLDecodeError
+                    problems.append(f"projects[{i}].supabaseDir: {folder}/config.toml is not TOML ({err})")
+        entries.append(p)
+    return {**raw, "projects": entries}, problems
+
+
+def _app_problems(config: StackConfig) -> list[str]:
+    """Every statement of every app that cannot run in its project, found before anything runs."""
+    found = []
+    for i, p in enumerate(config.projects):
+        if p.supabase_dir is None or not (p.supabase_dir / "migrations").is_dir():
+            continue
+        enabled, paths = app_config.seed(p.supabase_dir)
+        try:
+            app_migrations.plan(p.supabase_dir, ProjectNames(p.name, p.auth.mode), paths, enabled)
+        except (AppSqlRefused, migrations.MigrationError) as err:
+            problems = err.problems if isinstance(err, AppSqlRefused) else [str(err)]
+            found += [f"projects[{i}].supabaseDir: {line}" for line in problems]
+    return found
 
 
 def published_ports(ports: Ports, features: Features) -> list[tuple[str, int]]:
@@ -149,10 +189,23 @@ def nested_secret_paths(raw: dict[str, Any]) -> list[str]:
             found.append(f"{path}.smtp.pass")
         external = auth.get("external") if isinstance(auth.get("external"), dict) else {}
         found += [f"{path}.external.{name}.secret" for name, p in external.items() if isinstance(p, dict) and "secret" in p]
+    if isinstance(raw.get("projects"), list):
+        found += [f"projects[{i}].functions.secrets.{name}" for i, p in enumerate(raw["projects"]) if isinstance(p, dict)
+                  for name in _function_secrets(p)]
     s3 = raw.get("backups", {}).get("s3") if isinstance(raw.get("backups"), dict) else None
     if isinstance(s3, dict) and "secretAccessKey" in s3:
         found.append("backups.s3.secretAccessKey")
     return found
+
+
+def _functions_problems(config: StackConfig) -> list[str]:
+    return [f"projects[{i}].functions: needs the stack's edge runtime; set features.functions: true"
+            for i, p in enumerate(config.projects) if p.functions is not None and not config.features.functions]
+
+
+def _function_secrets(project: dict) -> list[str]:
+    functions = project.get("functions") if isinstance(project.get("functions"), dict) else {}
+    return list(functions.get("secrets") or {}) if isinstance(functions.get("secrets"), dict) else []
 
 
 def _template_problems(config: StackConfig) -> list[str]:
@@ -160,8 +213,9 @@ def _template_problems(config: StackConfig) -> list[str]:
     not mid-`up`. Policies render per project (its names and buckets), so they are checked per project."""
     found: list[str] = []
     broken: set[str] = set()
-    for template in sorted({p.template for p in config.projects} & set(available_templates(config.templates_dir))):
-        where = [i for i, p in enumerate(config.projects) if p.template == template][0]
+    templated = [p for p in config.projects if p.supabase_dir is None]
+    for template in sorted({p.template for p in templated} & set(available_templates(config.templates_dir))):
+        where = [i for i, p in enumerate(config.projects) if p.template == template and p.supabase_dir is None][0]
         folder = config.template_path(template)
         try:
             migrations.discover(folder)
@@ -179,7 +233,7 @@ def _policy_problems(config: StackConfig, broken: set[str]) -> list[str]:
     available = set(available_templates(config.templates_dir)) - broken
     found = []
     for i, p in enumerate(config.projects):
-        if p.template not in available:
+        if p.template not in available or p.supabase_dir is not None:
             continue
         names = ProjectNames(p.name, p.auth.mode)
         try:

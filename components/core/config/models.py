@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from components.core import buckets
+from components.core.config.functions import FunctionsConfig
 from components.core.config.rules import (
     CLOUDFLARE_ID,
     CRON_RULE,
@@ -190,6 +191,22 @@ class ProjectConfig(ConfigModel):
     auth: ProjectAuthConfig = Field(default_factory=ProjectAuthConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     keys: KeysConfig = Field(default_factory=KeysConfig)
+    functions: Optional[FunctionsConfig] = None  # its Edge Functions (config/functions.py)
+    # A Supabase CLI folder (config.toml, migrations/, seed.sql), relative to the stack's folder:
+    # the project is that app, its SQL rewritten onto the project (components/core/app_migrations.py).
+    supabase_dir: Optional[Path] = Field(None, alias="supabaseDir")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ProjectConfig":
+        if self.supabase_dir is not None and "template" in self.model_fields_set:
+            raise ValueError("template and supabaseDir: a project is made from either a template or a Supabase "
+                             "app folder; remove one of them")
+        return self
+
+    @property
+    def source(self) -> str:
+        """What the registry records the project was made from (a project never switches)."""
+        return f"supabaseDir:{self.supabase_dir.as_posix()}" if self.supabase_dir else self.template
 
     @field_validator("name")
     @classmethod
@@ -330,11 +347,25 @@ class StackConfig(ConfigModel):
     features: Features = Field(default_factory=Features)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     backups: BackupsConfig = Field(default_factory=BackupsConfig)
+    # The PostgreSQL major the stack's database runs; its data volume is named for it, so a
+    # stack created at 15 that leaves this unset is refused by the volume's protection, never
+    # started on 17 (README, "Upgrading Postgres to a new major").
+    postgres_major: int = Field(17, alias="postgresMajor")
     postgres_password: Optional[SecretStr] = Field(None, alias="postgresPassword")
     jwt_secret: Optional[SecretStr] = Field(None, alias="jwtSecret")
     dashboard_password: Optional[SecretStr] = Field(None, alias="dashboardPassword")
 
     _domain = field_validator("domain")(classmethod(lambda cls, v: check_hostname(v)))
+
+    @field_validator("postgres_major")
+    @classmethod
+    def _postgres_major(cls, v: int) -> int:
+        from components.core.images import POSTGRES_MAJORS
+
+        if v not in POSTGRES_MAJORS:
+            raise ValueError(f"must be one of {', '.join(map(str, POSTGRES_MAJORS))} (the PostgreSQL majors "
+                             "pinned in components/core/images.py)")
+        return v
 
     @field_validator("public_url")
     @classmethod

@@ -1,0 +1,95 @@
+"""`projects[].functions`: a project's own Edge Functions, as the Supabase CLI lays them out.
+
+    functions:
+      dir: apps/shop/supabase/functions   # relative to the stack's folder (where Pulumi.yaml is)
+      verifyJwt: {stripe-webhook: false}  # per function; default true, as Supabase's
+      secrets: {STRIPE_KEY: <secure>}     # the project's own env (`supabase secrets set`)
+
+`dir` holds one folder per function, `<name>/index.ts`, named as the CLI names them
+(supabase/cli internal/utils/misc.go FuncSlugPattern `^[A-Za-z][A-Za-z0-9_-]*$`); other
+folders (`_shared`) ship along for imports but serve nothing. Secret names follow the CLI
+too: an env name, never `SUPABASE_...`, which the runtime sets itself (supabase/cli
+internal/secrets/set/set.go skips those).
+
+Hook for `projects[].supabaseDir` (issue 20, item 1): such a project reads its functions
+from `<supabaseDir>/functions` and its `[functions.<name>] verify_jwt` from config.toml;
+`FunctionsConfig.from_supabase_dir` is where that mapping goes, producing this same model,
+so everything downstream (files, env, gateway route) is shared.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from components.core.config.rules import ConfigModel
+
+FUNCTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+ENTRYPOINT = "index.ts"  # the CLI's default entrypoint (supabase/cli pkg/config: [functions.<name>] entrypoint)
+
+
+def function_names(folder: Path) -> list[str]:
+    """The functions a folder serves: sub-folders named like functions, holding index.ts."""
+    if not folder.is_dir():
+        return []
+    return sorted(d.name for d in folder.iterdir()
+                  if d.is_dir() and FUNCTION_NAME.fullmatch(d.name) and (d / ENTRYPOINT).is_file())
+
+
+class FunctionsConfig(ConfigModel):
+    dir: Path
+    verify_jwt: dict[str, bool] = Field(default_factory=dict, alias="verifyJwt")
+    secrets: dict[str, SecretStr] = Field(default_factory=dict)
+
+    @field_validator("dir")
+    @classmethod
+    def _dir(cls, v: Path) -> Path:
+        if v.is_absolute() or ".." in v.parts:
+            raise ValueError("must be a folder inside the stack's folder, written relative to it "
+                             "(e.g. apps/shop/supabase/functions)")
+        if not v.is_dir():
+            raise ValueError("is not a folder (paths are relative to the folder holding Pulumi.yaml)")
+        if not function_names(v):
+            raise ValueError(f"holds no function: each function is a folder <name>/{ENTRYPOINT} "
+                             "(names start with a letter; a-z, A-Z, 0-9, _ and -)")
+        return v
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, v: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        bad = [n for n in v if not SECRET_NAME.fullmatch(n)]
+        if bad:
+            raise ValueError(f"not environment variable names (letters, digits, _): {', '.join(map(repr, bad))}")
+        reserved = [n for n in v if n.upper().startswith("SUPABASE_")]
+        if reserved:
+            raise ValueError(f"{', '.join(reserved)}: names starting with SUPABASE_ are set by the stack "
+                             "(SUPABASE_URL, the project's keys); choose another name")
+        return v
+
+    @model_validator(mode="after")
+    def _known_functions(self) -> "FunctionsConfig":
+        known = set(self.names) if self.dir.is_dir() else set()
+        unknown = sorted(set(self.verify_jwt) - known)
+        if known and unknown:
+            raise ValueError(f"verifyJwt: {', '.join(unknown)} not among the functions of {str(self.dir)!r} "
+                             f"({', '.join(sorted(known))})")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        return function_names(self.dir)
+
+    def verifies(self, name: str) -> bool:
+        """Supabase's default: a function needs a valid JWT unless its config says otherwise."""
+        return self.verify_jwt.get(name, True)
+
+    @classmethod
+    def from_supabase_dir(cls, supabase_dir: Path, verify_jwt: dict[str, bool],
+                          secrets: Optional[dict[str, SecretStr]] = None) -> "FunctionsConfig":
+        """The hook for `projects[].supabaseDir`: `<dir>/functions` with config.toml's
+        `[functions.<name>] verify_jwt` values (read by whoever parses config.toml)."""
+        return cls.model_validate({"dir": supabase_dir / "functions", "verifyJwt": verify_jwt,
+                                   "secrets": secrets or {}})
