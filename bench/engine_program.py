@@ -99,6 +99,7 @@ def measure(projects: int, skip_checkpoints: bool = False) -> dict[str, Any]:
         preview, previewed = _timed(stack.preview)
         preview_program = program_seconds[-1]
         state_bytes = stack.state_file().stat().st_size
+        state = state_shares(stack.checkpoint())
     return {
         "cli": CLI_VERSION,
         "projects": projects,
@@ -114,7 +115,23 @@ def measure(projects: int, skip_checkpoints: bool = False) -> dict[str, Any]:
         "preview_program_seconds": preview_program,
         "preview_one_change_steps": {f"{t} {n}": op for (t, n), op in sorted(previewed.changed().items())},
         "state_bytes": state_bytes,
+        **state,
     }
+
+
+def state_shares(checkpoint: dict[str, Any], top: int = 6) -> dict[str, Any]:
+    """What the state is made of: bytes per resource type, and the dynamic providers' pickled
+    code (`__provider`, stored with the inputs and outputs of every dynamic resource)."""
+    by_type: dict[str, list[int]] = {}
+    pickled = 0
+    for r in checkpoint["checkpoint"]["latest"]["resources"]:
+        entry = by_type.setdefault(r["type"], [0, 0])
+        entry[0] += 1
+        entry[1] += len(json.dumps(r))
+        pickled += sum(len(str((r.get(k) or {}).get("__provider", ""))) for k in ("inputs", "outputs"))
+    largest = sorted(by_type.items(), key=lambda kv: kv[1][1], reverse=True)[:top]
+    return {"state_dynamic_provider_code_bytes": pickled,
+            "state_by_type": [{"type": t, "resources": n, "bytes": b} for t, (n, b) in largest]}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
