@@ -45,3 +45,20 @@ def test_bench_engine_part_alone_keeps_the_other_parts(tmp_path):
     before, after = json.loads((ROOT / "bench" / "results.json").read_text()), json.loads(out.read_text())
     assert after["engine"]["projects"] == 1
     assert {k: v for k, v in after.items() if k != "engine"} == {k: v for k, v in before.items() if k != "engine"}
+
+
+def test_whole_program_engine_bench_runs_on_one_project(tmp_path):
+    """bench/engine_program.py on the smallest stack (about 20 s): every figure is there and the
+    other parts of the results file are kept."""
+    require_cli()
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps({"program": ["kept"]}))
+    result = subprocess.run([sys.executable, "-m", "bench.engine_program", "--sizes", "1", "--out", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["program"] == ["kept"]
+    (row,) = results["engine_program"]["rows"]
+    assert row["projects"] == 1 and not row["skip_checkpoints"] and row["first_up_created"] == row["resources"] - 3
+    assert row["add_one_steps"]["create"] >= 14 and row["state_bytes"] > 0
+    assert "pulumi-python:dynamic/supabase:ProjectMigrations p000-sql" in row["preview_one_change_steps"]

@@ -102,6 +102,24 @@ def test_grants_wait_for_migrations_so_removal_revokes_before_archiving(dev):
     assert auth_schema.urn in container.dependencies
 
 
+def test_grants_on_one_schema_take_turns(dev):
+    """Two GRANTs on one schema at once rewrite its pg_namespace row together and one fails with
+    "tuple concurrently updated" (under the real engine at 10 projects): each of a project's
+    schema grants waits for the one before, so the engine never runs two of them at once."""
+    for project in ("blog", "shop"):
+        grants = [r for r in dev.descendants(component(dev, project)) if r.typ == "postgresql:index/grant:Grant"]
+        assert len(grants) == 3 and {g.inputs["schema"] for g in grants} == {project}
+        urns = {g.urn for g in grants}
+        waits = {g.urn: urns & set(g.dependencies) for g in grants}
+        first = [g for g in grants if not waits[g.urn]]
+        assert len(first) == 1, waits  # one starts; every other waits for exactly one
+        order, current = [first[0].urn], first[0].urn
+        while len(order) < len(grants):
+            (current,) = [u for u, w in waits.items() if w == {current}]
+            order.append(current)
+        assert set(order) == urns
+
+
 def test_migration_resource_records_checksums_not_sql_and_keeps_the_dsn_secret(dev):
     (sql,) = [r for r in dev.of_type(MIGRATIONS) if r.inputs["project"] == "blog"]
     assert sql.inputs["template"] == "blog" and sql.inputs["on_delete"] == "archive"

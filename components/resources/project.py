@@ -149,11 +149,15 @@ class SupabaseProject(pulumi.ComponentResource):
         """authenticator may switch to the project's API roles, which may use its schema."""
         for role in names.authenticator_members():
             postgresql.GrantRole(f"{role}-authenticator", role=AUTHENTICATOR, grant_role=role, opts=opts)
+        previous: list[pulumi.Resource] = []
         for role in names.api_roles():
             # Own roles keep their first release's resource name (a rename would revoke after re-granting).
             resource = f"{role}-usage" if role.startswith(f"{names.project}_") else f"{name}-{role}-usage"
-            postgresql.Grant(resource, role=role, database=DATABASE, schema=names.schema,
-                             object_type="schema", privileges=["USAGE"], opts=opts)
+            # Each GRANT/REVOKE on the schema rewrites its one pg_namespace row; two at once fail with
+            # "tuple concurrently updated" (seen under the real engine at 10 projects; the provider
+            # locks roles, not schemas: terraform-provider-postgresql issue #178). So they take turns.
+            previous = [postgresql.Grant(resource, role=role, database=DATABASE, schema=names.schema,
+                                         object_type="schema", privileges=["USAGE"], opts=after(opts, previous))]
         for d in names.default_privileges():
             postgresql.DefaultPrivileges(
                 f"{name}-{d.role}-default-{d.object_type}s", owner=d.owner, role=d.role, database=DATABASE,
