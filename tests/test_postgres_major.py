@@ -42,10 +42,10 @@ def test_only_the_known_majors_are_accepted_and_the_error_names_the_field():
     assert "postgresMajor" in str(err.value)
 
 
-def test_the_preview_of_the_switch_replaces_the_db_and_backup_containers_only():
+def test_the_preview_of_the_switch_replaces_the_db_backup_and_usage_containers_only():
     """What `pulumi preview` shows after the upgrade step, when postgresMajor goes 15 -> 17: the db
     image, the db container (new image, new volume) and the backup image (the client tools of 17)
-    change; the 15 volumes leave the program, and its protection refuses its deletion (the
+    and the usage collector's image change; the 15 volumes leave the program, and its protection refuses its deletion (the
     operator unprotects and forgets it once the upgrade is verified); no other container changes."""
     before, after = run_program(config_with(postgresMajor=15)), run_program(config_with(postgresMajor=17))
     old, new = docker_inputs(before), docker_inputs(after)
@@ -56,6 +56,7 @@ def test_the_preview_of_the_switch_replaces_the_db_and_backup_containers_only():
         "db": ["volumes"],  # the data volume of 17 (and, at apply time, the new image's id)
         "backup-image": ["build", "imageName"],  # Debian 13 and postgresql-client-17
         "backup": ["image"],  # the rebuilt backup image
+        "usage-image": ["name"],  # the usage collector's psql follows the db's major (its container: the image's id)
     }
     (db_image,) = [r for r in after.of_type(IMAGE) if r.name == "db-image"]
     assert db_image.inputs["name"] == IMAGES["db-17"]
