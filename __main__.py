@@ -52,6 +52,7 @@ database = Postgres("db", PostgresArgs(
     auth_network_name=network.auth_name,
     major=config.postgres_major,
     stack_key=secrets.stack_key,
+    extensions=tuple(config.extensions),
 ))
 # Optional upstream services (features.*); when analytics is off nothing waits for it.
 analytics = Analytics("analytics", AnalyticsArgs(network.name, secrets, database)) if config.features.analytics else None
@@ -87,6 +88,7 @@ projects = {
         hostname=urls.project_hostname(config, p),
         services=[api.containers["storage"], api.containers["realtime"]],
         status=project_status(config, p.name, p.auth.mode),
+        extensions=tuple(config.extensions),
     ), opts=pulumi.ResourceOptions(provider=database.provider, depends_on=[database.bootstrap]))
     for p in config.projects
 }

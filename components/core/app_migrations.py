@@ -105,14 +105,15 @@ class AppPlan:
 
 
 def plan(folder: Path, names: ProjectNames, seed_paths: Sequence[str] = ("./seed.sql",),
-         seed: bool = True) -> AppPlan:
-    """Every file of the app rewritten for `names`; AppSqlRefused names each statement refused."""
+         seed: bool = True, extensions: Sequence[str] = ()) -> AppPlan:
+    """Every file of the app rewritten for `names`; AppSqlRefused names each statement refused.
+    `extensions`: the stack config's allowed extensions."""
     folder = Path(folder).resolve()
     found = AppPlan(folder, names)
     problems: list[str] = []
     for m in discover(folder):
         try:
-            found.files.append((m, rewrite_file(f"{folder.name}/migrations/{m.filename}", m.source, names)))
+            found.files.append((m, rewrite_file(f"{folder.name}/migrations/{m.filename}", m.source, names, extensions)))
         except AppSqlRefused as err:
             problems += err.problems
     if seed:
@@ -120,7 +121,7 @@ def plan(folder: Path, names: ProjectNames, seed_paths: Sequence[str] = ("./seed
         label = ", ".join(f"{folder.name}/{Path(p).as_posix().lstrip('./')}" for p, _ in texts)
         try:
             if texts:
-                found.seed = rewrite_file(label, "\n".join(t for _, t in texts), names)
+                found.seed = rewrite_file(label, "\n".join(t for _, t in texts), names, extensions)
                 found.seed_label = label
         except AppSqlRefused as err:
             problems += err.problems

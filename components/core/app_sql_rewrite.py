@@ -12,7 +12,9 @@ sorted into one of four kinds before anything runs:
   components/core/template_policies.py like a template's policies.json), a row inserted into
   `storage.buckets` (the project's buckets);
 * skipped, because the stack already holds it: `create extension if not exists` of an
-  extension the supabase/postgres image installs, ownership changes to the image's roles,
+  extension the supabase/postgres image installs, `create extension [if not exists] X [with
+  schema extensions]` of an X the operator lists in the stack config's `extensions` (installed
+  by the superuser, components/core/extensions.py), ownership changes to the image's roles,
   dropping the publication a migration then recreates;
 * refused, with the file, line, statement and what to change: anything else that reaches
   outside the project (other schemas, extensions, `alter system`, roles, event triggers,
@@ -21,7 +23,7 @@ sorted into one of four kinds before anything runs:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import pglast
 from pglast import ast, enums
@@ -36,8 +38,6 @@ from components.core.naming import ProjectNames
 IMAGE_EXTENSIONS = frozenset({"uuid-ossp", "pgcrypto", "pgjwt", "pg_stat_statements", "pg_graphql", "supabase_vault"})
 IMAGE_ROLES = frozenset({"postgres", "supabase_admin", "anon", "authenticated", "service_role"})
 REFUSED = {
-    "CreateExtensionStmt": "extensions are the stack's; ask the operator to add it to the database, then remove "
-                           "this statement",
     "AlterSystemStmt": "server settings are the stack's; remove this statement",
     "CreateRoleStmt": "a project has exactly its own roles (<p>_anon, <p>_authenticated, <p>_service); remove it",
     "AlterRoleStmt": "a project's roles are managed by the stack; remove this statement",
@@ -72,8 +72,10 @@ class Rewritten:
     skipped: list[str] = field(default_factory=list)
 
 
-def rewrite_file(label: str, text: str, names: ProjectNames) -> Rewritten:
-    """Every statement of `text` sorted and mapped; AppSqlRefused lists each one refused."""
+def rewrite_file(label: str, text: str, names: ProjectNames, extensions: Iterable[str] = ()) -> Rewritten:
+    """Every statement of `text` sorted and mapped; AppSqlRefused lists each one refused.
+    `extensions`: the stack config's allowed extensions (an app's `create extension` of one is a no-op)."""
+    allowed = frozenset(extensions)
     try:
         statements = pglast.parse_sql(text)
     except pglast.parser.ParseError as err:
@@ -83,7 +85,7 @@ def rewrite_file(label: str, text: str, names: ProjectNames) -> Rewritten:
         line = data[:raw.stmt_location].count(b"\n") + 1 + _leading_lines(data, raw)
         shown = _shown(data, raw)
         try:
-            _sort(raw.stmt, names, found, shown)
+            _sort(raw.stmt, names, found, shown, allowed)
         except _Refused as why:
             problems.append(f"{label}:{line}: `{shown}`: {why}")
     if problems:
@@ -113,8 +115,12 @@ def _shown(data: bytes, raw: ast.RawStmt) -> str:
     return words if len(words) <= 100 else words[:97] + "..."
 
 
-def _sort(stmt: ast.Node, names: ProjectNames, found: Rewritten, shown: str) -> None:
+def _sort(stmt: ast.Node, names: ProjectNames, found: Rewritten, shown: str, allowed: frozenset = frozenset()) -> None:
     kind = type(stmt).__name__
+    if kind == "CreateExtensionStmt":
+        _extension(stmt, allowed)
+        found.skipped.append(shown)
+        return
     if _skipped(stmt):
         found.skipped.append(shown)
         return
@@ -149,8 +155,6 @@ def _skipped(stmt: ast.Node) -> bool:
     """What the stack already holds: an image extension, the image's owners, the publication
     a migration drops to recreate."""
     kind = type(stmt).__name__
-    if kind == "CreateExtensionStmt":
-        return stmt.if_not_exists and stmt.extname in IMAGE_EXTENSIONS
     if kind == "AlterOwnerStmt":
         return isinstance(stmt.newowner, ast.RoleSpec) and stmt.newowner.rolename in IMAGE_ROLES
     if kind == "AlterTableStmt":
@@ -161,6 +165,21 @@ def _skipped(stmt: ast.Node) -> bool:
     if kind == "CommentStmt" and stmt.objtype == enums.ObjectType.OBJECT_SCHEMA:
         return isinstance(stmt.object, ast.String) and stmt.object.sval == "public"
     return False
+
+
+def _extension(stmt: ast.CreateExtensionStmt, allowed: frozenset) -> None:
+    """`create extension` is a no-op when the stack holds the extension where Supabase keeps it:
+    one the image installs (`if not exists`), or one the operator allows, in schema `extensions`."""
+    options = {o.defname: o.arg for o in stmt.options or ()}
+    schema = getattr(options.get("schema"), "sval", None)
+    if stmt.extname in IMAGE_EXTENSIONS and stmt.if_not_exists and set(options) <= {"schema"}:
+        return
+    if stmt.extname not in allowed:
+        raise _Refused(f"extensions are the stack's: add {stmt.extname} to `extensions` in the stack config "
+                       "(the superuser installs it in schema `extensions`), or remove this statement")
+    if set(options) - {"schema"} or schema not in (None, "extensions"):
+        raise _Refused(f"{stmt.extname} is installed in schema `extensions`; write `create extension if not "
+                       f"exists {stmt.extname} with schema extensions`")
 
 
 def _relation(node: Optional[ast.RangeVar]) -> tuple[str, str]:

@@ -141,7 +141,8 @@ def _app_problems(config: StackConfig) -> list[str]:
             continue
         enabled, paths = app_config.seed(p.supabase_dir)
         try:
-            app_migrations.plan(p.supabase_dir, ProjectNames(p.name, p.auth.mode), paths, enabled)
+            app_migrations.plan(p.supabase_dir, ProjectNames(p.name, p.auth.mode), paths, enabled,
+                                config.extensions)
         except (AppSqlRefused, migrations.MigrationError) as err:
             problems = err.problems if isinstance(err, AppSqlRefused) else [str(err)]
             found += [f"projects[{i}].supabaseDir: {line}" for line in problems]
