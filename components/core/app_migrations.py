@@ -81,7 +81,11 @@ class AppPlan:
         return self.routed("buckets")
 
     def before_owner(self, conn: psycopg.Connection, names: ProjectNames) -> None:
-        """The owner may reference its user pool's users (`references auth.users`), nothing more."""
+        """The owner may reference its user pool's users (`references auth.users`), and name
+        Storage's helper functions (`storage.foldername()` in an app's SQL function, checked when
+        it is created) as the project's API roles may: usage on the schema, no table privilege."""
+        if conn.execute("select pg_catalog.to_regnamespace('storage')").fetchone()[0] is not None:
+            conn.execute(sql.SQL("grant usage on schema storage to {}").format(sql.Identifier(names.owner)))
         pool = f"{names.auth_schema}.users"
         if conn.execute("select pg_catalog.to_regclass(%s)", (pool,)).fetchone()[0] is not None:
             conn.execute(sql.SQL("grant usage on schema {} to {}; grant references on {}.users to {}").format(

@@ -51,6 +51,17 @@ REFUSED = {
     "LoadStmt": "loading libraries is the stack's; remove this statement",
 }
 
+# Why a statement may not write the user pool, not even routed to a superuser step: the pool's
+# tables are GoTrue's (their columns follow its migrations, a 32-column insert fits one GoTrue
+# version), and its rows are what its tokens trust (`role` becomes the JWT's role claim,
+# `raw_app_meta_data` what policies read as app_metadata, `encrypted_password` a login). A
+# seed's test user with a known password would be a live account of a deployed project.
+POOL_WRITE = ("the user pool is GoTrue's: only a foreign key may reference auth.users; create users through the "
+              "project's auth API (sign-up, or POST <project URL>/auth/v1/admin/users with its service key: the "
+              "app's triggers on auth.users then run), or set [db.seed] enabled = false in config.toml")
+POOL_READ = ("the user pool is GoTrue's: only a foreign key may reference auth.users; read users through the "
+             "project's auth API, or a trigger on auth.users that copies what the app needs into its tables")
+
 
 class AppSqlRefused(Exception):
     """Statements of an app that cannot run in its project; one line each: file, line, statement, fix."""
@@ -146,8 +157,7 @@ def _sort(stmt: ast.Node, names: ProjectNames, found: Rewritten, shown: str, all
     mapper.walk(stmt)
     _inside(mapper, names)
     if kind not in ("CreateStmt", "AlterTableStmt") and any(s == names.auth_schema for s, _ in mapper.tables):
-        raise _Refused("the user pool is GoTrue's: only a foreign key may reference auth.users; create users "
-                       "through the project's auth API (sign-up or the admin API)")
+        raise _Refused(POOL_WRITE if kind in ("InsertStmt", "UpdateStmt", "DeleteStmt") else POOL_READ)
     found.owner_sql.append(RawStream()(stmt))
 
 
@@ -217,6 +227,7 @@ def _storage_policy(stmt: ast.CreatePolicyStmt, names: ProjectNames, mapper: Map
     if set(roles) - set(abstract):
         raise _Refused(f"a storage policy may name only anon, authenticated and service_role, not {roles}")
     BucketIds(names).walk(stmt)
+    Qualified(names).walk(stmt)
     mapper.walk(stmt)
     mapper.tables.discard(("storage", stmt.table.relname))
     _inside(mapper, names)
@@ -274,6 +285,15 @@ class BucketIds(Mapper):
             if isinstance(value, ast.A_Const) and isinstance(value.val, ast.String):
                 setattr(node, attr, ast.A_Const(isnull=False, val=ast.String(
                     sval=bucket_id(self.names.project, value.val.sval))))
+
+
+class Qualified(Mapper):
+    """In a storage policy, the app's own tables it names unqualified (`exists (select 1 from chats ...)`)
+    qualified with the project's schema: the superuser creates the policy, outside the owner's search_path."""
+
+    def _RangeVar(self, node: ast.RangeVar) -> None:
+        if not node.schemaname:
+            node.schemaname = "public"  # the app's schema, which the mapper then maps onto the project's
 
 
 def _bucket_rows(stmt: ast.InsertStmt) -> list[dict[str, Any]]:
