@@ -45,6 +45,7 @@ def test_an_extension_the_server_does_not_ship_is_named_and_nothing_is_installed
 @pytest.mark.parametrize("statement", ["create extension vector with schema extensions",
                                        "create extension if not exists vector with schema extensions",
                                        "create extension if not exists vector",
+                                       "create extension if not exists vector with schema public",
                                        "create extension if not exists \"uuid-ossp\" with schema extensions"])
 def test_an_allowed_extension_is_a_no_op_of_the_app(statement):
     found = rewrite_file("x.sql", statement + ";", CHAT, extensions=["vector"])
@@ -53,7 +54,7 @@ def test_an_allowed_extension_is_a_no_op_of_the_app(statement):
 
 @pytest.mark.parametrize("statement, says", [
     ("create extension http with schema extensions", "add http to `extensions` in the stack config"),
-    ("create extension vector with schema public", "write `create extension if not exists vector with schema "
+    ("create extension vector with schema graphql", "write `create extension if not exists vector with schema "
                                                    "extensions`"),
     ("create extension vector version '0.5.0'", "write `create extension if not exists vector"),
     ("create extension \"uuid-ossp\"", "add uuid-ossp to `extensions`"),

@@ -15,9 +15,11 @@ from components.core import migrations as m
 from components.core.app_sql_rewrite import AppSqlRefused
 from components.core.buckets import bucket_id
 from components.core.naming import ProjectNames
+from components.resources.services import EXTRA_SEARCH_PATH
 from tests import apps, pg
 
 PAYMENTS = "nextjs_subscription_payments"
+DOCS = "nextjs_openai_doc_search"
 TABLES = {"customers", "prices", "products", "subscriptions", "users"}
 
 
@@ -229,6 +231,14 @@ def with_chatbot_ui(db):
     return db, shop, chat
 
 
+@pytest.fixture
+def three_apps(with_chatbot_ui):
+    """supabase-community/nextjs-openai-doc-search as a third project: pgvector `with schema public`,
+    no auth at all, a seed of pages and their embeddings."""
+    db, shop, chat = with_chatbot_ui
+    return db, shop, chat, deploy(db, "docs", DOCS, extensions=["vector", "http"])
+
+
 def test_chatbot_ui_lands_entirely_in_its_project(with_chatbot_ui):
     dsn, shop, chat = with_chatbot_ui
     tables = {t for (t,) in rows(dsn, "select relname from pg_class where relnamespace = %s::regnamespace "
@@ -275,3 +285,34 @@ def test_chatbot_ui_and_payments_deny_each_others_roles(with_chatbot_ui, query):
             except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable):
                 continue
             raise AssertionError(f"{role} reached {query.format(p=victim.schema)}")
+
+
+def test_doc_search_lands_in_its_project_with_its_seed(three_apps):
+    dsn, shop, chat, docs = three_apps
+    assert {t for (t,) in rows(dsn, "select relname from pg_class where relnamespace = %s::regnamespace and "
+                                    "relkind = 'r'", docs.schema)} == {"nods_page", "nods_page_section"}
+    assert rows(dsn, "select count(*) from docs.nods_page") == [(1,)]
+    with pg.request(dsn, docs.service, docs.schema, extra_search_path=EXTRA_SEARCH_PATH) as conn:  # its own role
+        (found,) = conn.execute("select count(*) from match_page_sections((select embedding from nods_page_section "
+                                "limit 1), 0.5, 5, 10)").fetchone()
+        assert found >= 1
+        assert conn.execute("select path from get_page_parents(1)").fetchall() == [("/docs/openai_embeddings",)]
+    with pg.request(dsn, docs.anon, docs.schema) as conn:  # RLS on, no policy: anon reads nothing
+        assert conn.execute("select count(*) from nods_page").fetchall() == [(0,)]
+
+
+@pytest.mark.parametrize("query", ["select * from {p}.nods_page", "select * from {p}.workspaces",
+                                   "select * from {p}.products"])
+def test_three_apps_deny_each_others_roles(three_apps, query):
+    dsn, *projects = three_apps
+    for attacker in projects:
+        for victim in projects:
+            if victim is attacker:
+                continue
+            for role in attacker.api_roles():
+                try:
+                    with pg.request(dsn, role, attacker.schema) as conn:
+                        conn.execute(query.format(p=victim.schema))
+                except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable):
+                    continue
+                raise AssertionError(f"{role} reached {query.format(p=victim.schema)}")

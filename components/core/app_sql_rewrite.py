@@ -179,7 +179,8 @@ def _skipped(stmt: ast.Node) -> bool:
 
 def _extension(stmt: ast.CreateExtensionStmt, allowed: frozenset) -> None:
     """`create extension` is a no-op when the stack holds the extension where Supabase keeps it:
-    one the image installs (`if not exists`), or one the operator allows, in schema `extensions`."""
+    one the image installs (`if not exists`), or one the operator allows, in schema `extensions`
+    (or the app's `public`, whose names it then finds on the search_path)."""
     options = {o.defname: o.arg for o in stmt.options or ()}
     schema = getattr(options.get("schema"), "sval", None)
     if stmt.extname in IMAGE_EXTENSIONS and stmt.if_not_exists and set(options) <= {"schema"}:
@@ -187,7 +188,9 @@ def _extension(stmt: ast.CreateExtensionStmt, allowed: frozenset) -> None:
     if stmt.extname not in allowed:
         raise _Refused(f"extensions are the stack's: add {stmt.extname} to `extensions` in the stack config "
                        "(the superuser installs it in schema `extensions`), or remove this statement")
-    if set(options) - {"schema"} or schema not in (None, "extensions"):
+    # `with schema public`: the app's own schema is the project's, and an extension is one per
+    # database, so it stays in `extensions`, on every search_path: its unqualified names resolve.
+    if set(options) - {"schema"} or schema not in (None, "extensions", "public"):
         raise _Refused(f"{stmt.extname} is installed in schema `extensions`; write `create extension if not "
                        f"exists {stmt.extname} with schema extensions`")
 
