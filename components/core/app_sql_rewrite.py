@@ -58,7 +58,7 @@ REFUSED = {
 # seed's test user with a known password would be a live account of a deployed project.
 POOL_WRITE = ("the user pool is GoTrue's: only a foreign key may reference auth.users; create users through the "
               "project's auth API (sign-up, or POST <project URL>/auth/v1/admin/users with its service key: the "
-              "app's triggers on auth.users then run), or set [db.seed] enabled = false in config.toml")
+              "app's triggers on auth.users then run), or turn the seed off (`projects[].seed: false` in the stack config)")
 POOL_READ = ("the user pool is GoTrue's: only a foreign key may reference auth.users; read users through the "
              "project's auth API, or a trigger on auth.users that copies what the app needs into its tables")
 

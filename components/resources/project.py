@@ -116,7 +116,7 @@ class SupabaseProject(pulumi.ComponentResource):
         """A `supabaseDir` project's app, rewritten for it (checked once already by the config)."""
         if config.supabase_dir is None:
             return None
-        enabled, paths = app_config.seed(config.supabase_dir)
+        enabled, paths = app_config.project_seed(config)
         plan = app_migrations.plan(config.supabase_dir, names, paths, enabled, extensions)
         return plan
 
@@ -124,7 +124,7 @@ class SupabaseProject(pulumi.ComponentResource):
     def _seed(config: ProjectConfig) -> Optional[dict]:
         if config.supabase_dir is None:
             return None
-        enabled, paths = app_config.seed(config.supabase_dir)
+        enabled, paths = app_config.project_seed(config)
         return {"enabled": enabled, "paths": paths}
 
     def gateway(self) -> ProjectGateway:

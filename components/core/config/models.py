@@ -196,6 +196,7 @@ class ProjectConfig(ConfigModel):
     # A Supabase CLI folder (config.toml, migrations/, seed.sql), relative to the stack's folder:
     # the project is that app, its SQL rewritten onto the project (components/core/app_migrations.py).
     supabase_dir: Optional[Path] = Field(None, alias="supabaseDir")
+    seed: Optional[bool] = None  # over config.toml's [db.seed] enabled (app_config.project_seed)
 
     @model_validator(mode="after")
     def _one_source(self) -> "ProjectConfig":
