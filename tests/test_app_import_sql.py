@@ -316,3 +316,12 @@ def test_three_apps_deny_each_others_roles(three_apps, query):
                 except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable):
                     continue
                 raise AssertionError(f"{role} reached {query.format(p=victim.schema)}")
+
+
+def test_an_archived_apps_owner_loses_storage_again(with_chatbot_ui):
+    dsn, shop, chat = with_chatbot_ui
+    usage = "select has_schema_privilege(%s, 'storage', 'usage')"
+    assert rows(dsn, usage, chat.owner) == [(True,)]
+    m.archive_project(dsn, chat)
+    assert rows(dsn, usage, chat.owner) == [(False,)]
+    assert rows(dsn, usage, shop.owner) == [(True,)]
