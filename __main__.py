@@ -51,6 +51,7 @@ database = Postgres("db", PostgresArgs(
     jwt_secret=secrets.jwt_secret,
     auth_network_name=network.auth_name,
     major=config.postgres_major,
+    max_connections=config.postgres_max_connections,
     stack_key=secrets.stack_key,
     extensions=tuple(config.extensions),
 ))

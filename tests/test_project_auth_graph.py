@@ -68,7 +68,9 @@ def test_project_gotrue_runs_the_stacks_pinned_image_on_the_auth_network_only(de
     assert network["aliases"] == ["auth-blog"] and network["name"] == "supabase-dev-auth"
     on_auth_network = {name for name, c in found.items()
                        if "supabase-dev-auth" in {n["name"] for n in c.inputs["networksAdvanced"]}}
-    assert on_auth_network == {"db", "kong", "auth-blog", "auth-shop"}
+    # Besides: the dashboard's nginx (static pages, and the GoTrues' /health probes) and the usage
+    # collector (Postgres only, as a role that may run one function): neither holds a key.
+    assert on_auth_network == {"db", "kong", "auth-blog", "auth-shop", "dashboard", "usage"}
     for shared in ("rest", "storage", "realtime", "studio", "meta", "auth"):
         assert {n["name"] for n in found[shared].inputs["networksAdvanced"]} == {"supabase-dev"}
     assert blog.inputs["healthcheck"]["tests"][-1] == "http://localhost:9999/health" and blog.inputs["wait"]

@@ -96,13 +96,14 @@ STUDIO_LOGFLARE = {"LOGFLARE_API_KEY", "LOGFLARE_PUBLIC_ACCESS_TOKEN", "LOGFLARE
 ADDED = {"kong": {"KONG_ADMIN_LISTEN", "KONG_UNTRUSTED_LUA", "KONG_UNTRUSTED_LUA_SANDBOX_REQUIRES",
                   "KONG_NGINX_ADMIN_CLIENT_MAX_BODY_SIZE", "KONG_NGINX_ADMIN_CLIENT_BODY_BUFFER_SIZE",
                   "KONG_ROUTER_FLAVOR"},
-         "rest": {"PGRST_DB_PRE_CONFIG", "PGRST_DB_PRE_REQUEST"},
+         # Each pool's ceiling stated, so that they add up within max_connections (components/core/connection_budget.py).
+         "rest": {"PGRST_DB_PRE_CONFIG", "PGRST_DB_PRE_REQUEST", "PGRST_DB_POOL"},
          # Explicit where upstream relies on defaults (namespace `auth`, issuer unset): the same
          # builder (components/resources/gotrue.py) configures every project's GoTrue, where they differ.
          "auth": {"DB_NAMESPACE", "GOTRUE_JWT_ISSUER",
                   # Upstream's asymmetric keys (docker/utils/add-new-auth-keys.sh: "Auth: GOTRUE_JWT_KEYS"),
                   # on here: the stack GoTrue signs with the stack's ES256 key.
-                  "GOTRUE_JWT_KEYS"},
+                  "GOTRUE_JWT_KEYS", "GOTRUE_DB_MAX_POOL_SIZE"},
          # The same script's "Storage: JWT_JWKS": the stack key and the legacy secret.
          "storage": {"JWT_JWKS"},
          # Upstream's default, stated: how soon a running Realtime reads back its private-only

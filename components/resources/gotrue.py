@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 import pulumi
 
 from components.core.config import AuthSettings
+from components.core.connection_budget import PROJECT_AUTH_POOL
 from components.resources.service import Healthcheck
 
 PORT = 9999
@@ -30,7 +31,7 @@ PORT = 9999
 # inside Postgres's max_connections and idle ones give their connections back; the pool
 # advisor (a sampler waking every 200 ms) is off; a tighter GC keeps the private heap small
 # (bench/gotrue.py: idle RSS 32 -> 30 MB, 24 MB of it code pages shared by every auth-<p>).
-PROJECT_TUNING = {"GOTRUE_DB_MAX_POOL_SIZE": "5", "GOTRUE_DB_CONN_MAX_IDLE_TIME": "60s",
+PROJECT_TUNING = {"GOTRUE_DB_MAX_POOL_SIZE": str(PROJECT_AUTH_POOL), "GOTRUE_DB_CONN_MAX_IDLE_TIME": "60s",
                   "GOTRUE_DB_ADVISOR_ENABLED": "false", "GOGC": "50"}
 
 

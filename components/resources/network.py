@@ -6,7 +6,9 @@ pool and is reached by the gateway, nothing more, so a compromised GoTrue (or co
 one) cannot call PostgREST, Storage, Realtime, Studio or another project's GoTrue
 directly. It is not `internal`: GoTrue must still reach SMTP servers and OAuth providers.
 
-The edge runtime joins the auth network too, and only it, because it runs code that each
+The dashboard's nginx joins it to ask each GoTrue's /health, and the usage collector to reach
+Postgres (as a role that may run one function); neither holds a key. The edge runtime joins
+the auth network too, and only it, because it runs code that each
 project's owner wrote: on the auth network everything answers only to a key (Postgres to its
 password, each GoTrue to its project's signing key, Kong to the project keys), whereas the
 stack network has services that trust their network (pg-meta runs SQL as supabase_admin,

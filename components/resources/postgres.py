@@ -21,6 +21,7 @@ from components.providers.database_passwords import DatabasePasswords, DatabaseP
 from components.resources.service import Healthcheck, Mount, ServiceSpec, declare, named_volume, publish
 from components.providers.sql_migrations import StackBootstrap
 from components.core.sql_templates import render
+from components.core.connection_budget import PROVIDER_POOL
 from components.core.images import DB_IMAGE
 from components.core.naming import DATABASE
 from components.core.signing_keys import SigningKey
@@ -61,6 +62,7 @@ class PostgresArgs:
     stack_key: Optional[pulumi.Output[SigningKey]] = None  # its public half is recorded for the services
     major: int = 17  # config postgresMajor: the image and the data volume of that PostgreSQL major
     extensions: Sequence[str] = ()  # config extensions: installed by the superuser in schema `extensions`
+    max_connections: int = 1000  # config postgresMaxConnections (components/core/connection_budget.py)
 
 
 def volumes_of(major: int) -> dict[str, str]:
@@ -97,7 +99,8 @@ def db_spec(args: PostgresArgs, data: docker.Volume, config: docker.Volume) -> S
         env={"POSTGRES_HOST": "/var/run/postgresql", "PGPORT": str(PORT), "POSTGRES_PORT": str(PORT),
              "PGDATABASE": DATABASE, "POSTGRES_DB": DATABASE, "JWT_EXP": str(JWT_EXP)},
         secret_env={"PGPASSWORD": args.password, "POSTGRES_PASSWORD": args.password, "JWT_SECRET": args.jwt_secret},
-        command=["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "log_min_messages=fatal"],
+        command=["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "log_min_messages=fatal",
+                 "-c", f"max_connections={args.max_connections}"],
         healthcheck=Healthcheck(["CMD", "pg_isready", "-U", "postgres", "-h", "127.0.0.1"], retries=10),
         wait=True,
         ports=[publish(PORT, args.port, args.bind_address)],
@@ -128,7 +131,7 @@ class Postgres(pulumi.ComponentResource):
             lambda pw: f"postgresql://{ADMIN_USER}:{quote(pw, safe='')}@{host}:{args.port}/{DATABASE}?sslmode=disable"))
         self.provider = postgresql.Provider(
             f"{name}-provider", host=host, port=args.port, username=ADMIN_USER, password=args.password,
-            database=DATABASE, sslmode="disable", superuser=True, opts=after_db)
+            database=DATABASE, sslmode="disable", superuser=True, max_connections=PROVIDER_POOL, opts=after_db)
         # PostgREST's and Realtime's verifying keys live in the database (sql/bootstrap/0005):
         # the legacy secret (the stack's legacy keys) and the stack GoTrue's public key.
         self.bootstrap = StackBootstrap(

@@ -22,6 +22,7 @@ import pulumi_random as random
 from components.core import urls
 from components.resources import gotrue
 from components.core.config import StackConfig
+from components.core.connection_budget import REST_POOL, STACK_AUTH_POOL
 from components.core.buckets import MAX_FILE_SIZE
 from components.core.images import DB_IMAGE, image
 from components.core.migrations import POSTGREST_BASE_SCHEMAS
@@ -86,7 +87,7 @@ def rest(a: ServicesArgs) -> ServiceSpec:
         env={"PGRST_DB_SCHEMAS": POSTGREST_BASE_SCHEMAS, "PGRST_DB_PRE_CONFIG": PRE_CONFIG,
              "PGRST_DB_PRE_REQUEST": PRE_REQUEST,
              "PGRST_DB_MAX_ROWS": "1000", "PGRST_DB_EXTRA_SEARCH_PATH": EXTRA_SEARCH_PATH, "PGRST_DB_ANON_ROLE": "anon",
-             "PGRST_DB_USE_LEGACY_GUCS": "false", "PGRST_APP_SETTINGS_JWT_EXP": str(JWT_EXP)},
+             "PGRST_DB_USE_LEGACY_GUCS": "false", "PGRST_DB_POOL": str(REST_POOL), "PGRST_APP_SETTINGS_JWT_EXP": str(JWT_EXP)},
         secret_env={"PGRST_DB_URI": _url("postgres", "authenticator", s.postgres_password),
                     "PGRST_JWT_SECRET": s.jwt_secret},
     )
@@ -128,7 +129,7 @@ def auth(a: ServicesArgs) -> ServiceSpec:
     settings = a.config.auth
     return ServiceSpec(
         name="auth", network_name=a.network_name,
-        env=gotrue.env(settings, stack_auth_identity(a.config)),
+        env={**gotrue.env(settings, stack_auth_identity(a.config)), "GOTRUE_DB_MAX_POOL_SIZE": str(STACK_AUTH_POOL)},
         secret_env=gotrue.secret_env(settings, _url("postgres", "supabase_auth_admin", a.secrets.postgres_password),
                                      a.secrets.jwt_secret, stack_gotrue_keys(a.secrets.stack_key, a.secrets.jwt_secret)),
         healthcheck=gotrue.healthcheck(),

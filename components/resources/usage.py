@@ -18,6 +18,7 @@ import pulumi_docker as docker
 import pulumi_postgresql as postgresql
 import pulumi_random as random
 
+from components.core.connection_budget import USAGE_LIMIT
 from components.core.images import DB_IMAGE
 from components.core.naming import DATABASE
 from components.core.options import after
@@ -52,7 +53,7 @@ class UsageCollector(pulumi.ComponentResource):
         super().__init__("supabase-multi-instance:index:UsageCollector", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=child)
-        role = postgresql.Role(ROLE, name=ROLE, login=True, password=password.result, connection_limit=2,
+        role = postgresql.Role(ROLE, name=ROLE, login=True, password=password.result, connection_limit=USAGE_LIMIT,
                                roles=[READER_GROUP], opts=pulumi.ResourceOptions.merge(
                                    after(child, [args.database.bootstrap]),
                                    pulumi.ResourceOptions(provider=args.database.provider)))

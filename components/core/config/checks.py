@@ -8,7 +8,8 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from components.core import app_config, app_migrations, buckets, hostnames, migrations, template_files, template_policies
+from components.core import (app_config, app_migrations, buckets, connection_budget, hostnames, migrations,
+                             template_files, template_policies)
 from components.core.app_sql_rewrite import AppSqlRefused
 from components.core.config.errors import ConfigError, describe
 from components.core.config.models import Features, Ports, StackConfig
@@ -105,7 +106,7 @@ def parse_config(raw: dict[str, Any],
     problems += _cross_checks(raw) + _port_problems(raw)
     if config is not None:
         problems += (_route_problems(config) + _template_problems(config) + _functions_problems(config)
-                     + _app_problems(config))
+                     + _app_problems(config) + connection_budget.problems(config))
     if problems:
         raise ConfigError(problems)
     assert config is not None

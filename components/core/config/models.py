@@ -353,6 +353,9 @@ class StackConfig(ConfigModel):
     # stack created at 15 that leaves this unset is refused by the volume's protection, never
     # started on 17 (README, "Upgrading Postgres to a new major").
     postgres_major: int = Field(17, alias="postgresMajor")
+    # Postgres's max_connections: fixed per stack, since changing it restarts Postgres; the
+    # pools must fit in it (components/core/connection_budget.py).
+    postgres_max_connections: int = Field(1000, ge=100, le=10000, alias="postgresMaxConnections")
     postgres_password: Optional[SecretStr] = Field(None, alias="postgresPassword")
     jwt_secret: Optional[SecretStr] = Field(None, alias="jwtSecret")
     dashboard_password: Optional[SecretStr] = Field(None, alias="dashboardPassword")
