@@ -53,6 +53,7 @@ database = Postgres("db", PostgresArgs(
     major=config.postgres_major,
     max_connections=config.postgres_max_connections,
     stack_key=secrets.stack_key,
+    extensions=tuple(config.extensions),
 ))
 # Optional upstream services (features.*); when analytics is off nothing waits for it.
 analytics = Analytics("analytics", AnalyticsArgs(network.name, secrets, database)) if config.features.analytics else None
@@ -88,6 +89,7 @@ projects = {
         hostname=urls.project_hostname(config, p),
         services=[api.containers["storage"], api.containers["realtime"]],
         status=project_status(config, p.name, p.auth.mode),
+        extensions=tuple(config.extensions),
     ), opts=pulumi.ResourceOptions(provider=database.provider, depends_on=[database.bootstrap]))
     for p in config.projects
 }

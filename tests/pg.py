@@ -262,7 +262,8 @@ def role_settings(dsn: str) -> dict[str, dict[str, str]]:
 
 
 @contextmanager
-def request(dsn: str, role: str, schema: str, claims: Optional[dict] = None) -> Iterator[psycopg.Connection]:
+def request(dsn: str, role: str, schema: str, claims: Optional[dict] = None,
+            extra_search_path: Optional[str] = None) -> Iterator[psycopg.Connection]:
     """One PostgREST request: log in as authenticator; set search_path, the role's cached settings
     (statement_timeout, ...), role and claims transaction-locally, in PostgREST's order
     (src/PostgREST/Query/PreQuery.hs txVarQuery)."""
@@ -270,7 +271,8 @@ def request(dsn: str, role: str, schema: str, claims: Optional[dict] = None) -> 
     settings = role_settings(dsn).get(role, {})
     with psycopg.connect(as_authenticator(dsn)) as conn:
         with conn.transaction():
-            conn.execute("select set_config('search_path', %s, true)", (schema,))
+            path = schema if extra_search_path is None else f"{schema}, {extra_search_path}"  # PGRST_DB_EXTRA_SEARCH_PATH
+            conn.execute("select set_config('search_path', %s, true)", (path,))
             for key, value in settings.items():
                 conn.execute("select set_config(%s, %s, true)", (key, value))
             conn.execute("select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",

@@ -73,3 +73,22 @@ def test_a_supabase_dir_project_declares_its_app(tmp_path):
     assert sql.inputs["published_tables"] == ["products", "prices"]
     assert sql.inputs["app_seed"] == {"enabled": True, "paths": ["./seed.sql"]}
     assert "create table" not in str(sql.inputs).lower()  # checksums in state, not SQL
+
+
+def test_the_extensions_allowlist_reaches_the_bootstrap_and_the_apps_sql_step():
+    """chatbot-ui asks for `vector` and `http`: with them listed, the program under mocks declares
+    the stack bootstrap installing them and the app's SQL step planning with them."""
+    config = dev_config()
+    config["supabase-multi-instance:extensions"] = ["vector", "http"]
+    chat = {"name": "chat", "supabaseDir": str(apps.folder("chatbot_ui"))}
+    config["supabase-multi-instance:projects"] = [chat]
+    with pytest.raises(ConfigError, match=r"seed.sql:1: .*or turn the seed off \(`projects\[\]\.seed: false` in the stack config\)"):
+        run_program(config)
+    config["supabase-multi-instance:projects"] = [{**chat, "seed": False}]  # its seed writes auth.users: off
+    run = run_program(config)
+    (boot,) = run.of_type("pulumi-python:dynamic/supabase:StackBootstrap")
+    assert boot.inputs["extensions"] == ["vector", "http"]
+    (sql,) = [r for r in run.of_type(MIGRATIONS) if r.inputs["project"] == "chat"]
+    assert sql.inputs["app_extensions"] == ["vector", "http"]
+    assert len(sql.inputs["migrations"]) == 25
+    assert sql.inputs["app_seed"] == {"enabled": False, "paths": ["./seed.sql"]}

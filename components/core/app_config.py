@@ -98,6 +98,13 @@ def seed(folder: Path) -> tuple[bool, list[str]]:
     return bool(found.get("enabled", True)), list(found.get("sql_paths", ["./seed.sql"]))
 
 
+def project_seed(project: Any) -> tuple[bool, list[str]]:
+    """A supabaseDir project's seed: config.toml's [db.seed], its `enabled` overridden by the stack
+    config's `projects[].seed` when set (a seed meant for local development stays off)."""
+    enabled, paths = seed(project.supabase_dir)
+    return (enabled if project.seed is None else project.seed), paths
+
+
 def merged(project: dict[str, Any], folder: Path) -> dict[str, Any]:
     """The raw project entry over the app's settings: a key of the stack config wins."""
     return _merge(project_settings(folder), project)

@@ -81,7 +81,11 @@ class AppPlan:
         return self.routed("buckets")
 
     def before_owner(self, conn: psycopg.Connection, names: ProjectNames) -> None:
-        """The owner may reference its user pool's users (`references auth.users`), nothing more."""
+        """The owner may reference its user pool's users (`references auth.users`), and name
+        Storage's helper functions (`storage.foldername()` in an app's SQL function, checked when
+        it is created) as the project's API roles may: usage on the schema, no table privilege."""
+        if conn.execute("select pg_catalog.to_regnamespace('storage')").fetchone()[0] is not None:
+            conn.execute(sql.SQL("grant usage on schema storage to {}").format(sql.Identifier(names.owner)))
         pool = f"{names.auth_schema}.users"
         if conn.execute("select pg_catalog.to_regclass(%s)", (pool,)).fetchone()[0] is not None:
             conn.execute(sql.SQL("grant usage on schema {} to {}; grant references on {}.users to {}").format(
@@ -105,14 +109,15 @@ class AppPlan:
 
 
 def plan(folder: Path, names: ProjectNames, seed_paths: Sequence[str] = ("./seed.sql",),
-         seed: bool = True) -> AppPlan:
-    """Every file of the app rewritten for `names`; AppSqlRefused names each statement refused."""
+         seed: bool = True, extensions: Sequence[str] = ()) -> AppPlan:
+    """Every file of the app rewritten for `names`; AppSqlRefused names each statement refused.
+    `extensions`: the stack config's allowed extensions."""
     folder = Path(folder).resolve()
     found = AppPlan(folder, names)
     problems: list[str] = []
     for m in discover(folder):
         try:
-            found.files.append((m, rewrite_file(f"{folder.name}/migrations/{m.filename}", m.source, names)))
+            found.files.append((m, rewrite_file(f"{folder.name}/migrations/{m.filename}", m.source, names, extensions)))
         except AppSqlRefused as err:
             problems += err.problems
     if seed:
@@ -120,7 +125,7 @@ def plan(folder: Path, names: ProjectNames, seed_paths: Sequence[str] = ("./seed
         label = ", ".join(f"{folder.name}/{Path(p).as_posix().lstrip('./')}" for p, _ in texts)
         try:
             if texts:
-                found.seed = rewrite_file(label, "\n".join(t for _, t in texts), names)
+                found.seed = rewrite_file(label, "\n".join(t for _, t in texts), names, extensions)
                 found.seed_label = label
         except AppSqlRefused as err:
             problems += err.problems

@@ -12,7 +12,9 @@ sorted into one of four kinds before anything runs:
   components/core/template_policies.py like a template's policies.json), a row inserted into
   `storage.buckets` (the project's buckets);
 * skipped, because the stack already holds it: `create extension if not exists` of an
-  extension the supabase/postgres image installs, ownership changes to the image's roles,
+  extension the supabase/postgres image installs, `create extension [if not exists] X [with
+  schema extensions]` of an X the operator lists in the stack config's `extensions` (installed
+  by the superuser, components/core/extensions.py), ownership changes to the image's roles,
   dropping the publication a migration then recreates;
 * refused, with the file, line, statement and what to change: anything else that reaches
   outside the project (other schemas, extensions, `alter system`, roles, event triggers,
@@ -21,7 +23,7 @@ sorted into one of four kinds before anything runs:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import pglast
 from pglast import ast, enums
@@ -36,8 +38,6 @@ from components.core.naming import ProjectNames
 IMAGE_EXTENSIONS = frozenset({"uuid-ossp", "pgcrypto", "pgjwt", "pg_stat_statements", "pg_graphql", "supabase_vault"})
 IMAGE_ROLES = frozenset({"postgres", "supabase_admin", "anon", "authenticated", "service_role"})
 REFUSED = {
-    "CreateExtensionStmt": "extensions are the stack's; ask the operator to add it to the database, then remove "
-                           "this statement",
     "AlterSystemStmt": "server settings are the stack's; remove this statement",
     "CreateRoleStmt": "a project has exactly its own roles (<p>_anon, <p>_authenticated, <p>_service); remove it",
     "AlterRoleStmt": "a project's roles are managed by the stack; remove this statement",
@@ -50,6 +50,17 @@ REFUSED = {
     "CreateForeignServerStmt": "foreign servers reach outside the project; remove this statement",
     "LoadStmt": "loading libraries is the stack's; remove this statement",
 }
+
+# Why a statement may not write the user pool, not even routed to a superuser step: the pool's
+# tables are GoTrue's (their columns follow its migrations, a 32-column insert fits one GoTrue
+# version), and its rows are what its tokens trust (`role` becomes the JWT's role claim,
+# `raw_app_meta_data` what policies read as app_metadata, `encrypted_password` a login). A
+# seed's test user with a known password would be a live account of a deployed project.
+POOL_WRITE = ("the user pool is GoTrue's: only a foreign key may reference auth.users; create users through the "
+              "project's auth API (sign-up, or POST <project URL>/auth/v1/admin/users with its service key: the "
+              "app's triggers on auth.users then run), or turn the seed off (`projects[].seed: false` in the stack config)")
+POOL_READ = ("the user pool is GoTrue's: only a foreign key may reference auth.users; read users through the "
+             "project's auth API, or a trigger on auth.users that copies what the app needs into its tables")
 
 
 class AppSqlRefused(Exception):
@@ -72,8 +83,10 @@ class Rewritten:
     skipped: list[str] = field(default_factory=list)
 
 
-def rewrite_file(label: str, text: str, names: ProjectNames) -> Rewritten:
-    """Every statement of `text` sorted and mapped; AppSqlRefused lists each one refused."""
+def rewrite_file(label: str, text: str, names: ProjectNames, extensions: Iterable[str] = ()) -> Rewritten:
+    """Every statement of `text` sorted and mapped; AppSqlRefused lists each one refused.
+    `extensions`: the stack config's allowed extensions (an app's `create extension` of one is a no-op)."""
+    allowed = frozenset(extensions)
     try:
         statements = pglast.parse_sql(text)
     except pglast.parser.ParseError as err:
@@ -83,7 +96,7 @@ def rewrite_file(label: str, text: str, names: ProjectNames) -> Rewritten:
         line = data[:raw.stmt_location].count(b"\n") + 1 + _leading_lines(data, raw)
         shown = _shown(data, raw)
         try:
-            _sort(raw.stmt, names, found, shown)
+            _sort(raw.stmt, names, found, shown, allowed)
         except _Refused as why:
             problems.append(f"{label}:{line}: `{shown}`: {why}")
     if problems:
@@ -113,8 +126,12 @@ def _shown(data: bytes, raw: ast.RawStmt) -> str:
     return words if len(words) <= 100 else words[:97] + "..."
 
 
-def _sort(stmt: ast.Node, names: ProjectNames, found: Rewritten, shown: str) -> None:
+def _sort(stmt: ast.Node, names: ProjectNames, found: Rewritten, shown: str, allowed: frozenset = frozenset()) -> None:
     kind = type(stmt).__name__
+    if kind == "CreateExtensionStmt":
+        _extension(stmt, allowed)
+        found.skipped.append(shown)
+        return
     if _skipped(stmt):
         found.skipped.append(shown)
         return
@@ -140,8 +157,7 @@ def _sort(stmt: ast.Node, names: ProjectNames, found: Rewritten, shown: str) -> 
     mapper.walk(stmt)
     _inside(mapper, names)
     if kind not in ("CreateStmt", "AlterTableStmt") and any(s == names.auth_schema for s, _ in mapper.tables):
-        raise _Refused("the user pool is GoTrue's: only a foreign key may reference auth.users; create users "
-                       "through the project's auth API (sign-up or the admin API)")
+        raise _Refused(POOL_WRITE if kind in ("InsertStmt", "UpdateStmt", "DeleteStmt") else POOL_READ)
     found.owner_sql.append(RawStream()(stmt))
 
 
@@ -149,8 +165,6 @@ def _skipped(stmt: ast.Node) -> bool:
     """What the stack already holds: an image extension, the image's owners, the publication
     a migration drops to recreate."""
     kind = type(stmt).__name__
-    if kind == "CreateExtensionStmt":
-        return stmt.if_not_exists and stmt.extname in IMAGE_EXTENSIONS
     if kind == "AlterOwnerStmt":
         return isinstance(stmt.newowner, ast.RoleSpec) and stmt.newowner.rolename in IMAGE_ROLES
     if kind == "AlterTableStmt":
@@ -161,6 +175,24 @@ def _skipped(stmt: ast.Node) -> bool:
     if kind == "CommentStmt" and stmt.objtype == enums.ObjectType.OBJECT_SCHEMA:
         return isinstance(stmt.object, ast.String) and stmt.object.sval == "public"
     return False
+
+
+def _extension(stmt: ast.CreateExtensionStmt, allowed: frozenset) -> None:
+    """`create extension` is a no-op when the stack holds the extension where Supabase keeps it:
+    one the image installs (`if not exists`), or one the operator allows, in schema `extensions`
+    (or the app's `public`, whose names it then finds on the search_path)."""
+    options = {o.defname: o.arg for o in stmt.options or ()}
+    schema = getattr(options.get("schema"), "sval", None)
+    if stmt.extname in IMAGE_EXTENSIONS and stmt.if_not_exists and set(options) <= {"schema"}:
+        return
+    if stmt.extname not in allowed:
+        raise _Refused(f"extensions are the stack's: add {stmt.extname} to `extensions` in the stack config "
+                       "(the superuser installs it in schema `extensions`), or remove this statement")
+    # `with schema public`: the app's own schema is the project's, and an extension is one per
+    # database, so it stays in `extensions`, on every search_path: its unqualified names resolve.
+    if set(options) - {"schema"} or schema not in (None, "extensions", "public"):
+        raise _Refused(f"{stmt.extname} is installed in schema `extensions`; write `create extension if not "
+                       f"exists {stmt.extname} with schema extensions`")
 
 
 def _relation(node: Optional[ast.RangeVar]) -> tuple[str, str]:
@@ -198,6 +230,7 @@ def _storage_policy(stmt: ast.CreatePolicyStmt, names: ProjectNames, mapper: Map
     if set(roles) - set(abstract):
         raise _Refused(f"a storage policy may name only anon, authenticated and service_role, not {roles}")
     BucketIds(names).walk(stmt)
+    Qualified(names).walk(stmt)
     mapper.walk(stmt)
     mapper.tables.discard(("storage", stmt.table.relname))
     _inside(mapper, names)
@@ -255,6 +288,15 @@ class BucketIds(Mapper):
             if isinstance(value, ast.A_Const) and isinstance(value.val, ast.String):
                 setattr(node, attr, ast.A_Const(isnull=False, val=ast.String(
                     sval=bucket_id(self.names.project, value.val.sval))))
+
+
+class Qualified(Mapper):
+    """In a storage policy, the app's own tables it names unqualified (`exists (select 1 from chats ...)`)
+    qualified with the project's schema: the superuser creates the policy, outside the owner's search_path."""
+
+    def _RangeVar(self, node: ast.RangeVar) -> None:
+        if not node.schemaname:
+            node.schemaname = "public"  # the app's schema, which the mapper then maps onto the project's
 
 
 def _bucket_rows(stmt: ast.InsertStmt) -> list[dict[str, Any]]:

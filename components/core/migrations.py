@@ -198,12 +198,13 @@ def _record(conn: psycopg.Connection, scope: str, m: Migration) -> None:
 
 
 def apply_bootstrap(dsn: str, migrations: list[Migration], where: str = "sql/bootstrap", jwt_secret: Optional[str] = None,
-                    jwks: Optional[Sequence[dict[str, Any]]] = None) -> list[str]:
+                    jwks: Optional[Sequence[dict[str, Any]]] = None, extensions: Sequence[str] = ()) -> list[str]:
     """The stack's own schema objects (this repository's sql/bootstrap, run as the superuser,
     each file once, in order): PostgREST's pre-config function, the schema-adoption guard,
     the Storage and Realtime registry functions, Realtime's private-only tenant guard, the
     registry of verifying keys. Then, in the same transaction, the stack's legacy JWT secret
-    and its own public keys, checked by components/core/jwks_registry.py (None: leave them)."""
+    and its own public keys, checked by components/core/jwks_registry.py (None: leave them),
+    and the extensions the stack config allows apps (components/core/extensions.py)."""
     context = {"authenticator": AUTHENTICATOR, "base_schemas": POSTGREST_BASE_SCHEMAS}
     with _connect(dsn) as conn, conn.transaction():
         _begin_locked(conn, ensure_registry=True)
@@ -213,6 +214,10 @@ def apply_bootstrap(dsn: str, migrations: list[Migration], where: str = "sql/boo
             _run(conn, label, _render(m, label, context))
             _record(conn, STACK_SCOPE, m)
             done.append(m.filename)
+        if extensions:
+            from components.core.extensions import install
+
+            install(conn, extensions)
         if jwt_secret is not None or jwks is not None:  # _run names the line, never echoes the secret
             _run(conn, "sql/stack/stack_jwt.sql.j2", render_named(
                 "stack/stack_jwt.sql.j2", secret=jwt_secret, jwks_json=None if jwks is None else json.dumps(list(jwks))))

@@ -107,7 +107,8 @@ class BootstrapProvider(CheckedMigrations):
         except jwks_registry.JwksRefused as err:
             raise migrations.MigrationError(f"{err}; nothing was applied") from None
         jwks = _checked_keys(props, self.OWNER) if props.get("jwks") is not None else None
-        migrations.apply_bootstrap(props["dsn"], _load(props), props["template_dir"], jwt_secret=secret, jwks=jwks)
+        migrations.apply_bootstrap(props["dsn"], _load(props), props["template_dir"], jwt_secret=secret, jwks=jwks,
+                                   extensions=props.get("extensions") or ())
         return props
 
 
@@ -119,7 +120,7 @@ class StackBootstrap(Resource, module="supabase", name="StackBootstrap"):
 
     def __init__(self, name: str, dsn: pulumi.Input[str], opts: Optional[pulumi.ResourceOptions] = None, *,
                  jwt_secret: Optional[pulumi.Input[str]] = None,
-                 jwks: Optional[pulumi.Input[list[dict[str, Any]]]] = None):
+                 jwks: Optional[pulumi.Input[list[dict[str, Any]]]] = None, extensions: Sequence[str] = ()):
         folder = SQL_ROOT / "bootstrap"
         props = {
             "dsn": pulumi.Output.secret(dsn),
@@ -127,6 +128,7 @@ class StackBootstrap(Resource, module="supabase", name="StackBootstrap"):
             "migrations": migrations.plan_names(migrations.discover(folder)),
             "jwt_secret": None if jwt_secret is None else pulumi.Output.secret(jwt_secret),
             "jwks": jwks,
+            "extensions": list(extensions),  # stack config `extensions`, installed in schema `extensions`
         }
         super().__init__(BootstrapProvider(), name, props, opts)
 
@@ -154,7 +156,7 @@ class ProjectMigrationsProvider(CheckedMigrations):
         if props.get("supabase_dir"):  # the app's files rewritten for this project, refused statements named
             seed = props.get("app_seed") or {}
             app = app_migrations.plan(REPO_ROOT / props["supabase_dir"], names, seed.get("paths") or (),
-                                      bool(seed.get("enabled")))
+                                      bool(seed.get("enabled")), props.get("app_extensions") or ())
             found = app.migrations
         migrations.apply_project(props["dsn"], names, props["template"], found, props["template_dir"], app=app,
                                  statement_timeout=props.get("statement_timeout") or DEFAULT_STATEMENT_TIMEOUT,
@@ -204,6 +206,7 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
         opts: Optional[pulumi.ResourceOptions] = None,
         supabase_dir: Optional[Path] = None,
         app_seed: Optional[dict[str, Any]] = None,
+        app_extensions: Sequence[str] = (),
     ):
         folder, planned = _plan(Path(supabase_dir or template_dir), supabase_dir is not None)
         props = {
@@ -221,6 +224,7 @@ class ProjectMigrations(Resource, module="supabase", name="ProjectMigrations"):
             "jwks": jwks if isinstance(jwks, pulumi.Output) else list(jwks),
             "supabase_dir": folder if supabase_dir is not None else None,
             "app_seed": app_seed,
+            "app_extensions": list(app_extensions),  # stack config `extensions`: the app's no-op `create extension`s
             "tables": None,
             "views": None,
             "functions": None,

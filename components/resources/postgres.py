@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 from urllib.parse import quote
 
 import pulumi
@@ -61,6 +61,7 @@ class PostgresArgs:
     auth_network_name: Optional[pulumi.Input[str]] = None  # the projects' GoTrues reach it there
     stack_key: Optional[pulumi.Output[SigningKey]] = None  # its public half is recorded for the services
     major: int = 17  # config postgresMajor: the image and the data volume of that PostgreSQL major
+    extensions: Sequence[str] = ()  # config extensions: installed by the superuser in schema `extensions`
     max_connections: int = 1000  # config postgresMaxConnections (components/core/connection_budget.py)
 
 
@@ -134,7 +135,7 @@ class Postgres(pulumi.ComponentResource):
         # PostgREST's and Realtime's verifying keys live in the database (sql/bootstrap/0005):
         # the legacy secret (the stack's legacy keys) and the stack GoTrue's public key.
         self.bootstrap = StackBootstrap(
-            f"{name}-bootstrap", self.admin_dsn, opts=after_db, jwt_secret=args.jwt_secret,
+            f"{name}-bootstrap", self.admin_dsn, opts=after_db, jwt_secret=args.jwt_secret, extensions=args.extensions,
             jwks=None if args.stack_key is None else pulumi.Output.unsecret(
                 pulumi.Output.from_input(args.stack_key).apply(lambda k: [k.public_jwk()])))
         self.register_outputs({})

@@ -41,6 +41,8 @@ class ProjectArgs:
     services: Sequence[pulumi.Resource] = ()
     # The project's own services for the status page ({name, image, healthUrl}; services.project_status).
     status: Sequence[dict] = ()
+    # The stack config's `extensions`: an app's `create extension` of one is a no-op of the app.
+    extensions: Sequence[str] = ()
 
     @property
     def rest_url(self) -> str:
@@ -55,7 +57,7 @@ class SupabaseProject(pulumi.ComponentResource):
     def __init__(self, name: str, args: ProjectArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("supabase-multi-instance:index:SupabaseProject", name, None, opts)
         self.names = names = ProjectNames(args.config.name, args.config.auth.mode)
-        app = self._app(args.config, names)
+        app = self._app(args.config, names, args.extensions)
         declared = buckets.spec(names.project, args.config.storage.buckets)
         # Buckets the app's SQL inserts, unless config.toml or the stack config declares them.
         declared += buckets.spec(names.project, [BucketConfig(name=b["name"], public=b["public"]) for b in
@@ -77,6 +79,7 @@ class SupabaseProject(pulumi.ComponentResource):
             template_dir=args.template_dir,
             supabase_dir=args.config.supabase_dir,
             app_seed=self._seed(args.config),
+            app_extensions=args.extensions,
             on_delete=args.config.on_delete,
             dsn=args.dsn,
             statement_timeout=args.config.statement_timeout,
@@ -109,19 +112,19 @@ class SupabaseProject(pulumi.ComponentResource):
         self.register_outputs({"schema": names.schema})
 
     @staticmethod
-    def _app(config: ProjectConfig, names: ProjectNames) -> Optional[app_migrations.AppPlan]:
+    def _app(config: ProjectConfig, names: ProjectNames, extensions: Sequence[str] = ()) -> Optional[app_migrations.AppPlan]:
         """A `supabaseDir` project's app, rewritten for it (checked once already by the config)."""
         if config.supabase_dir is None:
             return None
-        enabled, paths = app_config.seed(config.supabase_dir)
-        plan = app_migrations.plan(config.supabase_dir, names, paths, enabled)
+        enabled, paths = app_config.project_seed(config)
+        plan = app_migrations.plan(config.supabase_dir, names, paths, enabled, extensions)
         return plan
 
     @staticmethod
     def _seed(config: ProjectConfig) -> Optional[dict]:
         if config.supabase_dir is None:
             return None
-        enabled, paths = app_config.seed(config.supabase_dir)
+        enabled, paths = app_config.project_seed(config)
         return {"enabled": enabled, "paths": paths}
 
     def gateway(self) -> ProjectGateway:

@@ -65,6 +65,12 @@ class ServicesArgs:
     after: Sequence[pulumi.Resource] = ()
 
 
+# Where a request's unqualified names resolve after the project's schema: `extensions` too, as the
+# Supabase CLI's `[api] extra_search_path = ["public", "extensions"]`, so an app's SQL function
+# without its own search_path finds the stack's extensions (pgvector's `<#>`, `uuid_generate_v4()`).
+EXTRA_SEARCH_PATH = "public, extensions"
+
+
 def _url(scheme: str, user: str, password: pulumi.Input[str], database: str = DATABASE) -> pulumi.Output[str]:
     return pulumi.Output.from_input(password).apply(lambda pw: internal_url(scheme, user, pw, database))
 
@@ -80,7 +86,7 @@ def rest(a: ServicesArgs) -> ServiceSpec:
         name="rest", network_name=a.network_name, command=["postgrest"],
         env={"PGRST_DB_SCHEMAS": POSTGREST_BASE_SCHEMAS, "PGRST_DB_PRE_CONFIG": PRE_CONFIG,
              "PGRST_DB_PRE_REQUEST": PRE_REQUEST,
-             "PGRST_DB_MAX_ROWS": "1000", "PGRST_DB_EXTRA_SEARCH_PATH": "public", "PGRST_DB_ANON_ROLE": "anon",
+             "PGRST_DB_MAX_ROWS": "1000", "PGRST_DB_EXTRA_SEARCH_PATH": EXTRA_SEARCH_PATH, "PGRST_DB_ANON_ROLE": "anon",
              "PGRST_DB_USE_LEGACY_GUCS": "false", "PGRST_DB_POOL": str(REST_POOL), "PGRST_APP_SETTINGS_JWT_EXP": str(JWT_EXP)},
         secret_env={"PGRST_DB_URI": _url("postgres", "authenticator", s.postgres_password),
                     "PGRST_JWT_SECRET": s.jwt_secret},
@@ -196,7 +202,7 @@ def studio(a: ServicesArgs, snippets: docker.Volume, functions: docker.Volume) -
     s = a.secrets
     env = {"HOSTNAME": "::", "STUDIO_PG_META_URL": "http://meta:8080", "POSTGRES_PORT": str(PORT),
            "POSTGRES_HOST": "db", "POSTGRES_DB": DATABASE, "PGRST_DB_SCHEMAS": POSTGREST_BASE_SCHEMAS,
-           "PGRST_DB_MAX_ROWS": "1000", "PGRST_DB_EXTRA_SEARCH_PATH": "public",
+           "PGRST_DB_MAX_ROWS": "1000", "PGRST_DB_EXTRA_SEARCH_PATH": EXTRA_SEARCH_PATH,
            "DEFAULT_ORGANIZATION_NAME": "Default Organization", "DEFAULT_PROJECT_NAME": "Default Project",
            "SUPABASE_URL": "http://kong:8000", "SUPABASE_PUBLIC_URL": urls.api_url(a.config),
            "NEXT_PUBLIC_ENABLE_LOGS": "true" if a.logflare else "false",

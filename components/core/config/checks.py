@@ -140,9 +140,10 @@ def _app_problems(config: StackConfig) -> list[str]:
     for i, p in enumerate(config.projects):
         if p.supabase_dir is None or not (p.supabase_dir / "migrations").is_dir():
             continue
-        enabled, paths = app_config.seed(p.supabase_dir)
+        enabled, paths = app_config.project_seed(p)
         try:
-            app_migrations.plan(p.supabase_dir, ProjectNames(p.name, p.auth.mode), paths, enabled)
+            app_migrations.plan(p.supabase_dir, ProjectNames(p.name, p.auth.mode), paths, enabled,
+                                config.extensions)
         except (AppSqlRefused, migrations.MigrationError) as err:
             problems = err.problems if isinstance(err, AppSqlRefused) else [str(err)]
             found += [f"projects[{i}].supabaseDir: {line}" for line in problems]

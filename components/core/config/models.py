@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from components.core import buckets
+from components.core.config.extensions import check_extensions
 from components.core.config.functions import FunctionsConfig
 from components.core.config.rules import (
     CLOUDFLARE_ID,
@@ -195,6 +196,7 @@ class ProjectConfig(ConfigModel):
     # A Supabase CLI folder (config.toml, migrations/, seed.sql), relative to the stack's folder:
     # the project is that app, its SQL rewritten onto the project (components/core/app_migrations.py).
     supabase_dir: Optional[Path] = Field(None, alias="supabaseDir")
+    seed: Optional[bool] = None  # over config.toml's [db.seed] enabled (app_config.project_seed)
 
     @model_validator(mode="after")
     def _one_source(self) -> "ProjectConfig":
@@ -357,8 +359,10 @@ class StackConfig(ConfigModel):
     postgres_password: Optional[SecretStr] = Field(None, alias="postgresPassword")
     jwt_secret: Optional[SecretStr] = Field(None, alias="jwtSecret")
     dashboard_password: Optional[SecretStr] = Field(None, alias="dashboardPassword")
+    extensions: list[str] = Field(default_factory=list)  # config/extensions.py
 
     _domain = field_validator("domain")(classmethod(lambda cls, v: check_hostname(v)))
+    _extensions = field_validator("extensions")(classmethod(lambda cls, v: check_extensions(v)))
 
     @field_validator("postgres_major")
     @classmethod
