@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -47,16 +46,11 @@ class GoTrue(BaseHTTPRequestHandler):
         pass
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def nginx_config(folder: Path, site: Path, gotrue_port: int) -> tuple[Path, int]:
     """The stack's server block, rooted at `site`, on a free port, probes at the stand-in."""
     from components.resources.dashboard_site import WEB_ROOT, nginx_conf
     from components.core.status_probes import PROJECT_PROBE_PORT
+    from tests._tools import free_port
 
     port = free_port()
     conf = nginx_conf().replace("listen 80;", f"listen 127.0.0.1:{port};").replace(f"root {WEB_ROOT};", f"root {site};")
@@ -75,7 +69,7 @@ def nginx_config(folder: Path, site: Path, gotrue_port: int) -> tuple[Path, int]
 
 def serve(folder: Path, site: Path):
     """(nginx process, base URL, stand-in server) for `site`."""
-    from tests._tools import require_executable
+    from tests._tools import require_executable, free_port
 
     nginx = require_executable("nginx", "apt-get install nginx", also_in=("/usr/sbin",))
     gotrue = ThreadingHTTPServer(("127.0.0.1", 0), GoTrue)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -53,3 +54,10 @@ def deck() -> str:
 def deck_run(*args: str, timeout: int = 120) -> "subprocess.CompletedProcess[str]":
     """`deck <args>` with decK's usage reports off (it would call Kong's servers otherwise)."""
     return subprocess.run([deck(), "--analytics=false", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -5,7 +5,6 @@ serving them through the real main service (volumes/functions/main/index.ts) und
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -18,7 +17,7 @@ from components.core import function_files, functions_env, project_keys
 from components.core.signing_keys import SigningKey
 from components.providers.kong_config import VerifyingKey
 from components.providers.project_functions import SWAP_SCRIPT, version_files
-from tests._tools import require_file
+from tests._tools import require_file, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 NPM = REPO / ".tools" / "npm" / "node_modules"
@@ -66,12 +65,6 @@ def stage(root: Path, name: str, functions_dir: Path, verify_jwt: dict[str, bool
         (root / path).write_bytes(data)
     subprocess.run(["sh", "-c", SWAP_SCRIPT, "functions-swap", str(root / folder), version], check=True)
     return StagedProject(name, keys, folder, version)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Runtime:

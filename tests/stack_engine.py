@@ -23,7 +23,6 @@ import os
 import runpy
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from pulumi import automation as auto
 from tests import pg
 from tests.engine import CLI_ROOT, PASSPHRASE, _runtime, require_cli
 from tests.providers import state as standin_state
+from tests._tools import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 STANDIN_BIN = ROOT / "tests" / "providers" / "bin"
@@ -47,12 +47,6 @@ STACK = "dev"  # so the real Pulumi.dev.yaml is the stack's config file
 # A Cloudflare account and zone of the right shape: the published stack declares every
 # Cloudflare resource (tests/providers/cloudflare_plugin.py stands in for the API).
 CLOUDFLARE = {"accountId": "a" * 32, "zoneId": "b" * 32, "accessEmails": ["ops@example.com"]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 from functools import partial
@@ -24,7 +23,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from dashboard import build_site
-from tests._tools import require_executable
+from tests._tools import require_executable, free_port
 
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "outputs-3-projects.json"
@@ -78,12 +77,6 @@ class Other(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(handler) -> ThreadingHTTPServer:

@@ -10,19 +10,16 @@ usage figures reach the cells. Screenshots go to $SCREENSHOT_DIR (or a temp fold
 from __future__ import annotations
 
 import json
-import os
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from dashboard import build_site
 from tests import dashboard_outputs
-from tests._tools import require_executable
-from tests.test_dashboard_browser import CHROMIUM_ARGS, VIEWPORTS, Console
+from tests.test_dashboard_browser import VIEWPORTS, Console, browser, screenshot_dir  # noqa: F401 (fixtures)
 
 SIZES = (3, 500)
 
@@ -70,23 +67,6 @@ def stack(request, tmp_path_factory):
     yield {"origin": origin, "data": data, "usage": usage, "count": count, "down": down_project(data)}
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = require_executable("chromium", "apt-get install chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def screenshot_dir(tmp_path_factory) -> Path:
-    configured = os.environ.get("SCREENSHOT_DIR")
-    path = Path(configured) if configured else tmp_path_factory.mktemp("index-screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def open_index(browser, stack, viewport="desktop", **context_args):

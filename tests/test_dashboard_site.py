@@ -5,7 +5,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -19,7 +18,7 @@ import pytest
 from components.resources.dashboard_site import IMAGE, NGINX_CONF, WEB_ROOT, SiteContentProvider, nginx_conf
 from components.core.sql_templates import render
 from components.core.status_probes import PROBES, Probe
-from tests._tools import require_executable
+from tests._tools import require_executable, free_port
 from components.core.images import image
 from tests.program import dev_config, run_program
 
@@ -113,12 +112,6 @@ class Upstream(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def nginx_files(folder: Path, conf: str) -> Path:
