@@ -196,3 +196,29 @@ def test_dashboard_content_under_the_engine(program, monkeypatch):
     assert created.outputs["warnings"] == []
     checked, _ = host.check(inputs, inputs_of(program, CONTENT))
     assert host.diff(created.id, created.outputs, checked).changes is False
+
+
+def test_a_supabase_app_under_the_engine(db):
+    """A `supabaseDir` project's SQL step as the engine hands it over: the app's migration
+    version (a CLI timestamp, 20230530034630, past int32) arrives as a float and is recorded
+    as the bigint it is; an unchanged program then diffs clean."""
+    from tests import apps
+    from tests.test_app_import_sql import user_pool
+
+    run = run_program(config_with(projects=[{"name": "shop", "supabaseDir": str(apps.folder("nextjs_subscription_payments"))}]))
+    host = DynamicHost()
+    boot, _ = host.check({}, inputs_of(run, BOOTSTRAP, dsn=db))
+    host.create(boot)
+    shop = ProjectNames("shop")
+    pg.provider_create(db, shop)
+    user_pool(db, shop)  # what the project's GoTrue migrates before the app's SQL runs
+    news = inputs_of(run, PROJECT, dsn=db)
+    assert wire(news)["migrations"][0]["version"] == 20230530034630.0  # what the engine sends
+    inputs, failures = host.check({}, news)
+    assert failures == []
+    created = host.create(inputs)
+    pg.provider_grant(db, shop)
+    assert rows(db, "select version from supabase_multi.migrations where scope = 'shop'") == [(20230530034630,)]
+    assert {t["name"] for t in created.outputs["tables"]} >= {"customers", "prices", "products", "users"}
+    checked, failures = host.check(inputs, news)
+    assert failures == [] and host.diff(created.id, created.outputs, checked).changes is False
