@@ -92,3 +92,11 @@ def test_the_extensions_allowlist_reaches_the_bootstrap_and_the_apps_sql_step():
     assert sql.inputs["app_extensions"] == ["vector", "http"]
     assert len(sql.inputs["migrations"]) == 25
     assert sql.inputs["app_seed"] == {"enabled": False, "paths": ["./seed.sql"]}
+
+
+@pytest.mark.parametrize(("project", "expected"), [
+    ({"name": "a", "seed": "maybe"}, "projects[0].seed: 'maybe' must be true or false"),
+    ({"name": "a", "seed": True}, "seed: only a supabaseDir project has a seed.sql"),
+])
+def test_bad_seed_values_are_refused(project, expected):
+    assert any(expected in line for line in problems({"projects": [project]}))

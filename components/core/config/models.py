@@ -203,6 +203,8 @@ class ProjectConfig(ConfigModel):
         if self.supabase_dir is not None and "template" in self.model_fields_set:
             raise ValueError("template and supabaseDir: a project is made from either a template or a Supabase "
                              "app folder; remove one of them")
+        if self.seed is not None and self.supabase_dir is None:
+            raise ValueError("seed: only a supabaseDir project has a seed.sql; remove seed or set supabaseDir")
         return self
 
     @property
