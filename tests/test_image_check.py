@@ -19,6 +19,7 @@ def test_the_pins_are_the_stored_upstream_images():
     assert image_check.differences(IMAGES, upstream) == []
     assert set(IMAGES) - set(upstream) == OWN_SERVICES  # only this program's own services are extra
     assert upstream["db-17"] == IMAGES["db-17"]  # from the stored docker-compose.pg17.yml
+    assert upstream["kong"] == IMAGES["kong"]  # from the stored docker-compose.kong.yml (its api-gw)
 
 
 def test_every_difference_is_named():
@@ -33,8 +34,9 @@ def test_every_difference_is_named():
 
 def test_a_pin_from_an_upstream_override_file_is_compared_with_that_file():
     """Kong follows upstream's docker/docker-compose.kong.yml, not the compose file's kong:2.8.1."""
+    data = json.loads(image_check.STORED.read_text())
+    assert data["images"]["kong"] == "kong:2.8.1" and IMAGES["kong"] == "kong/kong:3.9.3"
     _, upstream = image_check.stored_images()
-    assert upstream["kong"] == "kong:2.8.1" and IMAGES["kong"] == "kong/kong:3.9.3"
     assert image_check.differences(dict(IMAGES, kong="kong/kong:3.9.2"), upstream) == [
         "kong: pinned kong/kong:3.9.2, upstream's docker/docker-compose.kong.yml kong/kong:3.9.3"]
 
@@ -78,10 +80,30 @@ def test_the_postgres_17_override_is_compared_with_the_db_of_17_stacks(tmp_path)
     override.write_text(yaml.safe_dump({"services": {"db": {"image": "supabase/postgres:17.6.1.136"}}}))
     result = run_check(str(main), str(override))
     assert result.returncode == 1
-    assert f"db-17: pinned {IMAGES['db-17']}, upstream supabase/postgres:17.6.1.136" in result.stdout
+    assert (f"db-17: pinned {IMAGES['db-17']}, upstream's docker/docker-compose.pg17.yml "
+            "supabase/postgres:17.6.1.136") in result.stdout
     unknown = tmp_path / "docker-compose.s3.yml"
     unknown.write_text("services: {}\n")
     assert run_check(str(main), str(unknown)).returncode == 2
+
+
+def test_the_kong_override_is_read_with_composes_merge_tags(tmp_path):
+    """Upstream's docker-compose.kong.yml overrides `api-gw` with `!override` tags (Compose's
+    merge syntax); the check reads them and compares the gateway pin with its image."""
+    _, upstream = image_check.stored_images()
+    main = compose_file(tmp_path, {k: v for k, v in upstream.items() if k not in ("db-17", "kong")})
+    (tmp_path / "o").mkdir()
+    override = tmp_path / "o" / "docker-compose.kong.yml"
+    text = ("services:\n  api-gw:\n    image: {image}\n    ports: !override\n      - 8000:8000/tcp\n"
+            "    environment: !override\n      KONG_DATABASE: \"off\"\n    healthcheck:\n"
+            "      test: !override [\"CMD\", \"kong\", \"health\"]\n")
+    override.write_text(text.format(image=IMAGES["kong"]))
+    result = run_check(str(main), str(override))
+    assert result.returncode == 0 and "the same images" in result.stdout, result.stdout + result.stderr
+    override.write_text(text.format(image="kong/kong:3.9.4"))
+    result = run_check(str(main), str(override))
+    assert result.returncode == 1
+    assert f"kong: pinned {IMAGES['kong']}, upstream's docker/docker-compose.kong.yml kong/kong:3.9.4" in result.stdout
 
 
 def test_an_unreadable_file_is_reported_in_one_line(tmp_path):

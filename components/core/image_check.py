@@ -2,7 +2,7 @@
 
     python -m components.core.image_check                     # against the list stored in tests/fixtures
     python -m components.core.image_check docker-compose.yml  # against a compose file you downloaded
-    python -m components.core.image_check docker-compose.yml docker-compose.pg17.yml  # and its Postgres 17 override
+    python -m components.core.image_check docker-compose.yml docker-compose.pg17.yml docker-compose.kong.yml  # and the overrides pinned
 
 Prints one line per difference and exits 1 when there is any, 0 when the pins match, 2 when
 the file cannot be read. No network: fetch the compose file yourself (README, "Upgrading").
@@ -16,24 +16,35 @@ from typing import Mapping, Optional
 
 import yaml
 
-from components.core.images import IMAGES, OVERRIDE_FILE_PINS, OVERRIDES, OWN_SERVICES, UPSTREAM_COMMIT
+from components.core.images import IMAGES, OVERRIDE_PINS, OWN_SERVICES, UPSTREAM_COMMIT
 
 STORED = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "upstream-images.json"
 
 
-# Upstream override file -> (its service -> the pin here it sets): docker-compose.pg17.yml's db is
-# what a stack with postgresMajor 17 runs.
-OVERRIDE_FILES = {"docker-compose.pg17.yml": {"db": "db-17"}}
+# Upstream override file name -> (its service, the pin here it sets), from images.OVERRIDE_PINS.
+OVERRIDE_FILES = {Path(pin.path).name: (pin.service, key) for key, pin in OVERRIDE_PINS.items()}
 
 
 class UnreadableCompose(Exception):
     """The file is not a compose file (or the stored list) this check can read."""
 
 
+class _ComposeLoader(yaml.SafeLoader):
+    """YAML with the Compose specification's merge tags (`!override`, `!reset`), which
+    upstream's override files use (docker-compose.kong.yml: `ports: !override`)."""
+
+
+for _tag in ("!override", "!reset"):
+    _ComposeLoader.add_constructor(_tag, lambda loader, node: (
+        loader.construct_mapping(node) if isinstance(node, yaml.MappingNode)
+        else loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode)
+        else loader.construct_scalar(node)))
+
+
 def compose_images(text: str) -> dict[str, str]:
-    """service -> image of a docker-compose.yml."""
+    """service -> image of a docker-compose.yml or of an override file."""
     try:
-        services = (yaml.safe_load(text) or {}).get("services")
+        services = (yaml.load(text, Loader=_ComposeLoader) or {}).get("services")
     except (yaml.YAMLError, AttributeError) as err:
         raise UnreadableCompose(f"not a compose file: {err}") from None
     if not isinstance(services, dict):
@@ -45,31 +56,43 @@ def stored_images(path: Path = STORED) -> tuple[str, dict[str, str]]:
     """The commit and image list recorded in tests/fixtures/upstream-images.json, with the pins
     of the override files it records (as the keys of this table they set)."""
     data = json.loads(path.read_text())
-    images = dict(data["images"])
+    images = _without_overridden(data["images"])
     for name, override in data.get("overrides", {}).items():
-        images |= {OVERRIDE_FILES[Path(name).name][svc]: ref for svc, ref in override["images"].items()}
+        images |= _override_images(name, override["images"])
     return data["commit"], images
 
 
+def _without_overridden(images: Mapping[str, str]) -> dict[str, str]:
+    """A compose file's images without the services whose pin follows an override file instead
+    (the compose file's kong:2.8.1 is not what the kong pin is compared with)."""
+    return {name: ref for name, ref in images.items() if name not in OVERRIDE_PINS}
+
+
+def _override_images(path: str, images: Mapping[str, str]) -> dict[str, str]:
+    """The pins an override file's images stand for, keyed as images.IMAGES keys them."""
+    known = OVERRIDE_FILES.get(Path(path).name)
+    if known is None:
+        raise UnreadableCompose(f"{path}: not an override this check knows ({', '.join(OVERRIDE_FILES)})")
+    service, key = known
+    return {key: images[service]} if service in images else {}
+
+
 def differences(pinned: Mapping[str, str], upstream: Mapping[str, str]) -> list[str]:
-    """One line per service whose image differs, or that only one side runs. A service pinned
-    from an upstream override file (images.OVERRIDES) is compared with that file's image."""
+    """One line per service whose image differs, or that only one side runs. A pin that follows
+    an override file (images.OVERRIDE_PINS) is compared with that file's image, when it was read."""
     lines = []
     for service in sorted(set(pinned) | set(upstream)):
         mine, theirs = pinned.get(service), upstream.get(service)
-        if service in OVERRIDES:
-            path, image = OVERRIDES[service]
-            if mine != image:
-                lines.append(f"{service}: pinned {mine}, upstream's {path} {image}")
+        pin = OVERRIDE_PINS.get(service)
+        if mine == theirs or (theirs is None and (service in OWN_SERVICES or pin is not None)):
             continue
-        if mine == theirs or (theirs is None and (service in OWN_SERVICES or service in OVERRIDE_FILE_PINS)):
-            continue
+        source = f"upstream's {pin.path}" if pin else "upstream"
         if theirs is None:
             lines.append(f"{service}: pinned {mine}; upstream has no such service")
         elif mine is None:
             lines.append(f"{service}: upstream runs {theirs}; this stack has no such service")
         else:
-            lines.append(f"{service}: pinned {mine}, upstream {theirs}")
+            lines.append(f"{service}: pinned {mine}, {source} {theirs}")
     return lines
 
 
@@ -78,12 +101,9 @@ def read(source: Optional[str], overrides: tuple[str, ...] = ()) -> tuple[str, d
     if source is None:
         commit, images = stored_images()
         return f"the stored upstream list (supabase/supabase {commit[:12]})", images
-    images = compose_images(_text(source))
+    images = _without_overridden(compose_images(_text(source)))
     for path in overrides:
-        sets = OVERRIDE_FILES.get(Path(path).name)
-        if sets is None:
-            raise UnreadableCompose(f"{path}: not an override this check knows ({', '.join(OVERRIDE_FILES)})")
-        images |= {sets[svc]: ref for svc, ref in compose_images(_text(path)).items() if svc in sets}
+        images |= _override_images(path, compose_images(_text(path)))
     return " + ".join((source, *overrides)), images
 
 
