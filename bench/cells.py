@@ -5,10 +5,10 @@
 
 Why: one stack's `up` costs grow with the square of its resources (bench/engine_program.py:
 the file backend rewrites the whole checkpoint around every step), so a deployment is made of
-cells, each a stack of this program with at most K projects (docs/cells.md). This measures
+cells, each a stack of this program with at most K projects. This measures
 what an operator sees at N projects in total:
 - creating all N from nothing: every cell's first `up`, `--parallel` cells at a time, each in
-  its own process with its own CLI, as `python -m cells up --parallel P` runs them; the
+  its own process with its own CLI (as an operator runs one `pulumi up` per cell stack); the
   figure is the wall-clock time of the whole deployment (and the sum and slowest of its cells);
 - adding one project, and previewing a one-project change: in one cell, the only stack either
   touches. They depend on K, not on N; measuring them at every N shows that.
@@ -36,7 +36,7 @@ KEY = "cells"
 
 
 def cell_projects(cell: int, count: int) -> list[dict[str, Any]]:
-    """Names unique across the deployment, as placement requires (`python -m cells check`)."""
+    """Names unique across the deployment: a project's schema, roles and hostname are its name."""
     return [{"name": f"c{cell:02d}p{i:03d}"} for i in range(count)]
 
 

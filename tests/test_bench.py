@@ -62,3 +62,20 @@ def test_whole_program_engine_bench_runs_on_one_project(tmp_path):
     assert row["projects"] == 1 and not row["skip_checkpoints"] and row["first_up_created"] == row["resources"] - 3
     assert row["add_one_steps"]["create"] >= 14 and row["state_bytes"] > 0
     assert "pulumi-python:dynamic/supabase:ProjectMigrations p000-sql" in row["preview_one_change_steps"]
+
+
+def test_bench_cells_runs_a_tiny_deployment(tmp_path):
+    """Two cells of two projects, each its own stack and PostgreSQL, run in parallel processes."""
+    require_cli()
+    out = tmp_path / "results.json"
+    result = subprocess.run([sys.executable, "-m", "bench.cells", "--totals", "4", "--cell-size", "2",
+                             "--parallel", "2", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (deployment,) = json.loads(out.read_text())["cells"]["deployments"]
+    assert deployment["cells"] == 2 and [r["projects"] for r in deployment["rows"]] == [2, 2]
+    assert all(r["created"] >= 2 * 21 for r in deployment["rows"])  # each cell: its stack and its projects
+    # Adding a project to one cell creates that project's resources there and updates only
+    # Kong's routes and the dashboard pages of that cell.
+    assert deployment["add_one_steps"] == {"create": 21, "update": 2}
+    assert deployment["create_all_wall_seconds"] < deployment["create_all_cell_seconds_sum"] + 60
