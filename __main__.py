@@ -8,11 +8,11 @@ import gc
 
 import pulumi
 
-from components.core import urls
+from components.core import cell_digest, urls
 from components.resources.analytics import Analytics, AnalyticsArgs
 from components.resources.backup import BackupArgs, BackupService
 from components.resources.cell_docker import cell_options
-from components.core.config import load_config, namespace_warnings, warnings
+from components.core.config import load_config, namespace_warnings, raw_namespace_config, warnings
 from components.resources.dashboard_site import DashboardSite, DashboardSiteArgs
 from components.resources.functions import EdgeFunctions, FunctionsArgs
 from components.resources.gateway import Gateway, GatewayArgs
@@ -162,4 +162,6 @@ pulumi.export("serviceRoleKey", secrets.service_role_key)
 pulumi.export("dashboardPassword", secrets.dashboard_password)  # basic-auth of Studio and the dashboard
 pulumi.export("databaseUrl", database.admin_dsn)  # for `python -m backup` on the host; secret
 pulumi.export("projectServiceKeys", pulumi.Output.secret({name: p.service_key for name, p in projects.items()}))
+if config.cell:  # what `python -m cells up --changed` compares (components/core/cell_digest.py)
+    pulumi.export("cellDigest", pulumi.Output.secret(cell_digest.digest(raw_namespace_config())))
 pulumi.export("projectSecretKeys", pulumi.Output.secret({name: p.secret_key for name, p in projects.items()}))
