@@ -141,3 +141,23 @@ def test_a_remote_cell_on_loopback_or_without_address_is_refused():
 def test_bad_cell_fields_are_named(field, value, rule):
     problems = problems_of({"cell": {**EU, field: value}, "bindAddress": "10.0.0.11"})
     assert any(p.startswith(f"cell.{field}:") and rule in p for p in problems), problems
+
+
+CLOUDFLARE = {"accountId": "a" * 32, "zoneId": "b" * 32}
+
+
+def test_each_published_cell_has_its_own_tunnel_routing_only_its_hostnames():
+    published = {"domain": "example.com", "cloudflare": CLOUDFLARE}
+    eu, us = run_cell(EU, "blog", "shop", **published), run_cell(US, "crm", **published)
+    names, routed = [], []
+    for run in (eu, us):
+        (tunnel,) = run.of_type("cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared")
+        names.append(tunnel.inputs["name"])
+        routed.append({r.inputs["name"] for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord")})
+    assert names[0] != names[1]
+    assert routed[0] == {"api-eu1.example.com", "studio-eu1.example.com", "supabase-eu1.example.com",
+                         "blog-api.example.com", "shop-api.example.com"}
+    assert routed[1] == {"api-us1.example.com", "studio-us1.example.com", "supabase-us1.example.com",
+                         "crm-api.example.com"}
+    cloudflared = [r for r in docker_resources(eu) if r.name.endswith("cloudflared")]
+    assert cloudflared and all(r.provider.startswith(provider_of(eu).urn + "::") for r in cloudflared)
