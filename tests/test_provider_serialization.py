@@ -172,7 +172,9 @@ def test_kong_config_under_the_engine(program, monkeypatch):
     news = inputs_of(program, KONG)
     inputs, _ = host.check({}, news)
     created = host.create(inputs)
-    assert pushed == {inputs["container"]: inputs["config"]} and "_anon" in inputs["config"]
+    text = kong_config.rendered(inputs)
+    assert pushed == {inputs["container"]: text} and "_anon" in text
+    assert set(created.outputs) == {"container", "container_id", "digest", "__provider"}  # never the text
 
     checked, _ = host.check(inputs, news)
     assert host.diff(created.id, created.outputs, checked).changes is False
