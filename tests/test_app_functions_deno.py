@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import threading
 import urllib.error
@@ -33,7 +32,6 @@ from tests.functions_stage import INSTALL, NODE, NPM, REPO, Runtime, stage
 from tests.gateway_fixtures import project, settings
 from tests.kong_model import match
 from tests._tools import require_file
-from tests.test_app_import_functions import APP, REFUSED
 
 FUNCTIONS_UPSTREAM = "http://functions:9000/"
 
@@ -96,9 +94,7 @@ class Gateway:
 def world(tmp_path_factory):
     node = require_file(NODE, INSTALL)
     base = tmp_path_factory.mktemp("app-functions")
-    app = base / "supabase"
-    shutil.copytree(apps.folder(APP), app)
-    (app / REFUSED).unlink()
+    app = apps.deployable(apps.EDGE_FUNCTIONS, base, (apps.EDGE_FUNCTIONS_UNPARSABLE,))
     config = parse_config({"features": {"functions": True},
                            "projects": [{"name": "tasks", "supabaseDir": str(app)},
                                         {"name": "crm", "supabaseDir": str(app)}]},

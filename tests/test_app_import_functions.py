@@ -8,7 +8,6 @@ One of its migrations is not SQL (`) tablespace;` with no name): that refusal is
 and the other tests deploy the app without that one file (`app` below)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,7 @@ from components.core.config import ConfigError, parse_config, warnings
 from tests import apps
 from tests.program import dev_config, run_program
 
-APP = "supabase_edge_functions"
-REFUSED = "migrations/20240423080303_sentry-functions-challenge.sql"
+APP, REFUSED = apps.EDGE_FUNCTIONS, apps.EDGE_FUNCTIONS_UNPARSABLE
 SECRETS = frozenset({"postgresPassword", "jwtSecret", "dashboardPassword", "projects"})
 DEPLOY = "pulumi-python:dynamic/supabase:ProjectFunctions"
 COMPONENT = "supabase-multi-instance:index:ProjectEdgeFunctions"
@@ -28,10 +26,7 @@ COMPONENT = "supabase-multi-instance:index:ProjectEdgeFunctions"
 @pytest.fixture
 def app(tmp_path) -> Path:
     """The app's supabase/ folder as its repository has it, less the migration PostgreSQL cannot parse."""
-    folder = tmp_path / "supabase"
-    shutil.copytree(apps.folder(APP), folder)
-    (folder / REFUSED).unlink()
-    return folder
+    return apps.deployable(APP, tmp_path, (REFUSED,))
 
 
 def stack(app: Path, functions: dict | None = None, feature: bool = True, **extra) -> dict:
