@@ -101,13 +101,17 @@ def world(tmp_path_factory):
                           frozenset({"postgresPassword", "jwtSecret", "dashboardPassword"}))
     (base / "volume").mkdir()
     runtime = Runtime(base / "volume", base / "deno-dir", packages=True)
-    kong = yaml.safe_load(render(settings(project("tasks"), project("crm"), functions=True)))
-    gateway = Gateway(kong, runtime.port)
-    staged = {p.name: stage(base / "volume", p.name, p.functions.dir, p.functions.verify_jwt, {},
-                            url=f"{gateway.url}/project/{p.name}") for p in config.projects}
-    yield node, gateway, staged, config
-    gateway.server.shutdown()
-    runtime.stop()
+    try:
+        kong = yaml.safe_load(render(settings(project("tasks"), project("crm"), functions=True)))
+        gateway = Gateway(kong, runtime.port)
+        try:
+            staged = {p.name: stage(base / "volume", p.name, p.functions.dir, p.functions.verify_jwt, {},
+                                    url=f"{gateway.url}/project/{p.name}") for p in config.projects}
+            yield node, gateway, staged, config
+        finally:
+            gateway.server.shutdown()
+    finally:
+        runtime.stop()
 
 
 def test_the_apps_function_answers_on_its_project_url_calling_back_with_its_projects_env(world):
