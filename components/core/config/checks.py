@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from components.core import (app_config, app_migrations, buckets, connection_budget, hostnames, migrations,
+from components.core import (app_config, app_functions, app_migrations, buckets, connection_budget, hostnames, migrations,
                              template_files, template_policies)
 from components.core.app_sql_rewrite import AppSqlRefused
 from components.core.config.errors import ConfigError, describe
@@ -128,6 +128,8 @@ def _with_app_settings(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             else:
                 try:
                     p = app_config.merged(p, Path(folder))
+                    functions, found = app_functions.project_functions(p, Path(folder), f"projects[{i}]")
+                    p, problems = {**p, "functions": functions}, problems + found
                 except ValueError as err:  # tomllib.TOMLDecodeError
                     problems.append(f"projects[{i}].supabaseDir: {folder}/config.toml is not TOML ({err})")
         entries.append(p)
@@ -221,8 +223,16 @@ def _cell_problems(config: StackConfig) -> list[str]:
 
 
 def _functions_problems(config: StackConfig) -> list[str]:
-    return [f"projects[{i}].functions: needs the stack's edge runtime; set features.functions: true"
-            for i, p in enumerate(config.projects) if p.functions is not None and not config.features.functions]
+    """Functions are served only by the stack's edge runtime. An app's own functions are an error
+    too, not a warning: its client calls them (`functions.invoke`), and a deploy that silently
+    leaves them out would fail only when a user gets there."""
+    if config.features.functions:
+        return []
+    return [f"projects[{i}].supabaseDir: the app has Edge Functions ({', '.join(p.functions.names)} in "
+            f"{p.functions.dir}) and they need the stack's edge runtime; set features.functions: true"
+            if p.supabase_dir is not None else
+            f"projects[{i}].functions: needs the stack's edge runtime; set features.functions: true"
+            for i, p in enumerate(config.projects) if p.functions is not None]
 
 
 def _function_secrets(project: dict) -> list[str]:
