@@ -147,3 +147,5 @@ pulumi.export("dashboardPassword", secrets.dashboard_password)  # basic-auth of 
 pulumi.export("databaseUrl", database.admin_dsn)  # for `python -m backup` on the host; secret
 pulumi.export("projectServiceKeys", pulumi.Output.secret({name: p.service_key for name, p in projects.items()}))
 pulumi.export("projectSecretKeys", pulumi.Output.secret({name: p.secret_key for name, p in projects.items()}))
+# What moving a project to another cell copies into that cell's projects[].keys.seeds (docs/cells.md).
+pulumi.export("projectKeySeeds", pulumi.Output.secret({name: p.credentials.seeds for name, p in projects.items()}))
