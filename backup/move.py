@@ -37,6 +37,7 @@ class Moved:
     rows: dict[str, int]  # "schema.table" -> rows, the same in the snapshot and the target
     users: int  # rows of the user pool's users table (0 for `auth.mode: shared`: the stack's users stay)
     storage: dict[str, int]  # storage.buckets / storage.objects rows of the project's buckets
+    replaced: str  # what became of the target's own (empty) contents: restore.Result.replaced
     warnings: list[str] = field(default_factory=list)
 
 
@@ -45,9 +46,17 @@ def move(from_dsn: str, to_dsn: str, project: str, work_dir: Path, *, force: boo
          templates_dir: Optional[Path] = None, when: Optional[datetime] = None) -> Moved:
     """Copy `project` from the source cell's database into the target cell's; verify the counts."""
     warnings = _preflight(from_dsn, to_dsn, project)
+    held = target_contents(to_dsn, project)
+    if held and not force:
+        raise BackupError(f"project {project!r} in the target cell holds data ({', '.join(held[:5])}"
+                          f"{', ...' if len(held) > 5 else ''}); refused, nothing was changed. A move goes into the "
+                          "project as the target cell's `pulumi up` made it; pass --force to replace it (its contents "
+                          "are archived there, not dropped)")
     path = dump.dump(from_dsn, project, work_dir, tools=from_tools, when=when)
     manifest = archive.read_manifest(path)
-    result = restore.restore(to_dsn, path, project, force=force, tools=to_tools, templates_dir=templates_dir,
+    # force: the restore counts the bucket rows the target's `pulumi up` declared as data; the
+    # check above found none of its own.
+    result = restore.restore(to_dsn, path, project, force=True, tools=to_tools, templates_dir=templates_dir,
                              when=when)
     snapshot = expected_counts(manifest)
     moved = counts(to_dsn, restore.source_names(manifest), manifest)
@@ -66,7 +75,7 @@ def move(from_dsn: str, to_dsn: str, project: str, work_dir: Path, *, force: boo
     users = snapshot.get(f"{names.auth_schema}.users", 0) if names.own_auth else 0
     storage = {k.removeprefix("storage."): v for k, v in snapshot.items() if k.startswith("storage.")}
     rows = {k: v for k, v in snapshot.items() if not k.startswith("storage.")}
-    return Moved(project, path, rows, users, storage, [*warnings, *result.warnings])
+    return Moved(project, path, rows, users, storage, result.replaced, [*warnings, *result.warnings])
 
 
 def _preflight(from_dsn: str, to_dsn: str, project: str) -> list[str]:
@@ -92,6 +101,27 @@ def _preflight(from_dsn: str, to_dsn: str, project: str) -> list[str]:
                           f"(kid {', '.join(sorted(theirs or [])) or 'none'} there, {', '.join(sorted(mine))} here): "
                           f"its clients' keys and sessions would fail after the move; {SEEDS_HINT}")
     return []
+
+
+def target_contents(dsn: str, project: str) -> list[str]:
+    """What the target holds beyond what `pulumi up` makes: rows of its tables and user pool
+    (GoTrue's migration records aside), its files' rows. Its declared bucket rows are not data."""
+    with psycopg.connect(dsn) as conn:
+        found = dump.registration(conn, project)
+        names = found[0] if found else ProjectNames(project)
+        schemas = [names.schema] + ([names.auth_schema] if names.own_auth else [])
+        tables = conn.execute(
+            "select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = any(%s) and c.relkind in ('r', 'p') and not c.relispartition order by 1, 2",
+            (schemas,)).fetchall()
+        bookkeeping = {(names.auth_schema, t) for t in restore.AUTH_BOOKKEEPING}
+        held = [f"{s}.{t}" for s, t in tables if (s, t) not in bookkeeping and conn.execute(
+            sql.SQL("select exists (select from {}.{})").format(sql.Identifier(s), sql.Identifier(t))).fetchone()[0]]
+        if conn.execute("select to_regclass('storage.objects') is not null").fetchone()[0] and conn.execute(
+                "select exists (select from storage.objects where pg_catalog.starts_with(bucket_id, %s))",
+                (f"{project}-",)).fetchone()[0]:
+            held.append("storage objects")
+    return held
 
 
 def _identity(conn: psycopg.Connection) -> tuple:

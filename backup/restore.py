@@ -236,11 +236,9 @@ class _Plan:
             (self._target_schemas,)).fetchall()
         full = [f"{s}.{t}" for s, t in tables if f"{s}.{t}" not in self._bookkeeping and self._one(
             sql.SQL("select exists (select from {}.{})").format(sql.Identifier(s), sql.Identifier(t)))]
-        # Files' rows are data; bucket rows alone are what `pulumi up` declares from the config
-        # (a project just made in another cell, waiting for its move, has them and nothing else).
-        if self.storage and self._one("select exists (select from storage.objects where starts_with(bucket_id, %s))",
+        if self.storage and self._one("select exists (select from storage.buckets where starts_with(id, %s))",
                                       f"{self.target.project}-"):
-            full.append("storage objects")
+            full.append("storage buckets")
         return full
 
     # -- the SQL ---------------------------------------------------------------------

@@ -113,7 +113,10 @@ def test_a_project_moves_to_another_cell_with_its_users_rows_and_files_rows(sour
     with psycopg.connect(target) as conn:
         assert move.verifying_kids(conn, "alpha") == {SigningKey("alpha", 1, SEED).kid}
         assert conn.execute("select rolcanlogin from pg_roles where rolname = 'alpha_auth_admin'").fetchone() == (True,)
-        assert conn.execute("select count(*) from pg_namespace where nspname like '\\_archived\\_%%'").fetchone() == (0,)
+        archived = [n for (n,) in conn.execute("select nspname from pg_namespace where nspname like '\\_archived\\_%%'")]
+    # What the target's `pulumi up` had made (empty tables beside its declared buckets, GoTrue's own
+    # migration records) is put away, with no row of data.
+    assert archived and all(v == [] for a in archived for t, v in rows(target, a).items() if t != "schema_migrations")
 
 
 def test_the_move_result_counts_what_both_sides_hold(source, target, other_cell, pg_tools, tmp_path):
@@ -122,6 +125,7 @@ def test_the_move_result_counts_what_both_sides_hold(source, target, other_cell,
     assert result.users == 3 and result.storage == {"buckets": 2, "objects": 3}
     assert result.rows == {"alpha.posts": 30, "alpha.users": 3, "alpha_auth.users": 3, "alpha_auth.schema_migrations": 1}
     assert result.backup.is_file() and result.backup.parent == tmp_path / "alpha"
+    assert result.replaced.startswith("archived as _archived_alpha_")
     assert move.counts(target, ProjectNames("alpha"), {"tables": [], "storage": {"objects": {}}}) == \
         {"storage.objects": 3}
 
@@ -154,7 +158,9 @@ def test_moving_again_into_a_target_that_holds_the_data_is_refused_without_force
     move.move(source, target, "alpha", tmp_path, from_tools=pg_tools, to_tools=other_cell[1])
     pg.run(source, "insert into alpha.posts (title, slug) values ('late', 'late')")  # a write after the move
     state = database_state(target)
-    with pytest.raises(BackupError, match=r"project 'alpha' holds data .*refused, nothing was changed. Pass --force"):
+    with pytest.raises(BackupError, match=r"project 'alpha' in the target cell holds data \(alpha.posts, alpha.users, "
+                                          r"alpha_auth.users, storage objects\); refused, nothing was changed. A move "
+                                          r"goes into the project as the target cell's `pulumi up` made it; pass --force"):
         move.move(source, target, "alpha", tmp_path, from_tools=pg_tools, to_tools=other_cell[1])
     assert database_state(target) == state
     again = move.move(source, target, "alpha", tmp_path, force=True, from_tools=pg_tools, to_tools=other_cell[1])
