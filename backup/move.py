@@ -73,6 +73,10 @@ def move(from_dsn: str, to_dsn: str, project: str, work_dir: Path, *, force: boo
             "the project's writers in the source cell and move again with --force")
     names = restore.source_names(manifest)
     users = snapshot.get(f"{names.auth_schema}.users", 0) if names.own_auth else 0
+    if not names.own_auth:
+        warnings.append(f"{project!r} has auth mode 'shared': its users are the source stack's own (schema auth), "
+                        "not the project's, and did not move; they sign up again in the target cell, or give the "
+                        "project its own users (auth.mode: own) before it moves")
     storage = {k.removeprefix("storage."): v for k, v in snapshot.items() if k.startswith("storage.")}
     rows = {k: v for k, v in snapshot.items() if not k.startswith("storage.")}
     return Moved(project, path, rows, users, storage, result.replaced, [*warnings, *result.warnings])

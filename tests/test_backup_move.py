@@ -165,3 +165,14 @@ def test_moving_again_into_a_target_that_holds_the_data_is_refused_without_force
     assert database_state(target) == state
     again = move.move(source, target, "alpha", tmp_path, force=True, from_tools=pg_tools, to_tools=other_cell[1])
     assert again.rows["alpha.posts"] == 31 and len(rows(target, "alpha")["posts"]) == 31
+
+
+def test_a_shared_auth_project_moves_its_rows_and_says_its_users_stay(source, target, other_cell, pg_tools, tmp_path):
+    """Its users are the source stack's (schema auth), in no backup: the move says so."""
+    new_project(source, "delta", auth_mode="shared", jwks=jwks(SEED, "delta"))
+    seed(source, "delta", posts=4)
+    new_project(target, "delta", auth_mode="shared", jwks=jwks(SEED, "delta"))
+    result = move.move(source, target, "delta", tmp_path, from_tools=pg_tools, to_tools=other_cell[1])
+    assert rows(target, "delta") == rows(source, "delta") and result.users == 0
+    assert result.replaced == "dropped (it held no data)"  # no buckets: nothing of the target's needed keeping
+    assert [w for w in result.warnings if "auth mode 'shared'" in w and "did not move" in w]
