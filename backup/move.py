@@ -58,28 +58,35 @@ def move(from_dsn: str, to_dsn: str, project: str, work_dir: Path, *, force: boo
     # check above found none of its own.
     result = restore.restore(to_dsn, path, project, force=True, tools=to_tools, templates_dir=templates_dir,
                              when=when)
-    snapshot = expected_counts(manifest)
-    moved = counts(to_dsn, restore.source_names(manifest), manifest)
+    snapshot = _verified(from_dsn, to_dsn, path, manifest, warnings)
+    names = restore.source_names(manifest)
+    if not names.own_auth:
+        warnings.append(f"{project!r} has auth mode 'shared': its users are the source stack's own (schema auth), "
+                        "not the project's, and did not move; they sign up again in the target cell, or give the "
+                        "project its own users (auth.mode: own) before it moves")
+    return Moved(project, path, rows={k: v for k, v in snapshot.items() if not k.startswith("storage.")},
+                 users=snapshot.get(f"{names.auth_schema}.users", 0) if names.own_auth else 0,
+                 storage={k.removeprefix("storage."): v for k, v in snapshot.items() if k.startswith("storage.")},
+                 replaced=result.replaced, warnings=[*warnings, *result.warnings])
+
+
+def _verified(from_dsn: str, to_dsn: str, path: Path, manifest: dict, warnings: list[str]) -> dict[str, int]:
+    """The snapshot's counts, which the target must hold now; the source's writes since then are
+    warned about (they are not in the target)."""
+    names = restore.source_names(manifest)
+    snapshot, moved = expected_counts(manifest), counts(to_dsn, names, manifest)
     if moved != snapshot:
         differ = sorted(k for k in set(snapshot) | set(moved) if snapshot.get(k) != moved.get(k))
-        raise BackupError(f"the target cell's {project!r} does not hold what the backup {path} holds ("
+        raise BackupError(f"the target cell's {names.project!r} does not hold what the backup {path} holds ("
                           + ", ".join(f"{k}: {snapshot.get(k)} in the backup, {moved.get(k)} in the target" for k in differ)
                           + "); the source is unchanged: do not remove it from its cell")
-    now = counts(from_dsn, restore.source_names(manifest), manifest)
+    now = counts(from_dsn, names, manifest)
     changed = sorted(k for k in snapshot if now.get(k) != snapshot[k])
     if changed:
         warnings.append("the source changed after the snapshot (" + ", ".join(
             f"{k}: {snapshot[k]} -> {now.get(k)}" for k in changed) + "): those writes are not in the target; stop "
             "the project's writers in the source cell and move again with --force")
-    names = restore.source_names(manifest)
-    users = snapshot.get(f"{names.auth_schema}.users", 0) if names.own_auth else 0
-    if not names.own_auth:
-        warnings.append(f"{project!r} has auth mode 'shared': its users are the source stack's own (schema auth), "
-                        "not the project's, and did not move; they sign up again in the target cell, or give the "
-                        "project its own users (auth.mode: own) before it moves")
-    storage = {k.removeprefix("storage."): v for k, v in snapshot.items() if k.startswith("storage.")}
-    rows = {k: v for k, v in snapshot.items() if not k.startswith("storage.")}
-    return Moved(project, path, rows, users, storage, result.replaced, [*warnings, *result.warnings])
+    return snapshot
 
 
 def _preflight(from_dsn: str, to_dsn: str, project: str) -> list[str]:

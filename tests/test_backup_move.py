@@ -176,3 +176,27 @@ def test_a_shared_auth_project_moves_its_rows_and_says_its_users_stay(source, ta
     assert rows(target, "delta") == rows(source, "delta") and result.users == 0
     assert result.replaced == "dropped (it held no data)"  # no buckets: nothing of the target's needed keeping
     assert [w for w in result.warnings if "auth mode 'shared'" in w and "did not move" in w]
+
+
+def test_writes_to_the_source_during_the_move_are_named_in_a_warning(source, target, other_cell, pg_tools, tmp_path,
+                                                                   monkeypatch):
+    """A writer still at work in the source cell: its write lands after the snapshot was taken."""
+    new_project(target, "alpha", buckets=BUCKETS, jwks=jwks(SEED))
+    taken = move.dump.dump
+
+    def dump_then_write(*args, **kwargs):
+        path = taken(*args, **kwargs)
+        pg.run(source, "insert into alpha.posts (title, slug) values ('late', 'late')")
+        return path
+
+    monkeypatch.setattr(move.dump, "dump", dump_then_write)
+    result = move.move(source, target, "alpha", tmp_path, from_tools=pg_tools, to_tools=other_cell[1])
+    assert result.rows["alpha.posts"] == 30 and len(rows(target, "alpha")["posts"]) == 30
+    assert any(w.startswith("the source changed after the snapshot (alpha.posts: 30 -> 31)") for w in result.warnings)
+
+
+def test_a_refused_move_is_one_line_and_exit_code_1(source, target, other_cell, pg_tools, tmp_path, capsys):
+    code = main(["--dir", str(tmp_path), "--pg-bin", str(pg_tools.bin_dir), "move", "alpha", "--from-dsn", source,
+                 "--to-dsn", target, "--to-pg-bin", str(other_cell[1].bin_dir)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: project 'alpha' does not exist in the target cell's database")
