@@ -237,13 +237,13 @@ def push_archive(text: str) -> bytes:
     return tar_archive({kong_container.NEXT_FILE: text, kong_container.NEXT_BODY: json.dumps({"config": text})})
 
 
-def push(container: str, text: str) -> None:
+def push(container: str, text: str, host: Optional[str] = None) -> None:
     """Copies the config into Kong and has Kong take it (components/core/kong_container.PUSH_SCRIPT)."""
-    copy_into(container, kong_container.HOME, push_archive(text))
+    copy_into(container, kong_container.HOME, push_archive(text), host=host)
     try:
         docker("exec", container, "sh", "-c", kong_container.PUSH_SCRIPT, "kong-push", kong_container.HOME,
                str(kong_container.PUSH_TIMEOUT_SECONDS), kong_container.PUSH_LUA,
-               timeout=kong_container.PUSH_TIMEOUT_SECONDS + 60)
+               timeout=kong_container.PUSH_TIMEOUT_SECONDS + 60, host=host)
     except DockerError as err:
         refused = err.returncode == kong_container.PUSH_EXIT_REFUSED
         what = "refused the config" if refused else "did not take the config"
@@ -254,12 +254,12 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def live_digest(container: str) -> str:
+def live_digest(container: str, host: Optional[str] = None) -> str:
     """The sha256 of the config the container would restart from; empty when it has none or
     Docker cannot tell (both mean: push again)."""
     try:
         return docker("exec", container, "sh", "-c", kong_container.DIGEST_SCRIPT, "kong-digest",
-                      kong_container.HOME, timeout=30).strip()
+                      kong_container.HOME, timeout=30, host=host).strip()
     except (DockerError, OSError):
         return ""
 
@@ -271,14 +271,14 @@ class KongConfigProvider(ConvergingProvider):
         return f"{props['container']}-config"
 
     def converge(self, props: dict[str, Any]) -> dict[str, Any]:
-        push(props["container"], props["config"])
+        push(props["container"], props["config"], props.get("docker_host"))
         return props
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         found = super().diff(_id, olds, news)
         if found.changes or not isinstance(news.get("config"), str):
             return found
-        if live_digest(news["container"]) == digest(news["config"]):
+        if live_digest(news["container"], news.get("docker_host")) == digest(news["config"]):
             return found
         return DiffResult(changes=True, replaces=[], stables=[], delete_before_replace=False)
 
@@ -288,6 +288,8 @@ class KongConfig(Resource, module="supabase", name="KongConfig"):
     (Kong recreated) pushes it again, and so does a Kong that lost or refused it."""
 
     def __init__(self, name: str, *, config: pulumi.Input[str], container: pulumi.Input[str],
-                 container_id: pulumi.Input[str], opts: Optional[pulumi.ResourceOptions] = None):
-        props = {"config": pulumi.Output.secret(config), "container": container, "container_id": container_id}
+                 container_id: pulumi.Input[str], docker_host: Optional[str] = None,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        props = {"config": pulumi.Output.secret(config), "container": container, "container_id": container_id,
+                 **({"docker_host": docker_host} if docker_host else {})}  # a cell's (config/cell.py)
         super().__init__(KongConfigProvider(), name, props, opts)

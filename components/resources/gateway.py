@@ -91,7 +91,7 @@ def stack_settings(config: StackConfig, anon: str, service: str, password: str,
 
 
 def _local_hosts(config: StackConfig) -> tuple[str, ...]:
-    host = urls.client_host(config.bind_address)
+    host = urls.reach_host(config)
     return ("127.0.0.1", "localhost", *([host] if host != "127.0.0.1" else []))
 
 
@@ -148,6 +148,7 @@ class Gateway(pulumi.ComponentResource):
             config=full_config(args.config, args.secrets, args.projects),
             container=self.container.name,
             container_id=self.container.id,
+            docker_host=args.config.docker_host,
             opts=after(child, [self.container]),
         )
         self.register_outputs({})

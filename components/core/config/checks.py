@@ -106,7 +106,7 @@ def parse_config(raw: dict[str, Any],
     problems += _cross_checks(raw) + _port_problems(raw)
     if config is not None:
         problems += (_route_problems(config) + _template_problems(config) + _functions_problems(config)
-                     + _app_problems(config) + connection_budget.problems(config))
+                     + _app_problems(config) + connection_budget.problems(config) + _cell_problems(config))
     if problems:
         raise ConfigError(problems)
     assert config is not None
@@ -198,6 +198,26 @@ def nested_secret_paths(raw: dict[str, Any]) -> list[str]:
     s3 = raw.get("backups", {}).get("s3") if isinstance(raw.get("backups"), dict) else None
     if isinstance(s3, dict) and "secretAccessKey" in s3:
         found.append("backups.s3.secretAccessKey")
+    return found
+
+
+def _cell_problems(config: StackConfig) -> list[str]:
+    """A cell holds at most maxProjects, and a remote cell must be reachable from here."""
+    cell = config.cell
+    if cell is None:
+        return []
+    found = []
+    if len(config.projects) > cell.max_projects:
+        found.append(f"projects: cell {cell.name!r} holds {len(config.projects)} projects, over its cell.maxProjects "
+                     f"{cell.max_projects}; place new projects in another cell's stack (docs/cells.md, Adding a "
+                     "cell) or raise cell.maxProjects")
+    if cell.remote and not cell.address:
+        found.append(f"cell.address: is required with cell.dockerHost {cell.docker_host!r}: this machine reaches "
+                     "the cell's Postgres and Kong at that address (e.g. the host's private IP)")
+    if cell.loopback_only(config.bind_address):
+        found.append(f"bindAddress: {config.bind_address} publishes cell {cell.name!r}'s ports on the loopback of "
+                     f"{cell.docker_host}, which neither this machine nor the edge can reach; set bindAddress to "
+                     f"the host's private address ({cell.address or 'cell.address'})")
     return found
 
 

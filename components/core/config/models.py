@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from components.core import buckets
+from components.core.config.cell import CellConfig
 from components.core.config.extensions import check_extensions
 from components.core.config.functions import FunctionsConfig
 from components.core.config.key_seeds import KeySeeds
@@ -375,6 +376,7 @@ class StackConfig(ConfigModel):
     jwt_secret: Optional[SecretStr] = Field(None, alias="jwtSecret")
     dashboard_password: Optional[SecretStr] = Field(None, alias="dashboardPassword")
     extensions: list[str] = Field(default_factory=list)  # config/extensions.py
+    cell: Optional[CellConfig] = None  # this stack as one cell of a multi-host deployment (config/cell.py)
 
     _domain = field_validator("domain")(classmethod(lambda cls, v: check_hostname(v)))
     _extensions = field_validator("extensions")(classmethod(lambda cls, v: check_extensions(v)))
@@ -419,6 +421,11 @@ class StackConfig(ConfigModel):
 
     def template_path(self, template: str) -> Path:
         return next(r / template for r in template_roots(self.templates_dir) if (r / template).is_dir())
+
+    @property
+    def docker_host(self) -> Optional[str]:
+        """The cell's Docker daemon, for the docker provider and CLI (None: their defaults)."""
+        return self.cell.docker_host if self.cell is not None else None
 
     @property
     def published(self) -> bool:
