@@ -165,3 +165,5 @@ pulumi.export("projectServiceKeys", pulumi.Output.secret({name: p.service_key fo
 if config.cell:  # what `python -m cells up --changed` compares (components/core/cell_digest.py)
     pulumi.export("cellDigest", pulumi.Output.secret(cell_digest.digest(raw_namespace_config())))
 pulumi.export("projectSecretKeys", pulumi.Output.secret({name: p.secret_key for name, p in projects.items()}))
+# What moving a project to another cell copies into that cell's projects[].keys.seeds (docs/cells.md).
+pulumi.export("projectKeySeeds", pulumi.Output.secret({name: p.credentials.seeds for name, p in projects.items()}))

@@ -196,6 +196,7 @@ def nested_secret_paths(raw: dict[str, Any]) -> list[str]:
     if isinstance(raw.get("projects"), list):
         found += [f"projects[{i}].functions.secrets.{name}" for i, p in enumerate(raw["projects"]) if isinstance(p, dict)
                   for name in _function_secrets(p)]
+        found += [path for i, p in enumerate(raw["projects"]) if isinstance(p, dict) for path in _key_seeds(i, p)]
     s3 = raw.get("backups", {}).get("s3") if isinstance(raw.get("backups"), dict) else None
     if isinstance(s3, dict) and "secretAccessKey" in s3:
         found.append("backups.s3.secretAccessKey")
@@ -233,6 +234,18 @@ def _functions_problems(config: StackConfig) -> list[str]:
             if p.supabase_dir is not None else
             f"projects[{i}].functions: needs the stack's edge runtime; set features.functions: true"
             for i, p in enumerate(config.projects) if p.functions is not None]
+
+
+def _key_seeds(i: int, project: dict) -> list[str]:
+    """`projects[i].keys.seeds.<kind>.<generation>` of each seed set (config/key_seeds.py)."""
+    keys = project.get("keys") if isinstance(project.get("keys"), dict) else {}
+    if "seeds" not in keys:
+        return []
+    seeds = keys["seeds"]
+    if not isinstance(seeds, dict):
+        return [f"projects[{i}].keys.seeds"]
+    return [f"projects[{i}].keys.seeds.{kind}" + (f".{g}" if isinstance(given, dict) else "")
+            for kind, given in seeds.items() for g in (given if isinstance(given, dict) else [None])]
 
 
 def _function_secrets(project: dict) -> list[str]:
