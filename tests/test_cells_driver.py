@@ -15,7 +15,7 @@ from cells import checks, outputs, runner
 from cells.__main__ import main
 from cells.inventory import read_cell, read_cells
 from tests.engine import require_cli
-from tests.stack_engine import ROOT, open_program, stack_env, tcp_postgres
+from tests.stack_engine import ROOT, kept_modules, open_program, stack_env, tcp_postgres
 
 NS = "supabase-multi-instance"
 EU = {"name": "eu1", "dockerHost": "ssh://deploy@10.0.0.11", "address": "10.0.0.11"}
@@ -130,7 +130,7 @@ def _cell_stack(tmp: Path, port: int, cell: dict, *projects: str):
 
 def test_changed_runs_only_the_cell_a_project_was_added_to(tmp_path):
     """Two local cells, each its own stack, file backend and PostgreSQL, under the real engine."""
-    with tcp_postgres() as (_a, port_a), tcp_postgres() as (_b, port_b):
+    with kept_modules(), tcp_postgres() as (_a, port_a), tcp_postgres() as (_b, port_b):
         a, cell_a = _cell_stack(tmp_path / "a", port_a, {"name": "a", "address": "127.0.0.1"}, "blog")
         b, cell_b = _cell_stack(tmp_path / "b", port_b, {"name": "b", "address": "127.0.0.1"}, "crm")
 
