@@ -124,8 +124,8 @@ class RealGoTrue:
         except OSError:
             return Response(0, {})
 
-    def sign_up(self, email: str, password: str) -> Response:
-        return self._call("POST", "/signup", {"email": email, "password": password})
+    def sign_up(self, email: str, password: str, data: Optional[dict] = None) -> Response:
+        return self._call("POST", "/signup", {"email": email, "password": password, **({"data": data} if data else {})})
 
     def sign_in(self, email: str, password: str) -> Response:
         return self._call("POST", "/token?grant_type=password", {"email": email, "password": password})
@@ -152,9 +152,15 @@ class RealGoTrue:
 class DocumentedGoTrue:
     """supabase/auth's behaviour for these calls, as its source at v2.186.0 implements it."""
 
-    def __init__(self, program_env: dict[str, str], *_ignored):
+    def __init__(self, program_env: dict[str, str], dsn: Optional[str] = None, admin: Optional[str] = None,
+                 *_ignored):
         self.env = program_env
         self.users: dict[str, dict] = {}
+        # With a database: sign-up writes the user's row into the pool (DB_NAMESPACE.users) as
+        # GoTrue's login role does (internal/models/user.go NewUser, then tx.Create), so the
+        # pool's triggers (an app's handle_new_user) fire. The table is GoTrue's migrations';
+        # the stand-in writes only the columns those triggers read.
+        self.dsn, self.admin = dsn, admin
 
     def _keys(self) -> list[jwt.PyJWK]:
         return [jwt.PyJWK.from_dict(k) for k in json.loads(self.env.get("GOTRUE_JWT_KEYS") or "[]")]
@@ -192,17 +198,29 @@ class DocumentedGoTrue:
         except jwt.PyJWTError:
             return None
 
-    def sign_up(self, email: str, password: str) -> Response:
+    def sign_up(self, email: str, password: str, data: Optional[dict] = None) -> Response:
         if self.env["GOTRUE_DISABLE_SIGNUP"] == "true":
             return Response(422, {"error_code": "signup_disabled"})
         if email in self.users:
             return Response(422, {"error_code": "user_already_exists"})
         user = {"id": str(uuid.uuid4()), "email": email, "password": password,
                 "role": self.env["GOTRUE_JWT_DEFAULT_GROUP_NAME"], "aud": self.env["GOTRUE_JWT_AUD"]}
+        if self.dsn and self.admin:
+            self._write_user(user, data or {})
         self.users[email] = user
         if self.env["GOTRUE_MAILER_AUTOCONFIRM"] != "true":
             return Response(200, {"id": user["id"], "email": email})
         return Response(200, {"access_token": self._token(user), "user": {"id": user["id"], "role": user["role"]}})
+
+    def _write_user(self, user: dict, data: dict) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("set role {}").format(sql.Identifier(self.admin)))
+            conn.execute(sql.SQL("insert into {}.users (id, email, role, aud, raw_user_meta_data) values "
+                                 "(%s, %s, %s, %s, %s)").format(sql.Identifier(self.env["DB_NAMESPACE"])),
+                         (user["id"], user["email"], user["role"], user["aud"], json.dumps(data)))
 
     def sign_in(self, email: str, password: str) -> Response:
         user = self.users.get(email)

@@ -35,6 +35,12 @@ def deploy(dsn: str, project: str, app: str, **plan_options) -> ProjectNames:
     names = ProjectNames(project)
     pg.provider_create(dsn, names)
     user_pool(dsn, names)
+    return apply_app(dsn, names, app, **plan_options)
+
+
+def apply_app(dsn: str, names: ProjectNames, app: str, **plan_options) -> ProjectNames:
+    """The project's SQL step with the app's plan, then the grants Pulumi declares after it."""
+    project = names.project
     plan = app_migrations.plan(apps.folder(app), names, **plan_options)
     declared = pg.bucket_spec(project, [{"name": b["name"], "public": b["public"]} for b in plan.buckets])
     m.apply_project(dsn, names, f"supabaseDir:{app}", plan.migrations, where=app, buckets=declared,
