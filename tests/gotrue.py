@@ -156,10 +156,10 @@ class DocumentedGoTrue:
                  *_ignored):
         self.env = program_env
         self.users: dict[str, dict] = {}
-        # With a database: sign-up writes the user's row into the pool (DB_NAMESPACE.users) as
-        # GoTrue's login role does (internal/models/user.go NewUser, then tx.Create), so the
-        # pool's triggers (an app's handle_new_user) fire. The table is GoTrue's migrations';
-        # the stand-in writes only the columns those triggers read.
+        # With a database whose pool has a `users` table: sign-up writes the user's row there
+        # (DB_NAMESPACE.users) as GoTrue's login role does (internal/models/user.go NewUser,
+        # then tx.Create), so the pool's triggers (an app's handle_new_user) fire. The table is
+        # GoTrue's migrations'; the stand-in writes only the columns those triggers read.
         self.dsn, self.admin = dsn, admin
 
     def _keys(self) -> list[jwt.PyJWK]:
@@ -217,6 +217,8 @@ class DocumentedGoTrue:
         from psycopg import sql
 
         with psycopg.connect(self.dsn, autocommit=True) as conn:
+            if conn.execute("select to_regclass(%s)", (f'"{self.env["DB_NAMESPACE"]}".users',)).fetchone()[0] is None:
+                return  # no pool table (the stand-in runs no migrations): the test keeps users in memory only
             conn.execute(sql.SQL("set role {}").format(sql.Identifier(self.admin)))
             conn.execute(sql.SQL("insert into {}.users (id, email, role, aud, raw_user_meta_data) values "
                                  "(%s, %s, %s, %s, %s)").format(sql.Identifier(self.env["DB_NAMESPACE"])),
