@@ -31,6 +31,7 @@ import psycopg
 from psycopg import sql
 
 from backup import archive, pgtools
+from components.core import project_description
 from backup.dump import registration, role_kinds
 from backup.errors import BackupError
 from components.core import migrations as m
@@ -277,7 +278,7 @@ class _Plan:
     @functools.cached_property
     def _published(self) -> list[str]:
         """The target's tables in the Realtime publication: the restored ones take their place."""
-        return [r for (r,) in self.conn.execute(m.PUBLISHED_QUERY, {"schema": self.target.schema})]
+        return [r for (r,) in self.conn.execute(project_description.PUBLISHED_QUERY, {"schema": self.target.schema})]
 
     def _public_views(self, schema: str) -> list[str]:
         return [r for (r,) in self.conn.execute(

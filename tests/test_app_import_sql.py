@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from components.core import project_description
 from components.core import app_migrations
 from components.core import migrations as m
 from components.core.app_sql_rewrite import AppSqlRefused
@@ -84,8 +85,8 @@ def test_every_object_lands_in_its_project(side_by_side):
                          "and pronamespace = %s::regnamespace", names.schema) == [(names.schema,)]
         assert rows(dsn, "select tgrelid::regclass::text from pg_trigger where tgname = 'on_auth_user_created' "
                          "and tgrelid = %s::regclass", f"{names.auth_schema}.users") == [(f"{names.auth_schema}.users",)]
-        assert {t["name"] for t in m.describe(dsn, names.schema)["tables"]} == TABLES
-        assert m.describe(dsn, names.schema)["published"] == ["prices", "products"]
+        assert {t["name"] for t in project_description.describe(dsn, names.schema)["tables"]} == TABLES
+        assert project_description.describe(dsn, names.schema)["published"] == ["prices", "products"]
         # Foreign keys reach the project's own user pool, not the stack's `auth.users`.
         refs = rows(dsn, "select distinct confrelid::regclass::text from pg_constraint where contype = 'f' "
                          "and connamespace = %s::regnamespace and confrelid::regclass::text like '%%users'", names.schema)

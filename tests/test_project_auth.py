@@ -16,6 +16,7 @@ import psycopg
 import pytest
 import yaml
 
+from components.core import project_description
 from components.providers.kong_config import rendered
 from components.core import migrations as m
 from tests import gotrue, pg
@@ -87,7 +88,7 @@ def denied(dsn: str, schema: str, token: str, query: str) -> bool:
 
 
 def every_object(dsn: str, schema: str) -> list[str]:
-    found = m.describe(dsn, schema)
+    found = project_description.describe(dsn, schema)
     return [f'"{schema}".{t["name"]}' for t in found["tables"]] + [
         v["name"] if "." in v["name"] else f'"{schema}".{v["name"]}' for v in found["views"]]
 

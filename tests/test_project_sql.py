@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 import psycopg
 import pytest
 
+from components.core import project_description
 from components.core import migrations as m
 from components.core.config import BUILTIN_TEMPLATES
 from components.core.naming import ProjectNames
@@ -280,7 +281,7 @@ def test_template_cannot_change_under_a_project(two_projects):
 
 def test_describe_lists_tables_views_and_columns(two_projects):
     dsn, a, *_ = two_projects
-    described = m.describe(dsn, a.schema)
+    described = project_description.describe(dsn, a.schema)
     assert [t["name"] for t in described["tables"]] == ["posts", "users"]
     assert [v["name"] for v in described["views"]] == ["public.alpha_posts", "public.alpha_users"]
     users = next(t for t in described["tables"] if t["name"] == "users")

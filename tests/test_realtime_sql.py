@@ -8,6 +8,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from components.core import project_description
 from components.core import migrations as m
 from tests import pg
 from tests import realtime_api as realtime
@@ -104,7 +105,7 @@ def add_posts(dsn: str, project: str) -> dict[str, str]:
 
 def test_blog_publishes_its_tables(stack):
     dsn, a, _ = stack
-    assert m.describe(dsn, a.schema)["published"] == ["posts", "users"]
+    assert project_description.describe(dsn, a.schema)["published"] == ["posts", "users"]
 
 
 def test_changes_reach_a_subscriber_only_through_row_level_security(stack):

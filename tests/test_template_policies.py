@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from components.core import project_description
 from components.core import migrations as m
 from components.core import template_policies as tp
 from components.core.config import ConfigError, parse_config
@@ -114,7 +115,7 @@ def test_a_restrictive_template_policy_narrows_the_shared_ones(gallery):
 
 def test_the_policies_are_listed_with_the_projects_objects(gallery):
     dsn, a, _ = gallery
-    listed = m.describe(dsn, a.schema)["policies"]
+    listed = project_description.describe(dsn, a.schema)["policies"]
     assert [(p["table"], p["name"], p["as"], p["command"]) for p in listed] == [
         ("realtime.messages", "alpha:anon_only_listens", "restrictive", "insert"),
         ("realtime.messages", "alpha:lobby_is_read_only", "restrictive", "insert"),
@@ -403,4 +404,4 @@ def test_archive_and_drop_remove_the_projects_policies_only(gallery, on_delete):
     assert policies_of(dsn, "alpha") == {}
     assert len(policies_of(dsn, "beta")) == 5
     again = pg.create_project(dsn, "alpha", "empty")  # a new project of the same name gets none of them
-    assert policies_of(dsn, "alpha") == {} and m.describe(dsn, again.schema)["policies"] == []
+    assert policies_of(dsn, "alpha") == {} and project_description.describe(dsn, again.schema)["policies"] == []

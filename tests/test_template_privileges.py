@@ -9,6 +9,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from components.core import project_description
 from components.core import migrations as m
 from components.core.naming import ProjectNames
 from tests import pg
@@ -144,7 +145,7 @@ def test_every_object_is_listed_in_the_outputs(db, tmp_path):
         "    security definer set search_path = '' as 'select count(*) from {{ schema | ident }}.notes where id > since';\n")
     pg.bootstrap(db)
     pg.create_project(db, "listed", "listed", template_dir=folder)
-    described = m.describe(db, "listed")
+    described = project_description.describe(db, "listed")
     assert [t["name"] for t in described["tables"]] == ["notes"]
     assert [v["name"] for v in described["views"]] == ["bodies", "public.listed_notes"]
     assert described["functions"] == [{"name": "note_count(since bigint)", "returns": "bigint", "securityDefiner": True}]

@@ -82,7 +82,7 @@ _IDLE_PER_DSN = 4
 
 
 @contextmanager
-def _connect(dsn: str) -> Iterator[psycopg.Connection]:
+def connect(dsn: str) -> Iterator[psycopg.Connection]:
     """A connection, reused across steps: the provider process runs hundreds of them per `up`."""
     conn = _checkout(dsn) or psycopg.connect(
         dsn, autocommit=True, connect_timeout=10, application_name="supabase-multi-instance")
@@ -206,7 +206,7 @@ def apply_bootstrap(dsn: str, migrations: list[Migration], where: str = "sql/boo
     and its own public keys, checked by components/core/jwks_registry.py (None: leave them),
     and the extensions the stack config allows apps (components/core/extensions.py)."""
     context = {"authenticator": AUTHENTICATOR, "base_schemas": POSTGREST_BASE_SCHEMAS}
-    with _connect(dsn) as conn, conn.transaction():
+    with connect(dsn) as conn, conn.transaction():
         _begin_locked(conn, ensure_registry=True)
         done = []
         for m in pending(_applied(conn, STACK_SCOPE), migrations, where):
@@ -241,7 +241,7 @@ def apply_project(
     where = where or f"sql/projects/{template}"
     context = project_context(names) | {"template": template}
     finishing = finishing_context(names, template, buckets, published, policies, jwks)
-    with _connect(dsn) as conn:
+    with connect(dsn) as conn:
         service_schemas.wait_until_ready(conn)
         with conn.transaction():
             _begin_locked(conn)
@@ -398,7 +398,7 @@ def archive_project(dsn: str, names: ProjectNames, when: Optional[datetime] = No
 
     The revokes, the renames and the registry update are one transaction: a rename that fails
     leaves every grant in place."""
-    with _connect(dsn) as conn, conn.transaction():
+    with connect(dsn) as conn, conn.transaction():
         _begin_locked(conn)
         if not _schema_exists(conn, names.schema):
             return ""
@@ -410,7 +410,7 @@ def archive_project(dsn: str, names: ProjectNames, when: Optional[datetime] = No
 
 def drop_project(dsn: str, names: ProjectNames) -> None:
     """onDelete: drop. Schema, public views and registry rows go; roles go with their resources."""
-    with _connect(dsn) as conn, conn.transaction():
+    with connect(dsn) as conn, conn.transaction():
         _begin_locked(conn)
         if _schema_exists(conn, names.schema):
             for step in DROP_STEPS:
@@ -419,66 +419,6 @@ def drop_project(dsn: str, names: ProjectNames) -> None:
 
 def _schema_exists(conn: psycopg.Connection, schema: str) -> bool:
     return conn.execute("select 1 from pg_namespace where nspname = %s", (schema,)).fetchone() is not None
-
-
-PUBLISHED_QUERY = """
-    select c.relname
-      from pg_catalog.pg_publication_rel r
-      join pg_catalog.pg_publication p on p.oid = r.prpubid and p.pubname = 'supabase_realtime'
-      join pg_catalog.pg_class c on c.oid = r.prrelid
-     where c.relnamespace = (select n.oid from pg_catalog.pg_namespace n where n.nspname = %(schema)s)
-     order by c.relname"""
-
-# The template's own policies on the shared tables (sql/projects/_template_policies.sql.j2).
-POLICIES_QUERY = """
-    select p.schemaname || '.' || p.tablename, p.policyname, lower(p.permissive), lower(p.cmd), p.roles::text[]
-      from pg_catalog.pg_policies p
-     where (p.schemaname, p.tablename) in (('storage', 'objects'), ('storage', 'buckets'), ('realtime', 'messages'))
-       and starts_with(p.policyname, %(policy_prefix)s)
-     order by 1, 2"""
-
-
-def describe(dsn: str, schema: str) -> dict[str, list[dict]]:
-    """Every object the project's templates made, for outputs and the dashboard: tables and
-    views (with columns; public views as `public.<name>`), functions, sequences, and its own
-    policies on the shared Storage and Realtime tables."""
-    query = """
-        select c.relname, c.relkind in ('v', 'm') as is_view, n.nspname,
-               coalesce(json_agg(json_build_object('name', a.attname,
-                        'type', format_type(a.atttypid, a.atttypmod)) order by a.attnum)
-                        filter (where a.attnum > 0), '[]')
-          from (select o.objid as oid from supabase_multi.objects_of(%(schema)s) o where o.kind <> 'function'
-                union select v.oid from supabase_multi.public_views_of(%(schema)s) v) found
-          join pg_class c on c.oid = found.oid
-          join pg_namespace n on n.oid = c.relnamespace
-          left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-         where c.relkind in ('r', 'p', 'v', 'm')
-         group by c.relname, c.relkind, n.nspname
-         order by n.nspname <> %(schema)s, c.relname"""
-    with _connect(dsn) as conn:
-        rows = conn.execute(query, {"schema": schema}).fetchall()
-        routines = conn.execute(_ROUTINES, {"schema": schema}).fetchall()
-        published = [name for (name,) in conn.execute(PUBLISHED_QUERY, {"schema": schema})]
-        policies = [{"table": table, "name": name, "as": kind, "command": command, "roles": roles}
-                    for table, name, kind, command, roles in conn.execute(POLICIES_QUERY, {"policy_prefix": ProjectNames(schema).policy_prefix})]
-    tables = [{"name": name, "columns": cols} for name, is_view, ns, cols in rows if not is_view]
-    views = [{"name": name if ns == schema else f"{ns}.{name}", "columns": cols}
-             for name, is_view, ns, cols in rows if is_view]
-    functions = [{"name": name, "returns": returns, "securityDefiner": definer}
-                 for kind, name, returns, definer in routines if kind == "function"]
-    sequences = [{"name": name} for kind, name, _, _ in routines if kind == "sequence"]
-    return {"tables": tables, "views": views, "functions": functions, "sequences": sequences, "published": published,
-            "policies": policies}
-
-
-_ROUTINES = """
-    select o.kind, coalesce(p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', c.relname),
-           pg_get_function_result(p.oid), p.prosecdef
-      from supabase_multi.objects_of(%(schema)s) o
-      left join pg_proc p on o.kind = 'function' and p.oid = o.objid
-      left join pg_class c on o.kind = 'sequence' and c.oid = o.objid
-     where o.kind in ('function', 'sequence')
-     order by o.kind, 2"""
 
 
 def plan_names(migrations: Iterable[Migration]) -> list[dict]:

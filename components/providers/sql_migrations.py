@@ -17,6 +17,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, Resource
 from pulumi.runtime.rpc import UNKNOWN  # how a dynamic provider's check sees a value not known yet
 
+from components.core import project_description
 from components.core import app_migrations, jwks_registry, migrations, template_policies
 from components.providers.dynamic_base import ConvergingProvider
 from components.core.naming import DEFAULT_STATEMENT_TIMEOUT, OWN, ProjectNames
@@ -162,7 +163,7 @@ class ProjectMigrationsProvider(CheckedMigrations):
                                  statement_timeout=props.get("statement_timeout") or DEFAULT_STATEMENT_TIMEOUT,
                                  buckets=props.get("buckets") or [], published=props.get("published_tables") or [],
                                  policies=policies, jwks=jwks)
-        return {**props, **migrations.describe(props["dsn"], names.schema)}
+        return {**props, **project_description.describe(props["dsn"], names.schema)}
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         names = _names(props)
