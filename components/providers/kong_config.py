@@ -22,14 +22,14 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import jinja2
 import pulumi
 import yaml
 from pulumi.dynamic import DiffResult, Resource
 
-from components.core import kong_container, kong_lua
+from components.core import kong_container, kong_lua, kong_storage_lua
 from components.core.docker_cli import DockerError, copy_into, docker, tar_archive
 from components.providers.dynamic_base import ConvergingProvider
 
@@ -105,6 +105,8 @@ class ProjectKeys:
     publishable_key: str = ""
     secret_key: str = ""
     verifying_keys: Sequence[VerifyingKey] = ()
+    # bucket name -> its Storage id (components/core/buckets.py): the Storage routes' bucket map
+    buckets: Mapping[str, str] = field(default_factory=dict)
 
     def kid_roles(self) -> dict[str, list[str]]:
         allowed = set(self.roles)
@@ -113,6 +115,9 @@ class ProjectKeys:
     def guard(self) -> str:
         return kong_lua.guard_lua(self.anon_key, self.service_key, self.publishable_key, self.secret_key,
                                   self.kid_roles())
+
+    def bucket_map(self) -> str:
+        return kong_storage_lua.bucket_map_lua(self.name, self.prefix, self.buckets)
 
 
 @dataclass(frozen=True)
@@ -224,7 +229,7 @@ def render(settings: KongSettings) -> str:
         shared_lua=kong_lua.shared_route_lua(role_kids(settings)),
         storage_open=STORAGE_OPEN, storage_resign=kong_lua.storage_resign_lua(settings.jwt_secret),
         projects=[{"name": p.name, "hostname": p.hostname, "group": GROUPS.project(p.name), "guard": p.guard(),
-                   "auth_host": p.auth_host, "prefix": p.prefix} for p in settings.projects])
+                   "bucket_map": p.bucket_map(), "auth_host": p.auth_host, "prefix": p.prefix} for p in settings.projects])
     yaml.load(text, Loader=_YAML_LOADER)
     return text
 
