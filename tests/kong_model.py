@@ -177,6 +177,10 @@ class Outcome:
     body: str = ""  # the upstream body
     answer: Optional[dict] = None  # Kong's own answer when it refuses
 
+    @property
+    def passed(self) -> bool:
+        return self.status is None
+
 
 # kong/tools/uri.lua normalize at 3.9.3 (what the router matches and kong.request.get_path
 # answers): percent-escapes of unreserved characters decoded (reserved ones upper-cased),
@@ -209,11 +213,6 @@ def upstream_path(service: dict, route: dict, path: str) -> str:
     prefix = max((p for p in route["paths"] if path.startswith(p)), key=len) if route["strip_path"] else ""
     rest = path[len(prefix):]
     return base.rstrip("/") + "/" + rest.lstrip("/") if rest else base
-
-    @property
-    def passed(self) -> bool:
-        return self.status is None
-
 
 def _apply(headers: dict, query: dict, result) -> tuple[dict, dict]:
     headers = dict(headers)

@@ -106,7 +106,9 @@ local function map_body(fields)
   local body = kong.request.get_raw_body()
   if body == nil then return refuse(413, "request body too large") end
   local data = json.decode(body)
-  if type(data) ~= "table" then return refuse(400, @BAD_BODY@) end
+  if type(data) ~= "table" or data[1] ~= nil or next(data) == nil and string.find(body, "^%s*%[") then
+    return refuse(400, @BAD_BODY@)
+  end
   for _, field in ipairs(fields) do
     local value = data[field]
     if value ~= nil then
