@@ -33,7 +33,7 @@ kong/tools/cjson.lua does); the shared `cjson.safe` settings are never changed.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from components.core import storage_routes
 from components.core.kong_lua import compact, lua_string
@@ -43,21 +43,14 @@ BAD_BODY = "the body must be a JSON object whose buckets are strings"
 BAD_UPLOAD = "not an upload id"
 CLOSED = "not served on a project's URL"
 
-_SOURCE = """local cjson = require "cjson.safe"
-local json = cjson.new()
-if json.decode_array_with_array_mt then json.decode_array_with_array_mt(true) end
--- the project's local path prefix (on its hostname a path starts at /storage/v1)
+# Both chunks: the project's map and how a path under its Storage routes is read.
+_PRELUDE = """-- the project's local path prefix (on its hostname a path starts at /storage/v1)
 local PREFIX = @PREFIX@
 -- every bucket id of this project begins with it
 local OWN = @OWN@
 -- bucket name -> id, and the project's ids
 local NAMES = @NAMES@
 local IDS = @IDS@
--- Storage's routes per method, most leading literals first: segments, ":b" the bucket, "*" the rest
-local ROUTES = @ROUTES@
--- "METHOD route" -> the JSON fields of its body that name buckets
-local BODIES = @BODIES@
-local PLAIN, CLOSED = @PLAIN@, @CLOSED@
 local function refuse(status, message)
   return kong.response.exit(status, { statusCode = tostring(status), error = "Bucket", message = message })
 end
@@ -70,6 +63,47 @@ local function bucket(given)
   if IDS[plain] then return given end
   return OWN .. given
 end
+-- the path after /storage/v1 (Kong's normalized path: the one its router matched)
+local function storage_path()
+  local path = kong.request.get_path()
+  if PREFIX ~= "" and string.sub(path, 1, #PREFIX + 1) == PREFIX .. "/" then path = string.sub(path, #PREFIX + 1) end
+  return string.match(path, "^/storage/v1(/.*)$")
+end
+"""
+
+# The keyless routes (kong_config.STORAGE_OPEN): each serves one route of Storage whose
+# bucket is the segment right after the route's path, followed by the object's path.
+_OPEN = _PRELUDE + """local BASES = @BASES@
+return function()
+  local rest = storage_path()
+  for _, base in ipairs(BASES) do
+    if rest and string.sub(rest, 1, #base) == base then
+      local given, tail = string.match(string.sub(rest, #base + 1), "^([^/]+)(/.*)$")
+      if not given then break end
+      return kong.service.request.set_path(base .. bucket(given) .. tail)
+    end
+  end
+  return refuse(404, @NOT_A_ROUTE@)
+end
+"""
+
+# The project's Storage route: every route of Storage, the bodies and resumable uploads.
+_SOURCE = _PRELUDE + """local cjson = require "cjson.safe"
+local json = cjson.new()
+if json.decode_array_with_array_mt then json.decode_array_with_array_mt(true) end
+-- Storage's routes per method, most leading literals first: segments, ":b" the bucket, "*" the rest
+local ROUTES = {}
+for method, list in pairs(@ROUTES@) do
+  ROUTES[method] = {}
+  for route in string.gmatch(list, "%S+") do
+    local parts = { key = route }
+    for part in string.gmatch(route .. "/", "([^/]*)/") do parts[#parts + 1] = part end
+    table.insert(ROUTES[method], parts)
+  end
+end
+-- "METHOD route" -> the JSON fields of its body that name buckets
+local BODIES = @BODIES@
+local PLAIN, CLOSED = @PLAIN@, @CLOSED@
 local function split(path)
   local parts = {}
   for part in string.gmatch(string.sub(path, 2) .. "/", "([^/]*)/") do parts[#parts + 1] = part end
@@ -155,11 +189,7 @@ end
 return function()
   local method = kong.request.get_method()
   if method == "OPTIONS" then return end
-  local path = kong.request.get_path()
-  local rest = string.match(path, "^/storage/v1(/.*)$")
-  if PREFIX ~= "" and string.sub(path, 1, #PREFIX) == PREFIX then
-    rest = string.match(string.sub(path, #PREFIX + 1), "^/storage/v1(/.*)$")
-  end
+  local rest = storage_path()
   if not rest then return refuse(404, @NOT_A_ROUTE@) end
   local segs = split(rest)
   local top = segs[1]
@@ -191,12 +221,9 @@ def _set(keys) -> str:
 
 
 def _routes() -> str:
-    def route(parts: list[str]) -> str:
-        return "{" + ", ".join(lua_string(p) for p in parts) + f", key = {lua_string('/'.join(parts))}}}"
-
-    methods = storage_routes.ROUTES
-    return "{" + ", ".join(f"[{lua_string(m)}] = {{" + ", ".join(route(r) for r in storage_routes.ordered(m)) + "}"
-                           for m in methods) + "}"
+    """Each method's routes as one string, split when the chunk loads (a smaller config)."""
+    return "{" + ", ".join(f"[{lua_string(m)}] = " + lua_string(" ".join("/".join(r) for r in storage_routes.ordered(m)))
+                           for m in storage_routes.ROUTES) + "}"
 
 
 def _bodies() -> str:
@@ -204,18 +231,29 @@ def _bodies() -> str:
                            for k, fields in storage_routes.BODIES.items()) + "}"
 
 
-def bucket_map_lua(project: str, prefix: str, buckets: Mapping[str, str]) -> str:
-    """The chunk for project `project` (local path prefix `prefix`); `buckets` maps each of its
-    bucket names to its id."""
-    values = {
-        "PREFIX": lua_string(prefix), "OWN": lua_string(f"{project}-"),
-        "NAMES": "{" + ", ".join(f"[{lua_string(n)}] = {lua_string(i)}" for n, i in sorted(buckets.items())) + "}",
-        "IDS": _set(sorted(set(buckets.values()))), "ROUTES": _routes(), "BODIES": _bodies(),
-        "PLAIN": _set(storage_routes.PLAIN), "CLOSED": _set(storage_routes.CLOSED),
-        "BAD_BODY": lua_string(BAD_BODY), "BAD_UPLOAD": lua_string(BAD_UPLOAD),
-        "NOT_A_ROUTE": lua_string(NOT_A_ROUTE), "CLOSED_MESSAGE": lua_string(CLOSED),
-    }
-    source = _SOURCE
+def _fill(source: str, values: Mapping[str, str]) -> str:
     for name, value in values.items():
         source = source.replace(f"@{name}@", value)
     return compact(source)
+
+
+def _project(project: str, prefix: str, buckets: Mapping[str, str]) -> dict[str, str]:
+    return {"PREFIX": lua_string(prefix), "OWN": lua_string(f"{project}-"),
+            "NAMES": "{" + ", ".join(f"[{lua_string(n)}] = {lua_string(i)}" for n, i in sorted(buckets.items())) + "}",
+            "IDS": _set(sorted(set(buckets.values()))), "NOT_A_ROUTE": lua_string(NOT_A_ROUTE)}
+
+
+def bucket_map_lua(project: str, prefix: str, buckets: Mapping[str, str]) -> str:
+    """The chunk of project `project`'s Storage route (local path prefix `prefix`); `buckets`
+    maps each of its bucket names to its id."""
+    return _fill(_SOURCE, {
+        **_project(project, prefix, buckets), "ROUTES": _routes(), "BODIES": _bodies(),
+        "PLAIN": _set(storage_routes.PLAIN), "CLOSED": _set(storage_routes.CLOSED),
+        "BAD_BODY": lua_string(BAD_BODY), "BAD_UPLOAD": lua_string(BAD_UPLOAD), "CLOSED_MESSAGE": lua_string(CLOSED)})
+
+
+def open_bucket_map_lua(project: str, prefix: str, buckets: Mapping[str, str], bases: Sequence[str]) -> str:
+    """The chunk of the project's keyless Storage routes, whose paths are `bases` (each ends in `/`)."""
+    ordered = sorted(bases, key=len, reverse=True)
+    return _fill(_OPEN, {**_project(project, prefix, buckets),
+                         "BASES": "{" + ", ".join(lua_string(b) for b in ordered) + "}"})

@@ -119,6 +119,10 @@ class ProjectKeys:
     def bucket_map(self) -> str:
         return kong_storage_lua.bucket_map_lua(self.name, self.prefix, self.buckets)
 
+    def open_bucket_map(self) -> str:
+        return kong_storage_lua.open_bucket_map_lua(self.name, self.prefix, self.buckets,
+                                                    [path for _, _, path in STORAGE_OPEN])
+
 
 @dataclass(frozen=True)
 class KongSettings:
@@ -229,7 +233,8 @@ def render(settings: KongSettings) -> str:
         shared_lua=kong_lua.shared_route_lua(role_kids(settings)),
         storage_open=STORAGE_OPEN, storage_resign=kong_lua.storage_resign_lua(settings.jwt_secret),
         projects=[{"name": p.name, "hostname": p.hostname, "group": GROUPS.project(p.name), "guard": p.guard(),
-                   "bucket_map": p.bucket_map(), "auth_host": p.auth_host, "prefix": p.prefix} for p in settings.projects])
+                   "bucket_map": p.bucket_map(),
+                   "open_bucket_map": p.open_bucket_map(), "auth_host": p.auth_host, "prefix": p.prefix} for p in settings.projects])
     yaml.load(text, Loader=_YAML_LOADER)
     return text
 
