@@ -328,7 +328,7 @@ def test_a_bucket_name_may_not_be_another_buckets_id():
     assert problems(with_buckets({"name": "x"}, {"name": "blog-x"})) == [
         "projects[0].storage.buckets[1].name: 'blog-x' is the id of projects[0].storage.buckets[0] ('x'); "
         "clients name buckets by name or id on the project's URL, so give it another name"]
-    assert problems(with_buckets({"name": "blog-x"}, {"name": "y"})) == []
+    parse_config(with_buckets({"name": "blog-x"}, {"name": "y"}))  # a name like an id, of no bucket: fine
 
 
 @pytest.mark.parametrize("given, parsed", [(1024, 1024), ("1.5MB", 1_500_000), ("20kb", 20_000), ("7B", 7),
