@@ -13,6 +13,8 @@ headers as `ngx.req.set_header` does (kong/pdk/service/request.lua:334), so a la
 `get_header` sees the new value as Kong's does (kong/pdk/request.lua:622-629 ->
 kong/tools/http.lua:545-565, the request's own headers);
 `ngx.decode_base64` decodes standard base64 and returns nil on anything else, as ngx's does.
+`kong.request.get_path`/`get_raw_body` answer the request's (already normalized) path and body;
+`kong.service.request.set_path`/`set_raw_body` record the upstream's (the Storage bucket map).
 
 `kong.plugins.jwt.jwt_parser` is a stand-in of Kong's module (kong/plugins/jwt/jwt_parser.lua
 at tag 3.9.3) with only `encode(data, key, alg)` for HS256, written as Kong's encode_token

@@ -151,8 +151,10 @@ def test_the_bucket_is_the_segment_storages_router_reads(kong, method, path, buc
     "/object/authenticated/avatars/..//..//..//object/authenticated/blog-avatars/x",
 ])
 def test_dot_segments_are_resolved_before_the_bucket_is_read(kong, path):
+    """Kong's router and kong.request.get_path() see the normalized path (kong/tools/uri.lua
+    normalize), so the map reads the bucket Storage will: a dot segment cannot hide one."""
     out = send(kong, "GET", path)
-    assert not out.passed or storage_bucket("GET", out.path).startswith("shop-")
+    assert out.passed and storage_bucket("GET", out.path) == "shop-blog-avatars"
 
 
 @pytest.mark.parametrize("method, path", [
