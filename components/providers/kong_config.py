@@ -41,7 +41,7 @@ REALTIME_HOST = "realtime-dev.supabase-realtime"
 # render/renderPublicImage.ts, renderSignedImage.ts; a POST to /object/sign/ or
 # /object/upload/sign/ creates a signed URL and needs the caller's JWT). Each is a project
 # route of its own, without the jwt plugin and with every credential header removed
-# (kong_lua.STORAGE_OPEN_LUA); Kong's router tries a route with methods before one with paths
+# (kong_lua.STORAGE_OPEN_LUA), then the project's bucket map (kong_storage_lua); Kong's router tries a route with methods before one with paths
 # alone (kong/router/transform.lua:572-666 at 3.9.3, get_priority: more kinds of match rule first).
 STORAGE_OPEN = (
     ("object-public", ("GET", "HEAD"), "/object/public/"),
