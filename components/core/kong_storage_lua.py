@@ -137,7 +137,8 @@ local function b64url_encode(s)
   return (string.gsub(string.gsub(ngx.encode_base64(s, true), "%+", "-"), "/", "_"))
 end
 local function map_body(fields)
-  local body = kong.request.get_raw_body()
+  -- a body nginx kept in a file is read from it, up to 64 KiB (kong/pdk/request.lua get_raw_body)
+  local body = kong.request.get_raw_body(65536)
   if body == nil then return refuse(413, "request body too large") end
   local data = json.decode(body)
   if type(data) ~= "table" or data[1] ~= nil or next(data) == nil and string.find(body, "^%s*%[") then
