@@ -5,6 +5,7 @@
     python -m backup clone FILE blog_copy [--force] # a backup of blog into project blog_copy
     python -m backup list [blog] | verify FILE | projects | run-once | schedule
     python -m backup upgrade-major --target-dsn URL --work DIR   # Postgres major upgrade (README)
+    python -m backup move blog --from-dsn URL --to-dsn URL       # to another cell (docs/cells.md)
 
 The database comes from --dsn or DATABASE_URL (`pulumi stack output databaseUrl --show-secrets`);
 pg_dump/pg_restore/psql of the server's major version from --pg-bin, PG_BIN or the system.
@@ -54,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--target-dsn", required=True, help="superuser URL of the new cluster (the new image, new volume)")
     u.add_argument("--work", type=Path, required=True, help="folder for the backups, the dump and state.json")
     u.add_argument("--target-pg-bin", help="folder of pg_dumpall and psql of the new major (the new image's)")
+    mv = sub.add_parser("move", help="copy one project from this cell's database into another cell's, where "
+                        "`pulumi up` made it with the source's keys.seeds; verified; the source is only read")
+    mv.add_argument("project")
+    mv.add_argument("--from-dsn", help="the source cell's admin URL (default: --dsn or $DATABASE_URL)")
+    mv.add_argument("--to-dsn", required=True, help="the target cell's admin URL (its databaseUrl output)")
+    mv.add_argument("--to-pg-bin", help="pg_restore and psql of the target server's major (default: --pg-bin)")
+    mv.add_argument("--force", action="store_true",
+                    help="replace a target that already holds data (archived there, not dropped)")
+    mv.add_argument("--templates-dir", type=Path, help="the stack's templatesDir, for a template of your own")
     sub.add_parser("run-once", help="one scheduled round now: every project, retention, S3 (env settings)")
     sub.add_parser("schedule", help="the backup service: rounds on BACKUP_SCHEDULE, forever")
     return parser
@@ -105,6 +115,8 @@ def _run(args: argparse.Namespace) -> int:
             schedule.loop(settings)
         failures = schedule.run_once(settings, tools=_tools(args, settings.dsn))
         return 1 if failures else 0
+    if args.command == "move":
+        return _move(args)
     dsn = _dsn(args)
     if args.command == "projects":
         print("\n".join(schedule.projects(dsn)))
@@ -140,6 +152,26 @@ def _upgrade_major(args: argparse.Namespace, dsn: str) -> int:
     result = major_upgrade.upgrade(major_upgrade.Plan(dsn, args.target_dsn, args.work, tools, tools, refuse_reset))
     print(f"PostgreSQL {result.source_major} -> {result.target_major}: {result.tables} tables, {result.rows} rows, "
           f"{result.roles} roles verified; project backups: {', '.join(result.backups) or 'none'}")
+    return 0
+
+
+def _move(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from backup import move, pgtools
+
+    source = args.from_dsn or _dsn(args)
+    with psycopg.connect(args.to_dsn) as conn:
+        to_tools = pgtools.find(pgtools.server_major(conn.info.server_version), args.to_pg_bin or args.pg_bin)
+    result = move.move(source, args.to_dsn, args.project, args.dir, force=args.force,
+                       from_tools=_tools(args, source), to_tools=to_tools, templates_dir=args.templates_dir)
+    storage = ", ".join(f"{n} storage.{t} rows" for t, n in result.storage.items())
+    print(f"moved {result.project}: {sum(result.rows.values())} rows in {len(result.rows)} tables, "
+          f"{result.users} users{', ' + storage if storage else ''}; the same counts in the backup and the target "
+          f"cell (backup kept: {result.backup}). The source cell still has it: remove it from that cell's config "
+          "when the edge sends its hostname to the target cell (docs/cells.md)")
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import jwt
 
 from components.core.template_files import validate as validate_quickstart
+from dashboard.cells_model import CellSummary, cells as cells_of
 from dashboard.examples import Example, examples, realtime_example, requests_for, storage_example
 from dashboard.key_filter import SECRET_PLACEHOLDER, Sanitizer, find_jwts
 
@@ -91,6 +92,7 @@ class Project:
     examples: list[Example] = field(default_factory=list)
     last_migration: str | None = None  # the template's newest migration file (what `up` applied)
     services: list[Service] = field(default_factory=list)  # its own GoTrue, or the stack's it signs in with
+    cell: str | None = None  # the cell it runs in, on a deployment's merged dashboard (cells_model.py)
 
     @property
     def health_url(self) -> str:
@@ -144,6 +146,7 @@ class Site:
     anon_key: str | None
     projects: list[Project]
     services: list[Service]
+    cells: list[CellSummary] = field(default_factory=list)
 
     @property
     def templates(self) -> list[str]:
@@ -333,6 +336,7 @@ def _project(name: str, raw: dict, s: Sanitizer) -> Project | None:
         realtime_tables=_names(raw.get("realtimeTables"), f"{where}.realtimeTables", s),
         last_migration=_migration(raw.get("lastMigration"), f"{where}.lastMigration", s),
         services=_services(raw.get("services"), s, f"{where}.services"),
+        cell=s.text(raw.get("cell"), f"{where}.cell"),
     )
     steps = requests_for(_quickstart(raw.get("quickstart"), f"{where}.quickstart", s),
                          tables[0].name if tables else None, auth.signup == "open")
@@ -433,6 +437,7 @@ def build_model(outputs: dict, s: Sanitizer, stack: str | None, now: datetime | 
         anon_key=s.text(outputs.get("anonKey"), "anonKey"),
         projects=_projects(outputs.get("projects"), s),
         services=_services(outputs.get("services"), s),
+        cells=cells_of(outputs.get("cells"), s, is_http_url),
     )
 
 

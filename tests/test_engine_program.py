@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,8 +28,8 @@ from pulumi import automation as auto
 
 from components.core.config import BUILTIN_TEMPLATES
 from components.core.naming import ProjectNames
-from tests.stack_engine import (CLOUDFLARE, Operation, ProgramStack, child_pids, db_rows, end_orphans, open_program,
-                                running_cli, tcp_postgres)
+from tests.stack_engine import (CLOUDFLARE, Operation, ProgramStack, child_pids, db_rows, end_orphans, kept_modules,
+                                open_program, running_cli, tcp_postgres)
 
 DOCKER_CLI = Path(__file__).parent / "providers" / "bin" / "docker"  # the stand-in docker CLI
 MIGRATIONS = "pulumi-python:dynamic/supabase:ProjectMigrations"
@@ -69,20 +68,6 @@ class Life:
     def value(self, query: str, *params):
         rows = db_rows(self.dsn, query, *params)
         return rows[0][0] if rows else None
-
-
-@contextmanager
-def kept_modules():
-    """Each run of the program imports components/ anew (tests/stack_engine.py _program); the
-    modules the rest of the session imported come back afterwards, so later tests keep one
-    identity per class (an isinstance or pytest.raises across two copies would fail)."""
-    saved = {n: m for n, m in sys.modules.items() if n == "components" or n.startswith("components.")}
-    try:
-        yield
-    finally:
-        for name in [n for n in sys.modules if n == "components" or n.startswith("components.")]:
-            del sys.modules[name]
-        sys.modules.update(saved)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ from pulumi.runtime.rpc import is_rpc_secret
 from components.core import kong_container
 from components.core.kong_lua import SCHEMA_LIST_BODY_LUA, SCHEMA_LIST_HEADER_LUA
 from components.resources import gateway
-from components.providers.kong_config import KongConfigProvider, KongSettings, consumers, push_archive, render
+from components.providers.kong_config import (KongConfigProvider, KongSettings, consumers, digest, push_archive,
+                                              render, rendered, settings_dict)
 from tests._tools import deck_run
 from tests.gateway_fixtures import SECRET, STACK_ANON, STACK_SERVICE, project, settings
 from tests import kong_resty
@@ -210,10 +211,10 @@ def test_kong_container_starts_from_a_stack_only_config():
     base = yaml.safe_load(upload["content"])
     assert {c["username"] for c in base["consumers"]} == {"DASHBOARD", "anon", "service_role"}
     (push,) = run.of_type(KONG_CONFIG)
-    full = yaml.safe_load(plain(push.inputs["config"]))
+    full = yaml.safe_load(rendered({"settings": plain(push.inputs["settings"])}))
     assert {"blog_anon", "blog_service", "shop_anon", "shop_service"} <= {c["username"] for c in full["consumers"]}
     assert push.inputs["container"] == "supabase-dev-kong" and push.inputs["container_id"] == "kong-id"
-    assert is_rpc_secret(push.inputs["config"])
+    assert is_rpc_secret(push.inputs["settings"]) and "config" not in push.inputs
 
 
 def test_kong_env():
@@ -256,7 +257,7 @@ def test_published_stack_routes_project_hostnames():
     config[f"{NS}:domain"] = "example.com"
     config[f"{NS}:cloudflare"] = {"accountId": "0" * 32, "zoneId": "f" * 32}
     (push,) = run_program(config).of_type(KONG_CONFIG)
-    full = yaml.safe_load(plain(push.inputs["config"]))
+    full = yaml.safe_load(rendered({"settings": plain(push.inputs["settings"])}))
     hosts = {h for _, r in routes(full) for h in r.get("hosts", [])}
     assert hosts == {"blog-api.example.com", "shop-api.example.com", "supabase.example.com", "studio.example.com",
                      "127.0.0.1", "localhost"}
@@ -281,7 +282,13 @@ def test_studio_and_dashboard_are_not_reachable_through_api_hostnames(published,
 # `docker` maps the container's prefix /usr/local/kong onto a folder and runs
 # `docker exec ... sh -c` with the local sh.
 
-GOOD = "_format_version: '3.0'\nconsumers: []\n"
+STACK_ONLY = settings()
+GOOD = render(STACK_ONLY)
+
+
+def props(chosen: KongSettings = STACK_ONLY, container: str = "c", container_id: str = "abc") -> dict:
+    """A KongConfig's inputs as the program declares them: the settings, not the text."""
+    return {"settings": settings_dict(chosen), "container": container, "container_id": container_id}
 KONG_STUB = """#!/bin/sh
 [ "$1 $2" = "config parse" ] || exit 9
 grep -q "^_format_version" "$3" && exit 0
@@ -348,7 +355,7 @@ def test_kong_starts_from_its_last_accepted_config_or_the_stack_only_one(kong_bo
 
 def test_a_push_is_posted_on_loopback_then_kept(kong_box):
     text = render(PUBLISHED)
-    KongConfigProvider().create({"config": text, "container": "supabase-dev-kong", "container_id": "abc"})
+    KongConfigProvider().create(props(PUBLISHED, "supabase-dev-kong"))
     assert (home(kong_box) / "live.yml").read_text() == text
     (posted,) = kong_resty.requests(kong_box)
     assert json.loads(posted["body"]) == {"config": text}
@@ -363,8 +370,7 @@ def test_a_config_kong_refuses_changes_nothing(kong_box):
     (home(kong_box) / "live.yml").write_text(GOOD)
     kong_resty.answer(kong_box, REFUSED)
     with pytest.raises(RuntimeError, match=r"supabase-dev-kong refused the config: HTTP 400: .*expected an array"):
-        KongConfigProvider().update("id", {}, {"config": "consumers: bad\n", "container": "supabase-dev-kong",
-                                               "container_id": "abc"})
+        KongConfigProvider().update("id", {}, props(PUBLISHED, "supabase-dev-kong"))
     assert (home(kong_box) / "live.yml").read_text() == GOOD
     assert len(kong_resty.requests(kong_box)) == 1
 
@@ -372,48 +378,47 @@ def test_a_config_kong_refuses_changes_nothing(kong_box):
 @pytest.mark.parametrize("waiting", [{"error": "connection refused"}, {"status": 429, "body": "{}"}])
 def test_a_push_waits_for_a_starting_or_busy_kong(kong_box, waiting):
     kong_resty.answer(kong_box, waiting, waiting)
-    KongConfigProvider().create({"config": GOOD, "container": "c", "container_id": "abc"})
+    KongConfigProvider().create(props())
     assert len(kong_resty.requests(kong_box)) == 3
     assert (home(kong_box) / "live.yml").read_text() == GOOD
 
 
 def test_a_config_kong_already_runs_is_kept_without_loading_it_again(kong_box):
     kong_resty.answer(kong_box, {"status": 304, "body": ""})
-    KongConfigProvider().create({"config": GOOD, "container": "c", "container_id": "abc"})
+    KongConfigProvider().create(props())
     assert (home(kong_box) / "live.yml").read_text() == GOOD
 
 
 def test_a_kong_that_never_answers_fails_the_push_and_keeps_nothing(kong_box):
     kong_resty.answer(kong_box, *[{"error": "connection refused"}] * 100)
     with pytest.raises(RuntimeError, match="did not take the config: no answer: connection refused"):
-        KongConfigProvider().create({"config": GOOD, "container": "c", "container_id": "abc"})
+        KongConfigProvider().create(props())
     assert not (home(kong_box) / "live.yml").exists()
 
 
 def test_a_kong_that_lost_or_refused_its_config_shows_as_an_update_and_is_repaired(kong_box):
     """A recreated Kong has no live file; a restarted one may have set a refused file aside.
     Either way the next preview shows the update and the next up pushes again."""
-    provider = KongConfigProvider()
-    props = {"config": GOOD, "container": "c", "container_id": "abc"}
-    provider.create(props)
-    assert not provider.diff("id", props, props).changes
+    provider, inputs = KongConfigProvider(), props()
+    outputs = provider.create(inputs).outs
+    assert not provider.diff("id", outputs, inputs).changes
     (home(kong_box) / "live.yml").write_text("consumers: damaged\n")
     start_kong(kong_box)  # Kong restarts: the file is set aside, Kong runs on the stack-only config
-    assert provider.diff("id", props, props).changes
-    provider.update("id", props, props)
+    assert provider.diff("id", outputs, inputs).changes
+    provider.update("id", outputs, inputs)
     assert (home(kong_box) / "live.yml").read_text() == GOOD
-    assert not provider.diff("id", props, props).changes
+    assert not provider.diff("id", outputs, inputs).changes
 
 
 def test_without_docker_the_config_is_pushed_again_rather_than_assumed(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no docker CLI at all
-    props = {"config": GOOD, "container": "c", "container_id": "abc"}
-    assert KongConfigProvider().diff("id", props, props).changes
+    outputs = {"container": "c", "container_id": "abc", "digest": digest(GOOD)}
+    assert KongConfigProvider().diff("id", outputs, props()).changes
 
 
 def test_a_new_kong_container_gets_the_config_again(kong_box):
-    olds = {"config": "x", "container": "c", "container_id": "1"}
-    diff = KongConfigProvider().diff("id", olds, {**olds, "container_id": "2"})
+    olds = {"container": "c", "container_id": "1", "digest": digest(GOOD)}
+    diff = KongConfigProvider().diff("id", olds, props(container_id="2"))
     assert diff.changes and not diff.replaces
 
 

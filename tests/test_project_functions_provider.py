@@ -25,7 +25,7 @@ def volume(tmp_path, monkeypatch):
     (tmp_path / "fns" / "hello").mkdir(parents=True)
     (tmp_path / "fns" / "hello" / "index.ts").write_text(HELLO)
 
-    def copy_into(_container, directory, archive):
+    def copy_into(_container, directory, archive, host=None):
         assert directory == project_functions.ROOT
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(root, filter="data")

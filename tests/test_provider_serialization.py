@@ -166,13 +166,15 @@ def test_stack_and_project_sql_under_the_engine(program, db):
 def test_kong_config_under_the_engine(program, monkeypatch):
     """No numbers among its inputs today; the round trip still holds it to the same path."""
     pushed: dict[str, str] = {}
-    monkeypatch.setattr(kong_config, "push", lambda container, text: pushed.__setitem__(container, text))
-    monkeypatch.setattr(kong_config, "live_digest", lambda container: kong_config.digest(pushed.get(container, "")))
+    monkeypatch.setattr(kong_config, "push", lambda container, text, host=None: pushed.__setitem__(container, text))
+    monkeypatch.setattr(kong_config, "live_digest", lambda container, host=None: kong_config.digest(pushed.get(container, "")))
     host = DynamicHost()
     news = inputs_of(program, KONG)
     inputs, _ = host.check({}, news)
     created = host.create(inputs)
-    assert pushed == {inputs["container"]: inputs["config"]} and "_anon" in inputs["config"]
+    text = kong_config.rendered(inputs)
+    assert pushed == {inputs["container"]: text} and "_anon" in text
+    assert set(created.outputs) == {"container", "container_id", "digest", "__provider"}  # never the text
 
     checked, _ = host.check(inputs, news)
     assert host.diff(created.id, created.outputs, checked).changes is False
@@ -184,7 +186,7 @@ def test_dashboard_content_under_the_engine(program, monkeypatch):
     """The site built from the stack outputs the engine hands it shows each bucket's limit."""
     copied: dict[str, bytes] = {}
     monkeypatch.setattr(docker_cli, "docker", lambda *args, **kwargs: "")
-    monkeypatch.setattr(docker_cli, "copy_into", lambda container, _folder, archive: copied.update({container: archive}))
+    monkeypatch.setattr(docker_cli, "copy_into", lambda container, _folder, archive, host=None: copied.update({container: archive}))
     host = DynamicHost()
     inputs, _ = host.check({}, inputs_of(program, CONTENT))
     created = host.create(inputs)

@@ -29,7 +29,8 @@ from typing import Any
 
 FILE = "config.toml"
 ENV = re.compile(r"env\(([A-Za-z_][A-Za-z0-9_]*)\)")
-# Sections that configure the CLI's local stack, not an app's project: nothing to honour or report.
+# Sections that configure the CLI's local stack, not an app's project: nothing to honour or report
+# here (`[functions.<name>]` are the app's functions: components/core/app_functions.py maps and reports them).
 LOCAL_ONLY = ("project_id", "studio", "inbucket", "analytics", "edge_runtime", "functions", "experimental",
               "remotes", "db.port", "db.shadow_port", "db.major_version", "db.pooler", "api.port", "api.enabled",
               "api.schemas", "api.extra_search_path", "auth.enabled", "realtime.enabled", "storage.enabled",

@@ -83,6 +83,16 @@ class Rewritten:
     skipped: list[str] = field(default_factory=list)
 
 
+NEWLINE = b"\n"
+
+
+def _error_line(text: str, err: pglast.parser.ParseError) -> str:
+    """`:N`, the line of the parser's error position (its second argument, a byte index), so the
+    refusal names file and line as every other refusal does; empty if the parser gave none."""
+    where = err.args[1] if len(err.args) > 1 and isinstance(err.args[1], int) else None
+    return "" if where is None else f":{text.encode()[:where].count(NEWLINE) + 1}"
+
+
 def rewrite_file(label: str, text: str, names: ProjectNames, extensions: Iterable[str] = ()) -> Rewritten:
     """Every statement of `text` sorted and mapped; AppSqlRefused lists each one refused.
     `extensions`: the stack config's allowed extensions (an app's `create extension` of one is a no-op)."""
@@ -90,7 +100,7 @@ def rewrite_file(label: str, text: str, names: ProjectNames, extensions: Iterabl
     try:
         statements = pglast.parse_sql(text)
     except pglast.parser.ParseError as err:
-        raise AppSqlRefused([f"{label}: not SQL PostgreSQL parses ({err})"]) from None
+        raise AppSqlRefused([f"{label}{_error_line(text, err)}: not SQL PostgreSQL parses ({err})"]) from None
     data, found, problems = text.encode(), Rewritten(), []
     for raw in statements:
         line = data[:raw.stmt_location].count(b"\n") + 1 + _leading_lines(data, raw)

@@ -1,11 +1,14 @@
 """Files into a running container with the docker CLI, for the dynamic resources that must
 not change a container's inputs (Kong's live config, the dashboard pages).
 
-The CLI honours DOCKER_HOST and docker contexts, as the pulumi-docker provider does.
+The CLI honours DOCKER_HOST and docker contexts, as the pulumi-docker provider does; a cell's
+resources pass its `dockerHost` (`host`), so the CLI reaches the same daemon as the cell's
+docker provider whatever the shell running `pulumi` has set.
 """
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import tarfile
 
@@ -30,13 +33,14 @@ class DockerError(RuntimeError):
         self.returncode, self.stderr = returncode, stderr
 
 
-def docker(*args: str, stdin: bytes = b"", timeout: float = 120) -> str:
-    """Runs the docker CLI; returns its standard output."""
-    result = subprocess.run(["docker", *args], input=stdin, capture_output=True, timeout=timeout)
+def docker(*args: str, stdin: bytes = b"", timeout: float = 120, host: str | None = None) -> str:
+    """Runs the docker CLI (against `host` when given); returns its standard output."""
+    env = {**os.environ, "DOCKER_HOST": host} if host else None
+    result = subprocess.run(["docker", *args], input=stdin, capture_output=True, timeout=timeout, env=env)
     if result.returncode != 0:
         raise DockerError(args[0], result.returncode, result.stderr.decode(errors="replace").strip())
     return result.stdout.decode(errors="replace")
 
 
-def copy_into(container: str, directory: str, archive: bytes) -> None:
-    docker("cp", "-", f"{container}:{directory}", stdin=archive)
+def copy_into(container: str, directory: str, archive: bytes, host: str | None = None) -> None:
+    docker("cp", "-", f"{container}:{directory}", stdin=archive, host=host)

@@ -13,16 +13,22 @@ if TYPE_CHECKING:  # types only: config imports this module
     from components.core.config import ProjectConfig, StackConfig
 
 
+def _stack_default(config: StackConfig, label: str) -> str:
+    """`api.<domain>`; in a cell `api-<cell>.<domain>`, so that cells sharing a zone never
+    claim the same stack hostname (projects' names are unique across the deployment)."""
+    return f"{label}-{config.cell.name}.{config.domain}" if config.cell else f"{label}.{config.domain}"
+
+
 def api_hostname(config: StackConfig) -> Optional[str]:
-    return (config.hostnames.api or f"api.{config.domain}") if config.domain else None
+    return (config.hostnames.api or _stack_default(config, "api")) if config.domain else None
 
 
 def studio_hostname(config: StackConfig) -> Optional[str]:
-    return (config.hostnames.studio or f"studio.{config.domain}") if config.domain else None
+    return (config.hostnames.studio or _stack_default(config, "studio")) if config.domain else None
 
 
 def dashboard_hostname(config: StackConfig) -> Optional[str]:
-    return (config.hostnames.dashboard or f"supabase.{config.domain}") if config.domain else None
+    return (config.hostnames.dashboard or _stack_default(config, "supabase")) if config.domain else None
 
 
 def project_hostname(config: StackConfig, project: ProjectConfig) -> Optional[str]:

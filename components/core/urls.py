@@ -18,8 +18,16 @@ def client_host(bind_address: str) -> str:
     return "127.0.0.1" if ipaddress.ip_address(bind_address).is_unspecified else bind_address
 
 
+def reach_host(config: StackConfig) -> str:
+    """Where this machine (running `pulumi`) reaches the stack's published ports: the Docker
+    host itself, or a cell's `address` when its containers run on another machine."""
+    if config.cell is not None and config.cell.address:
+        return config.cell.address
+    return client_host(config.bind_address)
+
+
 def local_base(config: StackConfig) -> str:
-    host = client_host(config.bind_address)
+    host = reach_host(config)
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{config.ports.kong}"
 

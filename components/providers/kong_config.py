@@ -14,10 +14,17 @@ On every preview and up the resource also compares that file with the config it 
 hold (a new container has none; the start script sets aside a file Kong refuses), so a
 Kong that lost or refused its config shows as an update and is repaired by it.
 
-The config text is a secret input (it holds service keys and the dashboard password).
+What the resource keeps is the settings the config is rendered from (`settings`: every
+project's keys, hostname and key ids, a secret input), not the rendered text: a project's
+routes carry its guard's Lua on every route, about 31 kB a project against about 1.5 kB of
+settings, and the file backend rewrites the whole checkpoint at every step, so the text
+made up most of a cell's state (0.78 MB of 1.03 MB of inputs at 25 projects, kept twice, as
+input and output). The provider renders it where it pushes it, in `check` too, so a
+template slip still fails at preview; its outputs are the config's digest, not its text.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -27,7 +34,7 @@ from typing import Any, Mapping, Optional, Sequence
 import jinja2
 import pulumi
 import yaml
-from pulumi.dynamic import DiffResult, Resource
+from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, Resource
 
 from components.core import kong_container, kong_lua, kong_storage_lua
 from components.core.docker_cli import DockerError, copy_into, docker, tar_archive
@@ -247,13 +254,13 @@ def push_archive(text: str) -> bytes:
     return tar_archive({kong_container.NEXT_FILE: text, kong_container.NEXT_BODY: json.dumps({"config": text})})
 
 
-def push(container: str, text: str) -> None:
+def push(container: str, text: str, host: Optional[str] = None) -> None:
     """Copies the config into Kong and has Kong take it (components/core/kong_container.PUSH_SCRIPT)."""
-    copy_into(container, kong_container.HOME, push_archive(text))
+    copy_into(container, kong_container.HOME, push_archive(text), host=host)
     try:
         docker("exec", container, "sh", "-c", kong_container.PUSH_SCRIPT, "kong-push", kong_container.HOME,
                str(kong_container.PUSH_TIMEOUT_SECONDS), kong_container.PUSH_LUA,
-               timeout=kong_container.PUSH_TIMEOUT_SECONDS + 60)
+               timeout=kong_container.PUSH_TIMEOUT_SECONDS + 60, host=host)
     except DockerError as err:
         refused = err.returncode == kong_container.PUSH_EXIT_REFUSED
         what = "refused the config" if refused else "did not take the config"
@@ -264,40 +271,78 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def live_digest(container: str) -> str:
+def live_digest(container: str, host: Optional[str] = None) -> str:
     """The sha256 of the config the container would restart from; empty when it has none or
     Docker cannot tell (both mean: push again)."""
     try:
         return docker("exec", container, "sh", "-c", kong_container.DIGEST_SCRIPT, "kong-digest",
-                      kong_container.HOME, timeout=30).strip()
+                      kong_container.HOME, timeout=30, host=host).strip()
     except (DockerError, OSError):
         return ""
 
 
+# -- the settings as the resource keeps them ------------------------------------------------
+
+
+def settings_dict(settings: KongSettings) -> dict[str, Any]:
+    """Plain data (what crosses the engine), from which `settings_of` gives the settings back."""
+    return dataclasses.asdict(settings)
+
+
+def settings_of(data: dict[str, Any]) -> KongSettings:
+    projects = tuple(ProjectKeys(**{**p, "roles": tuple(p.get("roles") or ()),
+                                    "verifying_keys": tuple(VerifyingKey.of(v) for v in p.get("verifying_keys") or ())})
+                     for p in data.get("projects") or ())
+    return KongSettings(**{**data, "local_hosts": tuple(data.get("local_hosts") or ()), "projects": projects})
+
+
+def rendered(props: dict[str, Any]) -> str:
+    """The full config a KongConfig's inputs stand for."""
+    return render(settings_of(props["settings"]))
+
+
+# What a diff compares besides the rendered config's digest.
+TARGET = ("container", "container_id", "docker_host")
+
+
 class KongConfigProvider(ConvergingProvider):
-    """No delete: the config goes with Kong's container."""
+    """No delete: the config goes with Kong's container. Outputs: the target and `digest`,
+    the sha256 of the config Kong was given (the olds every diff compares with)."""
 
     def resource_id(self, props: dict[str, Any]) -> str:
         return f"{props['container']}-config"
 
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        if isinstance(news.get("settings"), dict):
+            try:
+                rendered(news)
+            except (ValueError, TypeError, yaml.YAMLError, jinja2.TemplateError) as err:
+                return CheckResult(news, [CheckFailure("settings", f"the Kong config does not render: {err}")])
+        return CheckResult(news, [])
+
     def converge(self, props: dict[str, Any]) -> dict[str, Any]:
-        push(props["container"], props["config"])
-        return props
+        text = rendered(props)
+        push(props["container"], text, props.get("docker_host"))
+        return {**{k: props[k] for k in TARGET if k in props}, "digest": digest(text)}
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        found = super().diff(_id, olds, news)
-        if found.changes or not isinstance(news.get("config"), str):
-            return found
-        if live_digest(news["container"]) == digest(news["config"]):
-            return found
-        return DiffResult(changes=True, replaces=[], stables=[], delete_before_replace=False)
+        changes = [k for k in TARGET if olds.get(k) != news.get(k)]
+        if not isinstance(news.get("settings"), dict):
+            changes.append("settings")  # not known until up (a new project's keys)
+        else:
+            wanted = digest(rendered(news))
+            if olds.get("digest") != wanted or live_digest(news["container"], news.get("docker_host")) != wanted:
+                changes.append("settings")
+        return DiffResult(changes=bool(changes), replaces=[], stables=[], delete_before_replace=False)
 
 
 class KongConfig(Resource, module="supabase", name="KongConfig"):
     """The full Kong config, live in Kong and kept for its restarts. A new `container_id`
     (Kong recreated) pushes it again, and so does a Kong that lost or refused it."""
 
-    def __init__(self, name: str, *, config: pulumi.Input[str], container: pulumi.Input[str],
-                 container_id: pulumi.Input[str], opts: Optional[pulumi.ResourceOptions] = None):
-        props = {"config": pulumi.Output.secret(config), "container": container, "container_id": container_id}
+    def __init__(self, name: str, *, settings: pulumi.Input[dict], container: pulumi.Input[str],
+                 container_id: pulumi.Input[str], docker_host: Optional[str] = None,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        props = {"settings": pulumi.Output.secret(settings), "container": container, "container_id": container_id,
+                 **({"docker_host": docker_host} if docker_host else {})}  # a cell's (config/cell.py)
         super().__init__(KongConfigProvider(), name, props, opts)

@@ -38,9 +38,10 @@ def version_files(folder: str, version: str, files: dict[str, bytes], sealed: st
             f"{base}/env.enc": sealed.encode()}
 
 
-def deploy(container: str, folder: str, version: str, files: dict[str, bytes], sealed: str) -> None:
-    copy_into(container, ROOT, tar_archive(version_files(folder, version, files, sealed)))
-    docker("exec", container, "sh", "-c", SWAP_SCRIPT, "functions-swap", f"{ROOT}/{folder}", version)
+def deploy(container: str, folder: str, version: str, files: dict[str, bytes], sealed: str,
+           host: Optional[str] = None) -> None:
+    copy_into(container, ROOT, tar_archive(version_files(folder, version, files, sealed)), host=host)
+    docker("exec", container, "sh", "-c", SWAP_SCRIPT, "functions-swap", f"{ROOT}/{folder}", version, host=host)
 
 
 class ProjectFunctionsProvider(ConvergingProvider):
@@ -55,18 +56,19 @@ class ProjectFunctionsProvider(ConvergingProvider):
 
     def converge(self, props: dict[str, Any]) -> dict[str, Any]:
         deploy(props["container"], props["folder"], props["version"], function_files.decoded(props["files"]),
-               props["sealed"])
+               props["sealed"], props.get("docker_host"))
         return props
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        docker("exec", props["container"], "rm", "-rf", f"{ROOT}/{props['folder']}")
+        docker("exec", props["container"], "rm", "-rf", f"{ROOT}/{props['folder']}", host=props.get("docker_host"))
 
 
 class ProjectFunctions(Resource, module="supabase", name="ProjectFunctions"):
     def __init__(self, name: str, *, project: str, container: pulumi.Input[str], container_id: pulumi.Input[str],
                  folder: pulumi.Input[str], version: pulumi.Input[str], files: dict[str, str],
-                 sealed: pulumi.Input[str], opts: Optional[pulumi.ResourceOptions] = None):
+                 sealed: pulumi.Input[str], docker_host: Optional[str] = None,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         props = {"project": project, "container": container, "container_id": container_id,
                  "folder": pulumi.Output.secret(folder), "version": version, "files": files,
-                 "sealed": pulumi.Output.secret(sealed)}
+                 "sealed": pulumi.Output.secret(sealed), **({"docker_host": docker_host} if docker_host else {})}
         super().__init__(ProjectFunctionsProvider(), name, props, opts)

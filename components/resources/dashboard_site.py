@@ -43,6 +43,7 @@ class DashboardSiteArgs:
     auth_network_name: Optional[pulumi.Input[str]] = None
     # components/resources/usage.py's volume, served read-only at usage/usage.json.
     usage_volume: Optional[pulumi.Input[str]] = None
+    docker_host: Optional[str] = None  # a cell's daemon (components/core/config/cell.py)
 
 
 def site_archive(outputs: dict[str, Any]) -> tuple[bytes, list[str]]:
@@ -64,16 +65,17 @@ class SiteContentProvider(ConvergingProvider):
 
     def converge(self, props: dict[str, Any]) -> dict[str, Any]:
         archive, warnings = site_archive(props["outputs"])
-        container = props["container"]
-        docker_cli.docker("exec", container, "rm", "-rf", f"{WEB_ROOT}/projects")  # pages of removed projects
-        docker_cli.copy_into(container, WEB_ROOT, archive)
+        container, host = props["container"], props.get("docker_host")
+        docker_cli.docker("exec", container, "rm", "-rf", f"{WEB_ROOT}/projects", host=host)  # pages of removed projects
+        docker_cli.copy_into(container, WEB_ROOT, archive, host=host)
         return {**props, "digest": hashlib.sha256(archive).hexdigest(), "warnings": warnings}
 
 
 class SiteContent(Resource, module="supabase", name="DashboardContent"):
     def __init__(self, name: str, container: pulumi.Input[str], outputs: pulumi.Input[dict],
-                 opts: Optional[pulumi.ResourceOptions] = None):
-        props = {"container": container, "outputs": outputs, "digest": None, "warnings": None}
+                 docker_host: Optional[str] = None, opts: Optional[pulumi.ResourceOptions] = None):
+        props = {"container": container, "outputs": outputs, "digest": None, "warnings": None,
+                 **({"docker_host": docker_host} if docker_host else {})}
         super().__init__(SiteContentProvider(), name, props, opts)
 
 
@@ -92,5 +94,6 @@ class DashboardSite(pulumi.ComponentResource):
             healthcheck=Healthcheck(["CMD", "wget", "-q", "--spider", "http://127.0.0.1/healthz"], interval="10s"),
             wait=True,
         ), child)
-        self.content = SiteContent(f"{name}-content", self.container.name, args.public_outputs, opts=child)
+        self.content = SiteContent(f"{name}-content", self.container.name, args.public_outputs,
+                                   docker_host=args.docker_host, opts=child)
         self.register_outputs({})

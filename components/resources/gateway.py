@@ -93,20 +93,21 @@ def stack_settings(config: StackConfig, anon: str, service: str, password: str,
 
 
 def _local_hosts(config: StackConfig) -> tuple[str, ...]:
-    host = urls.client_host(config.bind_address)
+    host = urls.reach_host(config)
     return ("127.0.0.1", "localhost", *([host] if host != "127.0.0.1" else []))
 
 
 def base_config(config: StackConfig, s: StackSecrets) -> pulumi.Output[str]:
     """The stack-only config the container starts with: changes with stack secrets, never with projects."""
-    return full_config(config, s, ())
+    return full_settings(config, s, ()).apply(lambda d: kong_config.render(kong_config.settings_of(d)))
 
 
-def full_config(config: StackConfig, s: StackSecrets, projects: Sequence[ProjectGateway]) -> pulumi.Output[str]:
+def full_settings(config: StackConfig, s: StackSecrets, projects: Sequence[ProjectGateway]) -> pulumi.Output[dict]:
+    """What the full config is rendered from (kong_config.settings_dict), a secret."""
     keys = [pulumi.Output.all(p.anon_key, p.service_key, p.publishable_key, p.secret_key, p.verifying_keys)
             for p in projects]
 
-    def build(values: list) -> str:
+    def build(values: list) -> dict:
         (anon, service, password, secret), found = values[:4], values[4:]
         project_keys = [
             ProjectKeys(p.name, a, k, p.hostname, tuple(p.roles), p.auth_host, urls.project_path(p.name),
@@ -114,7 +115,7 @@ def full_config(config: StackConfig, s: StackSecrets, projects: Sequence[Project
                         verifying_keys=tuple(VerifyingKey.of(v) for v in (verifying or ())),
                         buckets=dict(p.buckets))
             for p, (a, k, pub, sec, verifying) in zip(projects, found)]
-        return kong_config.render(stack_settings(config, anon, service, password, project_keys, secret))
+        return kong_config.settings_dict(stack_settings(config, anon, service, password, project_keys, secret))
 
     return pulumi.Output.secret(pulumi.Output.all(s.anon_key, s.service_role_key, s.dashboard_password,
                                                   s.jwt_secret, *keys).apply(build))
@@ -148,9 +149,10 @@ class Gateway(pulumi.ComponentResource):
         self.container = declare(kong_spec(args), after(child, args.after))
         self.config = KongConfig(
             f"{name}-routes",
-            config=full_config(args.config, args.secrets, args.projects),
+            settings=full_settings(args.config, args.secrets, args.projects),
             container=self.container.name,
             container_id=self.container.id,
+            docker_host=args.config.docker_host,
             opts=after(child, [self.container]),
         )
         self.register_outputs({})

@@ -63,6 +63,7 @@ class PostgresArgs:
     major: int = 17  # config postgresMajor: the image and the data volume of that PostgreSQL major
     extensions: Sequence[str] = ()  # config extensions: installed by the superuser in schema `extensions`
     max_connections: int = 1000  # config postgresMaxConnections (components/core/connection_budget.py)
+    reach_host: Optional[str] = None  # where `pulumi` reaches the published port (urls.reach_host); default: bind_address's
 
 
 def volumes_of(major: int) -> dict[str, str]:
@@ -120,7 +121,7 @@ class Postgres(pulumi.ComponentResource):
         config = named_volume(f"{name}-{config_res}", config_vol, child, keep=True)
         self.volumes = [data, config]
         self.container = declare(db_spec(args, data, config), child)
-        host = client_host(args.bind_address)
+        host = args.reach_host or client_host(args.bind_address)
         # The live roles take postgresPassword first; everything that logs in waits for that.
         self.passwords = DatabasePasswords(f"{name}-passwords", DatabasePasswordsArgs(
             host=host, port=args.port, user=ADMIN_USER, database=DATABASE, internal_database=INTERNAL_DATABASE,

@@ -1,5 +1,6 @@
 """A project's key material as Pulumi resources: one seed per live signing-key generation and
-one random value per generation of its opaque API keys.
+one random value per generation of its opaque API keys (or the seeds `keys.seeds` brings
+from the cell the project moved from: components/core/config/key_seeds.py).
 
 Not a component of its own: the seeds are children of the project (one fewer resource in
 state per project), and everything else is computed from them by
@@ -23,7 +24,15 @@ from components.core.signing_keys import SEED_LENGTH, SigningKey
 from components.providers.kong_config import VerifyingKey
 
 
-def _seed(name: str, opts: pulumi.ResourceOptions, length: int = SEED_LENGTH) -> pulumi.Output[str]:
+def _seed(name: str, opts: pulumi.ResourceOptions, given: Optional[str],
+          length: int = SEED_LENGTH) -> pulumi.Output[str]:
+    """The seed `keys.seeds` gives (a project moved from another cell), else a pulumi-random one.
+
+    A given seed declares no RandomPassword: a generation has one seed for its whole life, and
+    a random resource beside it would be a second, unused one that a later edit of the config
+    (removing `seeds`) would silently turn into a different key."""
+    if given is not None:
+        return pulumi.Output.secret(given)
     return pulumi.Output.secret(random.RandomPassword(name, length=length, special=False, opts=opts).result)
 
 
@@ -33,8 +42,11 @@ class ProjectCredentials:
     def __init__(self, name: str, names: ProjectNames, keys: KeysConfig, opts: pulumi.ResourceOptions,
                  stack_key: Optional[pulumi.Output[SigningKey]] = None):
         generations = keys.generations
-        seeds = [_seed(f"{name}-signing-key-{g}", opts) for g in generations]
-        api = _seed(f"{name}-api-keys-{keys.api}", opts, 2 * opaque_keys.RANDOM_LENGTH)
+        seeds = [_seed(f"{name}-signing-key-{g}", opts, keys.seed("signing", g)) for g in generations]
+        api = _seed(f"{name}-api-keys-{keys.api}", opts, keys.seed("api", keys.api), 2 * opaque_keys.RANDOM_LENGTH)
+        # What a move to another cell copies into that cell's `keys.seeds` (projectKeySeeds).
+        self.seeds = pulumi.Output.secret(pulumi.Output.all(*seeds, api).apply(lambda v: {
+            "signing": {str(g): seed for g, seed in zip(generations, v[:-1])}, "api": {str(keys.api): v[-1]}}))
         self._set = pulumi.Output.all(*seeds, api).apply(lambda v: project_keys.key_set(
             names.project, names.anon, names.service, generations, list(v[:-1]), v[-1]))
         self.anon_key = pulumi.Output.unsecret(self._set.apply(lambda k: k.anon_jwt))

@@ -32,6 +32,7 @@ class ProjectFunctionsArgs:
     secret_key: pulumi.Input[str]
     jwks: pulumi.Input[list]
     verifying_keys: pulumi.Input[list]
+    docker_host: Optional[str] = None  # a cell's daemon (components/core/config/cell.py)
 
 
 def internal_url(project: str) -> str:
@@ -64,5 +65,5 @@ class ProjectEdgeFunctions(pulumi.ComponentResource):
             folder=built.apply(lambda b: b["folder"]),
             version=pulumi.Output.unsecret(built.apply(lambda b: b["version"])),
             files=function_files.encoded(files), sealed=built.apply(lambda b: b["sealed"]),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.runtime]))
+            docker_host=args.docker_host, opts=pulumi.ResourceOptions(parent=self, depends_on=[args.runtime]))
         self.register_outputs({})

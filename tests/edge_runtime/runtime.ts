@@ -6,7 +6,12 @@
 // crates/base/src/runtime/mod.rs). Here each worker is a Deno process started with a cleared
 // environment holding only envVars (what Deno itself adds, PATH and its npm shim flag, removed) and --allow-read of its service path, kept per service path
 // as the runtime's pool does (crates/base/src/worker/pool.rs). Not shipped: tests only.
-//   deno run -A runtime.ts <main/index.ts>   (env: MAIN_PORT, DENO_BIN, and the main's own)
+// An app's function imports its packages (`npm:@supabase/supabase-js`, `jsr:@supabase/...`), which the
+// real runtime downloads; this machine reaches no JSR and the tests run offline, so with
+// STANDIN_IMPORT_MAP set a worker resolves them from the pinned packages in .tools/npm instead: npm:
+// from a node_modules beside the served folders (Deno's --node-modules-dir=manual, looked up from the
+// importing file), and the jsr: names that are the same packages on JSR through that import map.
+//   deno run -A runtime.ts <main/index.ts>   (env: MAIN_PORT, DENO_BIN, STANDIN_IMPORT_MAP, and the main's own)
 
 const DENO = Deno.env.get('DENO_BIN')!
 const HOST = new URL('./worker_host.ts', import.meta.url).pathname
@@ -14,9 +19,11 @@ const workers = new Map<string, Promise<number>>()
 const children: Deno.ChildProcess[] = []
 
 async function start(servicePath: string, envVars: [string, string][]): Promise<number> {
+  const importMap = Deno.env.get('STANDIN_IMPORT_MAP')
+  const offline = importMap ? ['--cached-only', '--node-modules-dir=manual', `--import-map=${importMap}`] : []
   const child = new Deno.Command(DENO, {
-    args: ['run', '--quiet', '--no-prompt', '--allow-net=127.0.0.1', '--allow-env', `--allow-read=${servicePath}`,
-      HOST, servicePath],
+    args: ['run', '--quiet', '--no-prompt', ...offline, '--allow-net=127.0.0.1', '--allow-env',
+      `--allow-read=${servicePath}`, HOST, servicePath],
     clearEnv: true,
     env: { ...Object.fromEntries(envVars), DENO_DIR: Deno.env.get('DENO_DIR') ?? '/tmp/deno-dir',
       STANDIN_CLEAR: 'DENO_DIR,PATH,DENO_NODE_SHIM_ACTIVE' },

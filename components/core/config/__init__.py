@@ -69,6 +69,8 @@ __all__ = [
     "StorageConfig",
     "available_templates",
     "load_config",
+    "namespace_values",
+    "raw_namespace_config",
     "namespace_warnings",
     "nested_secret_paths",
     "parse_config",
@@ -79,15 +81,16 @@ __all__ = [
 ]
 
 
-def _raw_namespace_config() -> dict[str, Any]:
+def raw_namespace_config() -> dict[str, Any]:
     """Every key of our namespace, as set in the stack (typos included)."""
-    merged = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    return namespace_values({**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()})
+
+
+def namespace_values(config: dict[str, Any]) -> dict[str, Any]:
+    """`supabase-multi-instance:<key>` -> value, decoded, as the program reads a stack's config
+    (and `python -m cells` reads each cell's, from the Automation API)."""
     prefix = f"{NAMESPACE}:"
-    raw: dict[str, Any] = {}
-    for key, value in merged.items():
-        if key.startswith(prefix):
-            raw[key[len(prefix):]] = _decode(value)
-    return raw
+    return {key[len(prefix):]: _decode(value) for key, value in config.items() if key.startswith(prefix)}
 
 
 # Namespaces of the providers the program uses: their keys (e.g. docker:host) are expected.
@@ -118,7 +121,7 @@ def _decode(value: Any) -> Any:
 
 def load_config() -> StackConfig:
     """The stack's validated config, read from the running Pulumi program."""
-    raw = _raw_namespace_config()
+    raw = raw_namespace_config()
     secret = frozenset(k for k in (*SECRET_KEYS, *NESTED_SECRET_KEYS)
                        if pulumi.runtime.is_config_secret(f"{NAMESPACE}:{k}"))
     return parse_config(raw, secret)

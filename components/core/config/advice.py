@@ -14,11 +14,13 @@ def warnings(config: StackConfig) -> list[str]:
 
 
 def _app_warnings(config: StackConfig) -> list[str]:
-    """config.toml keys of a `supabaseDir` app this stack cannot honour per project (components/core/app_config.py)."""
-    from components.core import app_config
+    """config.toml keys of a `supabaseDir` app this stack cannot honour per project (components/core/app_config.py,
+    and for its `[functions.<name>]` sections components/core/app_functions.py)."""
+    from components.core import app_config, app_functions
 
     return [line for i, p in enumerate(config.projects) if p.supabase_dir is not None
-            for line in app_config.warnings(p.supabase_dir, f"projects[{i}].supabaseDir")]
+            for line in (*app_config.warnings(p.supabase_dir, f"projects[{i}].supabaseDir"),
+                         *app_functions.warnings(p.supabase_dir, f"projects[{i}].supabaseDir"))]
 
 
 def _unserved_hostname_warnings(config: StackConfig) -> list[str]:

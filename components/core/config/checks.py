@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from components.core import (app_config, app_migrations, buckets, connection_budget, hostnames, migrations,
+from components.core import (app_config, app_functions, app_migrations, buckets, connection_budget, hostnames, migrations,
                              template_files, template_policies)
 from components.core.app_sql_rewrite import AppSqlRefused
 from components.core.config.errors import ConfigError, describe
@@ -115,7 +115,7 @@ def parse_config(raw: dict[str, Any],
     problems += _cross_checks(raw) + _port_problems(raw)
     if config is not None:
         problems += (_route_problems(config) + _template_problems(config) + _functions_problems(config)
-                     + _app_problems(config) + connection_budget.problems(config))
+                     + _app_problems(config) + connection_budget.problems(config) + _cell_problems(config))
     if problems:
         raise ConfigError(problems)
     assert config is not None
@@ -137,6 +137,8 @@ def _with_app_settings(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             else:
                 try:
                     p = app_config.merged(p, Path(folder))
+                    functions, found = app_functions.project_functions(p, Path(folder), f"projects[{i}]")
+                    p, problems = {**p, "functions": functions}, problems + found
                 except ValueError as err:  # tomllib.TOMLDecodeError
                     problems.append(f"projects[{i}].supabaseDir: {folder}/config.toml is not TOML ({err})")
         entries.append(p)
@@ -203,15 +205,56 @@ def nested_secret_paths(raw: dict[str, Any]) -> list[str]:
     if isinstance(raw.get("projects"), list):
         found += [f"projects[{i}].functions.secrets.{name}" for i, p in enumerate(raw["projects"]) if isinstance(p, dict)
                   for name in _function_secrets(p)]
+        found += [path for i, p in enumerate(raw["projects"]) if isinstance(p, dict) for path in _key_seeds(i, p)]
     s3 = raw.get("backups", {}).get("s3") if isinstance(raw.get("backups"), dict) else None
     if isinstance(s3, dict) and "secretAccessKey" in s3:
         found.append("backups.s3.secretAccessKey")
     return found
 
 
+def _cell_problems(config: StackConfig) -> list[str]:
+    """A cell holds at most maxProjects, and a remote cell must be reachable from here."""
+    cell = config.cell
+    if cell is None:
+        return []
+    found = []
+    if len(config.projects) > cell.max_projects:
+        found.append(f"projects: cell {cell.name!r} holds {len(config.projects)} projects, over its cell.maxProjects "
+                     f"{cell.max_projects}; place new projects in another cell's stack (docs/cells.md, Adding a "
+                     "cell) or raise cell.maxProjects")
+    if cell.remote and not cell.address:
+        found.append(f"cell.address: is required with cell.dockerHost {cell.docker_host!r}: this machine reaches "
+                     "the cell's Postgres and Kong at that address (e.g. the host's private IP)")
+    if cell.loopback_only(config.bind_address):
+        found.append(f"bindAddress: {config.bind_address} publishes cell {cell.name!r}'s ports on the loopback of "
+                     f"{cell.docker_host}, which neither this machine nor the edge can reach; set bindAddress to "
+                     f"the host's private address ({cell.address or 'cell.address'})")
+    return found
+
+
 def _functions_problems(config: StackConfig) -> list[str]:
-    return [f"projects[{i}].functions: needs the stack's edge runtime; set features.functions: true"
-            for i, p in enumerate(config.projects) if p.functions is not None and not config.features.functions]
+    """Functions are served only by the stack's edge runtime. An app's own functions are an error
+    too, not a warning: its client calls them (`functions.invoke`), and a deploy that silently
+    leaves them out would fail only when a user gets there."""
+    if config.features.functions:
+        return []
+    return [f"projects[{i}].supabaseDir: the app has Edge Functions ({', '.join(p.functions.names)} in "
+            f"{p.functions.dir}) and they need the stack's edge runtime; set features.functions: true"
+            if p.supabase_dir is not None else
+            f"projects[{i}].functions: needs the stack's edge runtime; set features.functions: true"
+            for i, p in enumerate(config.projects) if p.functions is not None]
+
+
+def _key_seeds(i: int, project: dict) -> list[str]:
+    """`projects[i].keys.seeds.<kind>.<generation>` of each seed set (config/key_seeds.py)."""
+    keys = project.get("keys") if isinstance(project.get("keys"), dict) else {}
+    if "seeds" not in keys:
+        return []
+    seeds = keys["seeds"]
+    if not isinstance(seeds, dict):
+        return [f"projects[{i}].keys.seeds"]
+    return [f"projects[{i}].keys.seeds.{kind}" + (f".{g}" if isinstance(given, dict) else "")
+            for kind, given in seeds.items() for g in (given if isinstance(given, dict) else [None])]
 
 
 def _function_secrets(project: dict) -> list[str]:

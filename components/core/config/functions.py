@@ -11,10 +11,11 @@ folders (`_shared`) ship along for imports but serve nothing. Secret names follo
 too: an env name, never `SUPABASE_...`, which the runtime sets itself (supabase/cli
 internal/secrets/set/set.go skips those).
 
-Hook for `projects[].supabaseDir` (issue 20, item 1): such a project reads its functions
-from `<supabaseDir>/functions` and its `[functions.<name>] verify_jwt` from config.toml;
-`FunctionsConfig.from_supabase_dir` is where that mapping goes, producing this same model,
-so everything downstream (files, env, gateway route) is shared.
+A `projects[].supabaseDir` project reads its functions from `<supabaseDir>/functions` and its
+`[functions.<name>] verify_jwt` from config.toml (components/core/app_functions.py, called by
+parse_config); `FunctionsConfig.from_supabase_dir` makes this same model of them, so everything
+downstream (files, env, gateway route) is shared. Its folder may be written as supabaseDir is
+(absolute too): the operator chose that folder already.
 """
 from __future__ import annotations
 
@@ -22,12 +23,13 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from components.core.config.rules import ConfigModel
 
 FUNCTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+FROM_SUPABASE_DIR = "from_supabase_dir"  # validation context: `dir` is <supabaseDir>/functions
 ENTRYPOINT = "index.ts"  # the CLI's default entrypoint (supabase/cli pkg/config: [functions.<name>] entrypoint)
 
 
@@ -46,8 +48,9 @@ class FunctionsConfig(ConfigModel):
 
     @field_validator("dir")
     @classmethod
-    def _dir(cls, v: Path) -> Path:
-        if v.is_absolute() or ".." in v.parts:
+    def _dir(cls, v: Path, info: ValidationInfo) -> Path:
+        from_app = bool(info.context and info.context.get(FROM_SUPABASE_DIR))
+        if not from_app and (v.is_absolute() or ".." in v.parts):
             raise ValueError("must be a folder inside the stack's folder, written relative to it "
                              "(e.g. apps/shop/supabase/functions)")
         if not v.is_dir():
@@ -89,7 +92,8 @@ class FunctionsConfig(ConfigModel):
     @classmethod
     def from_supabase_dir(cls, supabase_dir: Path, verify_jwt: dict[str, bool],
                           secrets: Optional[dict[str, SecretStr]] = None) -> "FunctionsConfig":
-        """The hook for `projects[].supabaseDir`: `<dir>/functions` with config.toml's
-        `[functions.<name>] verify_jwt` values (read by whoever parses config.toml)."""
+        """A `projects[].supabaseDir` app's functions: `<dir>/functions`, with config.toml's
+        `[functions.<name>] verify_jwt` values over which the stack config's win (merged by
+        components/core/app_functions.py), and the stack config's secrets."""
         return cls.model_validate({"dir": supabase_dir / "functions", "verifyJwt": verify_jwt,
-                                   "secrets": secrets or {}})
+                                   "secrets": secrets or {}}, context={FROM_SUPABASE_DIR: True})

@@ -12,8 +12,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from components.core import buckets
+from components.core.config.cell import CellConfig
 from components.core.config.extensions import check_extensions
 from components.core.config.functions import FunctionsConfig
+from components.core.config.key_seeds import KeySeeds
 from components.core.config.rules import (
     CLOUDFLARE_ID,
     CRON_RULE,
@@ -161,11 +163,13 @@ class KeysConfig(ConfigModel):
     """`projects[].keys`: which generation of the project's signing key signs, which older
     ones still verify (the rotation overlap), and which generation of the opaque
     publishable/secret keys is issued. Bumping a number is the rotation; removing an old
-    generation from `verifying` is its end (its tokens fail from that `pulumi up` on)."""
+    generation from `verifying` is its end (its tokens fail from that `pulumi up` on).
+    `seeds` carries a moved project's seeds from the cell it came from."""
 
     signing: int = Field(1, ge=1, le=1000)
     verifying: list[int] = Field(default_factory=list, max_length=3)
     api: int = Field(1, ge=1, le=1000)
+    seeds: Optional[KeySeeds] = None
 
     @model_validator(mode="after")
     def _overlap(self) -> "KeysConfig":
@@ -177,10 +181,20 @@ class KeysConfig(ConfigModel):
             raise ValueError("verifying: lists a generation twice")
         return self
 
+    @model_validator(mode="after")
+    def _seeded(self) -> "KeysConfig":
+        if self.seeds is not None:
+            self.seeds.check({"signing": self.generations, "api": [self.api]})
+        return self
+
     @property
     def generations(self) -> list[int]:
         """Every generation whose key exists: the signing one first."""
         return [self.signing, *sorted(self.verifying, reverse=True)]
+
+    def seed(self, kind: str, generation: int) -> Optional[str]:
+        """The seed `seeds` gives for `kind` ("signing" or "api") at `generation`, if any."""
+        return self.seeds.seed(kind, generation) if self.seeds else None
 
 
 class ProjectConfig(ConfigModel):
@@ -362,6 +376,7 @@ class StackConfig(ConfigModel):
     jwt_secret: Optional[SecretStr] = Field(None, alias="jwtSecret")
     dashboard_password: Optional[SecretStr] = Field(None, alias="dashboardPassword")
     extensions: list[str] = Field(default_factory=list)  # config/extensions.py
+    cell: Optional[CellConfig] = None  # this stack as one cell of a multi-host deployment (config/cell.py)
 
     _domain = field_validator("domain")(classmethod(lambda cls, v: check_hostname(v)))
     _extensions = field_validator("extensions")(classmethod(lambda cls, v: check_extensions(v)))
@@ -406,6 +421,11 @@ class StackConfig(ConfigModel):
 
     def template_path(self, template: str) -> Path:
         return next(r / template for r in template_roots(self.templates_dir) if (r / template).is_dir())
+
+    @property
+    def docker_host(self) -> Optional[str]:
+        """The cell's Docker daemon, for the docker provider and CLI (None: their defaults)."""
+        return self.cell.docker_host if self.cell is not None else None
 
     @property
     def published(self) -> bool:

@@ -56,7 +56,8 @@ PORT_RULE = "must be a TCP port number from 1 to 65535"
 # backups.s3.secretAccessKey):
 # set with `pulumi config set --secret --path`, which makes the whole key secret.
 NESTED_SECRET_KEYS = ("projects", "auth", "backups")
-SECRET_LEAVES = ("pass", "secret", "secretAccessKey", "secrets")  # secrets: projects[].functions.secrets
+SECRET_LEAVES = ("pass", "secret", "secretAccessKey", "secrets", "seeds")  # secrets: projects[].functions.secrets;
+# seeds: projects[].keys.seeds (config/key_seeds.py)
 # OAuth providers GoTrue knows (supabase/auth internal/conf/configuration.go, ProviderConfiguration).
 OAUTH_PROVIDERS = ("apple", "azure", "bitbucket", "discord", "facebook", "figma", "fly", "github", "gitlab",
                    "google", "kakao", "keycloak", "linkedin_oidc", "notion", "slack_oidc", "spotify", "twitch",
