@@ -131,10 +131,11 @@ def examples(url: str, key: Optional[str], requests: list[Request], placeholder_
 
 def storage_example(url: str, key: Optional[str], project: str, buckets: list) -> Example:
     """supabase-js Storage on the project URL: upload into the user's own folder, download,
-    and the public URL of a public bucket. `buckets` have `id` and `public`."""
+    and the public URL of a public bucket, each bucket by its name as the app names it (the
+    gateway maps it to the id, components/core/kong_storage_lua.py). `buckets` have `name` and `public`."""
     private = next((b for b in buckets if not b.public), None)
     public = next((b for b in buckets if b.public), None)
-    bucket = (private or public).id if buckets else f"{project}-your_bucket"
+    bucket = (private or public).name if buckets else "your_bucket"
     lines = ["import { createClient } from '@supabase/supabase-js'", "",
              f"const supabase = createClient('{url}', '{key or 'ANON_KEY'}')",
              "const { data: { user } } = await supabase.auth.getUser()  // signed in", "",
@@ -143,8 +144,9 @@ def storage_example(url: str, key: Optional[str], project: str, buckets: list) -
              f"const {{ data: blob }} = await supabase.storage.from('{bucket}').download(`${{user.id}}/notes.txt`)"]
     if public:
         lines += ["", "// anyone reads a public bucket",
-                  f"const {{ data: {{ publicUrl }} }} = supabase.storage.from('{public.id}').getPublicUrl('path/to/file.png')"]
-    note = (f"Bucket ids are {project}-<name> (the name from the stack config)." if buckets
+                  f"const {{ data: {{ publicUrl }} }} = supabase.storage.from('{public.name}').getPublicUrl('path/to/file.png')"]
+    note = (f"Buckets are named as in the stack config; the project's URL maps a name to its id "
+            f"{project}-<name>, and takes the id too." if buckets
             else "This project declares no buckets yet: add projects[].storage.buckets to the stack config.")
     return Example("storage", "Storage (supabase-js)", "javascript", "\n".join(lines), note)
 

@@ -25,6 +25,7 @@ SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 PUBLISHABLE_RE = re.compile(r"sb_publishable_[A-Za-z0-9_-]{22}_[A-Za-z0-9_-]{8}")  # components/core/opaque_keys.py
 # `<project>-<name>` (components/core/buckets.py); it goes into code examples, so nothing else passes.
 BUCKET_ID_RE = re.compile(r"[a-z][a-z0-9_]{0,39}-[a-z0-9][a-z0-9_-]{0,58}")
+BUCKET_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,58}")  # components/core/buckets.py NAME
 MIME_TYPE_RE = re.compile(r"[A-Za-z0-9+.-]+/(?:[A-Za-z0-9+.-]+(?:;\s*charset=[A-Za-z0-9-]+)?|\*)")
 HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
@@ -56,6 +57,9 @@ class Bucket:
     public: bool
     file_size_limit: int | None
     allowed_mime_types: list[str]
+    # the name clients use on the project's URL (the gateway maps it to `id`); the id's part
+    # after `<project>-` when the outputs carry none
+    name: str = ""
 
     @property
     def size_text(self) -> str:
@@ -216,8 +220,16 @@ def _buckets(value: Any, where: str, s: Sanitizer) -> list[Bucket]:
         found.append(Bucket(
             id=bucket_id, public=raw.get("public") is True,
             file_size_limit=size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None,
-            allowed_mime_types=[t for t in types if isinstance(t, str) and MIME_TYPE_RE.fullmatch(t)]))
+            allowed_mime_types=[t for t in types if isinstance(t, str) and MIME_TYPE_RE.fullmatch(t)],
+            name=_bucket_name(raw.get("name"), bucket_id)))
     return found
+
+
+def _bucket_name(value: Any, bucket_id: str) -> str:
+    """The bucket's name when it is one (components/core/buckets.py NAME), else its id's tail."""
+    if isinstance(value, str) and BUCKET_NAME_RE.fullmatch(value):
+        return value
+    return bucket_id.split("-", 1)[1]
 
 
 def _names(value: Any, where: str, s: Sanitizer) -> list[str]:

@@ -13,6 +13,8 @@ headers as `ngx.req.set_header` does (kong/pdk/service/request.lua:334), so a la
 `get_header` sees the new value as Kong's does (kong/pdk/request.lua:622-629 ->
 kong/tools/http.lua:545-565, the request's own headers);
 `ngx.decode_base64` decodes standard base64 and returns nil on anything else, as ngx's does.
+`kong.request.get_path`/`get_raw_body` answer the request's (already normalized) path and body;
+`kong.service.request.set_path`/`set_raw_body` record the upstream's (the Storage bucket map).
 
 `kong.plugins.jwt.jwt_parser` is a stand-in of Kong's module (kong/plugins/jwt/jwt_parser.lua
 at tag 3.9.3) with only `encode(data, key, alg)` for HS256, written as Kong's encode_token
@@ -106,6 +108,8 @@ for k, v in pairs(request.headers) do headers[k:lower()] = v end
 kong = {
   request = {
     get_method = function() return request.method end,
+    get_path = function() return request.path end,
+    get_raw_body = function() return request.body end,
     get_header = function(name) return headers[name:lower()] end,
     get_query_arg = function(name) return request.query[name] end,
     get_query = function()
@@ -118,6 +122,12 @@ kong = {
     set_header = function(name, value) result.set[name] = value; headers[name:lower()] = value end,
     clear_header = function(name) result.cleared[#result.cleared + 1] = name; headers[name:lower()] = nil end,
     set_query = function(args) result.query = args end,
+    -- kong/pdk/service/request.lua:135-146 at 3.9.3 (then escaped; these paths need no escape)
+    set_path = function(path)
+      assert(type(path) == "string" and path:sub(1, 1) == "/", "path must start with /")
+      result.path = path
+    end,
+    set_raw_body = function(body) assert(type(body) == "string"); result.upstream_body = body end,
   } },
   response = { exit = function(status, body) result.status = status; result.body = body; error("exit") end },
   ctx = { shared = { authenticated_jwt_token = request.verified_token } },
@@ -139,6 +149,8 @@ class GuardResult:
     body: Optional[dict] = None
     cleared_headers: list = field(default_factory=list)
     query: Optional[dict] = None  # the query string set toward the upstream, if changed
+    path: Optional[str] = None  # the upstream path, if set (kong.service.request.set_path)
+    upstream_body: Optional[str] = None  # the body toward the upstream, if set
 
     @property
     def passed(self) -> bool:
@@ -154,16 +166,19 @@ def _luajit(harness: str, run: dict) -> dict:
 
 
 def run_guard(guard: str, headers: dict[str, str], query: Optional[dict[str, str]] = None, method: str = "GET",
-              verified_token: Optional[str] = None) -> GuardResult:
+              verified_token: Optional[str] = None, path: str = "/", body: str = "") -> GuardResult:
     """Runs an access-phase chunk (pre- or post-function) on one request. `verified_token` is
-    what Kong's jwt plugin left in kong.ctx.shared.authenticated_jwt_token (handler.lua:118)."""
-    run = {"lua": guard, "headers": headers, "query": query or {}, "method": method}
+    what Kong's jwt plugin left in kong.ctx.shared.authenticated_jwt_token (handler.lua:118);
+    `path` is what kong.request.get_path() answers (the normalized path), `body` what
+    kong.request.get_raw_body() does."""
+    run = {"lua": guard, "headers": headers, "query": query or {}, "method": method, "path": path, "body": body}
     if verified_token is not None:
         run["verified_token"] = verified_token
     result = _luajit(HARNESS, run)
     assert "error" not in result, result["error"]
     return GuardResult(result.get("status"), result.get("set") or {}, result.get("body"),
-                       list(result.get("cleared") or []), result.get("query"))
+                       list(result.get("cleared") or []), result.get("query"), result.get("path"),
+                       result.get("upstream_body"))
 
 
 # Kong 3.9's response phases for a pre-function's header_filter and body_filter functions:

@@ -173,11 +173,46 @@ class Outcome:
     headers: dict = field(default_factory=dict)  # what the upstream receives (lower-case names)
     query: dict = field(default_factory=dict)
     consumer: Optional[dict] = None
+    path: str = ""  # the upstream path
+    body: str = ""  # the upstream body
+    answer: Optional[dict] = None  # Kong's own answer when it refuses
 
     @property
     def passed(self) -> bool:
         return self.status is None
 
+
+# kong/tools/uri.lua normalize at 3.9.3 (what the router matches and kong.request.get_path
+# answers): percent-escapes of unreserved characters decoded (reserved ones upper-cased),
+# dot segments removed, slashes merged.
+_RESERVED = frozenset(b"!*'();:@&=+$,/?%#[]")
+
+
+def normalize(path: str) -> str:
+    path = re.sub(r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)) if int(m.group(1), 16) not in _RESERVED
+                  else m.group(0).upper(), path)
+    path = re.sub(r"/{2,}", "/", path)
+    out: list[str] = []
+    for segment in path.split("/")[1:]:
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    trailing = path.endswith(("/.", "/..")) and (not out or out[-1] != "")
+    return "/" + "/".join(out) + ("/" if trailing else "")
+
+
+def upstream_path(service: dict, route: dict, path: str) -> str:
+    """The path Kong sends upstream (strip_path; path_handling v0, the default of
+    kong/db/schema/entities/routes.lua:202 at 3.9.3): the service's path plus what the matched
+    prefix leaves."""
+    from urllib.parse import urlsplit
+
+    base = urlsplit(service["url"]).path or "/"
+    prefix = max((p for p in route["paths"] if path.startswith(p)), key=len) if route["strip_path"] else ""
+    rest = path[len(prefix):]
+    return base.rstrip("/") + "/" + rest.lstrip("/") if rest else base
 
 def _apply(headers: dict, query: dict, result) -> tuple[dict, dict]:
     headers = dict(headers)
@@ -188,22 +223,27 @@ def _apply(headers: dict, query: dict, result) -> tuple[dict, dict]:
 
 
 def send(config: dict, path: str, headers: Optional[dict[str, str]] = None, host: str = "127.0.0.1",
-         method: str = "GET", query: Optional[dict[str, str]] = None) -> Outcome:
+         method: str = "GET", query: Optional[dict[str, str]] = None, body: str = "") -> Outcome:
     """Kong's access phase for one request, plugin by plugin in priority order."""
-    service, _ = match(config, path, host, method)
+    path = normalize(path)
+    service, route = match(config, path, host, method)
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     query = dict(query or {})
-    out = Outcome(None, service, headers, query)
+    out = Outcome(None, service, headers, query, path=upstream_path(service, route, path), body=body)
     if plugin(service, "request-termination") is not None or plugin(service, "basic-auth") is not None:
         out.status = 403
         return out
     pre = plugin(service, "pre-function")
-    if pre is not None:  # PRIORITY 1000000 (kong/plugins/pre-function/handler.lua)
-        result = run_guard(pre["access"][0], headers, query, method)
+    # PRIORITY 1000000 (kong/plugins/pre-function/handler.lua); its chunks run in their order
+    # (kong/plugins/pre-function/_handler.lua), the first to answer ends the request.
+    for chunk in (pre or {}).get("access", []):
+        result = run_guard(chunk, headers, query, method, path=path, body=out.body)
         if not result.passed:
-            out.status = result.status
+            out.status, out.answer = result.status, result.body
             return out
         headers, query = _apply(headers, query, result)
+        out.path = result.path or out.path
+        out.body = result.upstream_body if result.upstream_body is not None else out.body
     if method == "OPTIONS" and "origin" in headers and "access-control-request-method" in headers \
             and plugin(service, "cors") is not None:
         out.status = 200  # cors/handler.lua:193-241: a preflight is answered by Kong
@@ -234,6 +274,16 @@ def send(config: dict, path: str, headers: Optional[dict[str, str]] = None, host
         headers, query = _apply(headers, query, result)
     out.headers, out.query, out.consumer = headers, query, consumer
     return out
+
+
+def storage_request(config: dict, path: str, key: Optional[str], method: str = "GET", body: Any = None,
+                    host: str = "127.0.0.1", headers: Optional[dict[str, str]] = None) -> Outcome:
+    """A Storage request with apikey `key` (and a JSON `body`), as supabase-js sends it."""
+    sent = {"apikey": key} if key else {}
+    if body is not None:
+        sent["content-type"] = "application/json"
+    sent.update(headers or {})
+    return send(config, path, sent, host, method, body="" if body is None else json.dumps(body))
 
 
 def allowed(config: dict, path: str, key: Optional[str], host: str = "127.0.0.1",

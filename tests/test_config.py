@@ -322,6 +322,15 @@ def test_bucket_problems_name_their_key_path():
     ]
 
 
+def test_a_bucket_name_may_not_be_another_buckets_id():
+    """The gateway maps a bucket's name and its id alike (components/core/kong_storage_lua.py):
+    in project blog, a bucket named `blog-x` would shadow the id of bucket `x`."""
+    assert problems(with_buckets({"name": "x"}, {"name": "blog-x"})) == [
+        "projects[0].storage.buckets[1].name: 'blog-x' is the id of projects[0].storage.buckets[0] ('x'); "
+        "clients name buckets by name or id on the project's URL, so give it another name"]
+    parse_config(with_buckets({"name": "blog-x"}, {"name": "y"}))  # a name like an id, of no bucket: fine
+
+
 @pytest.mark.parametrize("given, parsed", [(1024, 1024), ("1.5MB", 1_500_000), ("20kb", 20_000), ("7B", 7),
                                            ("50MB", 50_000_000)])
 def test_file_size_limits_read_as_storage_reads_them(given, parsed):

@@ -194,14 +194,14 @@ def test_storage_and_realtime_examples_use_the_project_url_and_key(site, outputs
         assert "channels are private only (a public one is refused)" in live
         assert f"schema: '{name}', table: 'posts'" in live
     blog = code((site / "projects/blog.html").read_text(), "example-blog-storage")
-    assert "supabase.storage.from('blog-drafts').upload(`${user.id}/notes.txt`, file)" in blog
-    assert "supabase.storage.from('blog-avatars').getPublicUrl(" in blog
+    assert "supabase.storage.from('drafts').upload(`${user.id}/notes.txt`, file)" in blog
+    assert "supabase.storage.from('avatars').getPublicUrl(" in blog
     assert "getPublicUrl" not in code((site / "projects/shop.html").read_text(), "example-shop-storage")
 
 
 def test_project_without_buckets_or_published_tables_says_how_to_add_them(site):
     page = (site / "projects/notes.html").read_text()
-    assert "notes-your_bucket" in code(page, "example-notes-storage")
+    assert "storage.from('your_bucket')" in code(page, "example-notes-storage")
     assert "table: 'your_table'" in code(page, "example-notes-realtime")
     assert "declares no buckets yet" in page and "publishes no table yet" in page
 
@@ -214,7 +214,7 @@ def test_odd_bucket_entries_never_reach_the_examples(outputs, tmp_path):
     warnings = build_site(outputs, tmp_path, now=NOW)
     page = (tmp_path / "projects/blog.html").read_text()
     assert "alert(1)" not in page and "other_project" not in page and "drop" not in page
-    assert "from('blog-ok')" in code(page, "example-blog-storage")
+    assert "from('ok')" in code(page, "example-blog-storage")  # its name, the id's tail
     assert "<td><code>blog-ok</code></td>" in page and "<code>text/plain</code>" in page and "&lt;b&gt;" not in page
     assert sum("buckets[" in w for w in warnings) == 3
     assert any("realtimeTables" in w for w in warnings)

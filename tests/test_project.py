@@ -219,8 +219,9 @@ def test_adding_a_project_or_a_bucket_changes_no_storage_or_realtime_container()
             (after,) = [r for r in run.of_type(CONTAINER) if r.name == service]
             assert after.inputs == before.inputs, service
             assert sorted(after.dependencies) == sorted(before.dependencies), service
-    # A bucket is an input of the project's SQL resource only (and of the pages that show it).
-    assert changed_between(base, runs[1]) == {"blog-sql", "dashboard-content"}
+    # A bucket is an input of the project's SQL resource, of the pages that show it and of the
+    # gateway's bucket map (a config pushed into the running Kong: nothing restarts).
+    assert changed_between(base, runs[1]) == {"blog-sql", "dashboard-content", "gateway-routes"}
 
 
 def test_a_new_bucket_is_an_in_place_update_of_the_projects_sql_resource():

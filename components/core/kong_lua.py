@@ -1,5 +1,6 @@
 """The Lua that Kong 3.9.3 runs on the stack's routes: the project guard, the Storage re-signer,
-the apikey copy of the shared routes and the PGRST106 filters.
+the apikey copy of the shared routes and the PGRST106 filters. (The bucket map of a project's
+Storage routes, which runs after the guard, is components/core/kong_storage_lua.py.)
 
 Every chunk runs in Kong's Lua sandbox (untrusted_lua = sandbox) through the pre-function or
 post-function plugin: the chunk returns the per-request function, which sees the PDK as

@@ -29,14 +29,14 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import jinja2
 import pulumi
 import yaml
 from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, Resource
 
-from components.core import kong_container, kong_lua
+from components.core import kong_container, kong_lua, kong_storage_lua
 from components.core.docker_cli import DockerError, copy_into, docker, tar_archive
 from components.providers.dynamic_base import ConvergingProvider
 
@@ -48,7 +48,7 @@ REALTIME_HOST = "realtime-dev.supabase-realtime"
 # render/renderPublicImage.ts, renderSignedImage.ts; a POST to /object/sign/ or
 # /object/upload/sign/ creates a signed URL and needs the caller's JWT). Each is a project
 # route of its own, without the jwt plugin and with every credential header removed
-# (kong_lua.STORAGE_OPEN_LUA); Kong's router tries a route with methods before one with paths
+# (kong_lua.STORAGE_OPEN_LUA), then the project's bucket map (kong_storage_lua); Kong's router tries a route with methods before one with paths
 # alone (kong/router/transform.lua:572-666 at 3.9.3, get_priority: more kinds of match rule first).
 STORAGE_OPEN = (
     ("object-public", ("GET", "HEAD"), "/object/public/"),
@@ -112,6 +112,8 @@ class ProjectKeys:
     publishable_key: str = ""
     secret_key: str = ""
     verifying_keys: Sequence[VerifyingKey] = ()
+    # bucket name -> its Storage id (components/core/buckets.py): the Storage routes' bucket map
+    buckets: Mapping[str, str] = field(default_factory=dict)
 
     def kid_roles(self) -> dict[str, list[str]]:
         allowed = set(self.roles)
@@ -120,6 +122,13 @@ class ProjectKeys:
     def guard(self) -> str:
         return kong_lua.guard_lua(self.anon_key, self.service_key, self.publishable_key, self.secret_key,
                                   self.kid_roles())
+
+    def bucket_map(self) -> str:
+        return kong_storage_lua.bucket_map_lua(self.name, self.prefix, self.buckets)
+
+    def open_bucket_map(self) -> str:
+        return kong_storage_lua.open_bucket_map_lua(self.name, self.prefix, self.buckets,
+                                                    [path for _, _, path in STORAGE_OPEN])
 
 
 @dataclass(frozen=True)
@@ -231,7 +240,8 @@ def render(settings: KongSettings) -> str:
         shared_lua=kong_lua.shared_route_lua(role_kids(settings)),
         storage_open=STORAGE_OPEN, storage_resign=kong_lua.storage_resign_lua(settings.jwt_secret),
         projects=[{"name": p.name, "hostname": p.hostname, "group": GROUPS.project(p.name), "guard": p.guard(),
-                   "auth_host": p.auth_host, "prefix": p.prefix} for p in settings.projects])
+                   "bucket_map": p.bucket_map(),
+                   "open_bucket_map": p.open_bucket_map(), "auth_host": p.auth_host, "prefix": p.prefix} for p in settings.projects])
     yaml.load(text, Loader=_YAML_LOADER)
     return text
 

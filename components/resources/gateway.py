@@ -70,6 +70,8 @@ class ProjectGateway:
     hostname: Optional[str] = None
     roles: Sequence[str] = ()  # the roles its tokens may carry
     auth_host: str = "auth"  # its GoTrue on the stack network
+    # bucket name -> Storage id, from config and an imported app (components/core/kong_storage_lua.py)
+    buckets: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,8 @@ def full_settings(config: StackConfig, s: StackSecrets, projects: Sequence[Proje
         project_keys = [
             ProjectKeys(p.name, a, k, p.hostname, tuple(p.roles), p.auth_host, urls.project_path(p.name),
                         publishable_key=pub or "", secret_key=sec or "",
-                        verifying_keys=tuple(VerifyingKey.of(v) for v in (verifying or ())))
+                        verifying_keys=tuple(VerifyingKey.of(v) for v in (verifying or ())),
+                        buckets=dict(p.buckets))
             for p, (a, k, pub, sec, verifying) in zip(projects, found)]
         return kong_config.settings_dict(stack_settings(config, anon, service, password, project_keys, secret))
 

@@ -109,6 +109,7 @@ class SupabaseProject(pulumi.ComponentResource):
                        "policies": v[6] or [], "publishableKey": v[7], "jwks": {"keys": v[8]},
                        "signingKeyId": v[8][0]["kid"]})
         self._hostname = args.hostname
+        self._buckets = {d["name"]: d["id"] for d in declared}
         self.register_outputs({"schema": names.schema})
 
     @staticmethod
@@ -133,7 +134,8 @@ class SupabaseProject(pulumi.ComponentResource):
         c = self.credentials
         return ProjectGateway(names.project, c.anon_key, c.service_key, c.publishable_key, c.secret_key,
                               c.verifying_keys, self._hostname, roles=tuple(names.api_roles()),
-                              auth_host=service_name(names.project) if names.own_auth else STACK_AUTH_HOST)
+                              auth_host=service_name(names.project) if names.own_auth else STACK_AUTH_HOST,
+                              buckets=self._buckets)
 
     @staticmethod
     def _own_auth(name: str, args: ProjectArgs, names: ProjectNames, creds: ProjectCredentials,

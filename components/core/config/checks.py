@@ -54,7 +54,9 @@ def _duplicate_names(entries: list[tuple[int, dict]]) -> list[str]:
 
 
 def _duplicate_buckets(entries: list[tuple[int, dict]]) -> list[str]:
-    """Within a project; across projects the `<project>-` prefix keeps bucket ids apart."""
+    """Within a project; across projects the `<project>-` prefix keeps bucket ids apart. A
+    name may not be another bucket's id either: the gateway maps both to ids
+    (components/core/kong_storage_lua.py)."""
     problems = []
     for i, p in entries:
         storage = p.get("storage") if isinstance(p.get("storage"), dict) else {}
@@ -69,6 +71,13 @@ def _duplicate_buckets(entries: list[tuple[int, dict]]) -> list[str]:
                                 f"projects[{i}].storage.buckets[{seen[name]}]; bucket names must be unique in a project")
             else:
                 seen[name] = j
+        project = p.get("name")
+        for name, j in seen.items():
+            other = name.removeprefix(f"{project}{buckets.SEPARATOR}") if isinstance(project, str) else name
+            if other != name and other in seen:
+                problems.append(f"projects[{i}].storage.buckets[{j}].name: {name!r} is the id of "
+                                f"projects[{i}].storage.buckets[{seen[other]}] ({other!r}); clients name buckets "
+                                f"by name or id on the project's URL, so give it another name")
     return problems
 
 
