@@ -16,17 +16,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
-import urllib.error
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import yaml
 
 from components.core.config import parse_config
 from components.providers.kong_config import render
-from tests import apps
+from tests import apps, http_relay
 from tests.functions_gateway import upstream_request
 from tests.functions_stage import INSTALL, NODE, NPM, REPO, Runtime, stage
 from tests.gateway_fixtures import project, settings
@@ -62,32 +59,21 @@ class Gateway:
                     gateway.calls.append({"service": service["name"], "path": self.path,
                                           "headers": {k.lower(): v for k, v in self.headers.items()}})
                     status, data, kind = 200, b"[]", "application/json"
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                http_relay.reply(self, status, data, kind)
 
             do_GET = do_POST = _any
 
             def log_message(self, *_args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http_relay.serve(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @staticmethod
     def forward(kong: dict, runtime_port: int, handler: BaseHTTPRequestHandler, body) -> tuple[int, bytes, str]:
         _service, path, headers = upstream_request(kong, handler.path, dict(handler.headers.items()))
         headers.pop("host", None)
-        request = urllib.request.Request(f"http://127.0.0.1:{runtime_port}{path}", data=body, headers=headers,
-                                         method=handler.command)
-        try:
-            with urllib.request.urlopen(request, timeout=90) as answer:
-                return answer.status, answer.read(), answer.headers.get("content-type", "")
-        except urllib.error.HTTPError as err:
-            return err.code, err.read(), err.headers.get("content-type", "")
+        return http_relay.forward(f"http://127.0.0.1:{runtime_port}{path}", handler.command, headers, body)
 
 
 @pytest.fixture(scope="module")

@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
-import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
 
 from components.providers.kong_config import render
+from tests import http_relay
 from tests._tools import require_file
 from tests.functions_gateway import upstream_request
 from tests.functions_stage import INSTALL, NODE, NPM, REPO, Runtime, stage
@@ -33,27 +31,15 @@ def gateway(kong: dict, runtime_port: int) -> ThreadingHTTPServer:
             assert service["url"] == "http://functions:9000/", service["name"]
             body = self.rfile.read(int(self.headers.get("content-length") or 0)) or None
             headers.pop("host", None)
-            request = urllib.request.Request(f"http://127.0.0.1:{runtime_port}{path}", data=body, headers=headers,
-                                             method=self.command)
-            try:
-                with urllib.request.urlopen(request, timeout=60) as answer:
-                    status, data, kind = answer.status, answer.read(), answer.headers.get("content-type", "")
-            except urllib.error.HTTPError as err:
-                status, data, kind = err.code, err.read(), err.headers.get("content-type", "")
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            http_relay.reply(self, *http_relay.forward(f"http://127.0.0.1:{runtime_port}{path}", self.command,
+                                                       headers, body))
 
         do_GET = do_POST = _any
 
         def log_message(self, *_args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return http_relay.serve(Handler)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import jwt
 import pytest
-import yaml
 
 from components.core import keys
 from components.providers.kong_config import rendered

@@ -12,9 +12,6 @@ import dataclasses
 import json
 import os
 import subprocess
-import threading
-import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,7 +19,7 @@ import pytest
 import yaml
 
 from components.providers.kong_config import render
-from tests import pg, storage_api
+from tests import http_relay, pg, storage_api
 from tests._tools import require_file
 from tests.functions_stage import INSTALL, NODE, NPM, REPO
 from tests.gateway_fixtures import project, settings
@@ -48,27 +45,16 @@ def gateway(kong: dict, storage: StorageStandIn) -> ThreadingHTTPServer:
                 assert out.service["url"].startswith("http://storage:5000"), out.service["name"]
                 headers = {k: v for k, v in out.headers.items() if k not in ("host", "content-length")}
                 target = f"{storage.url}{out.path}" + (f"?{split.query}" if split.query else "")
-                request = urllib.request.Request(target, data=out.body.encode("latin-1") if body else None,
-                                                 headers=headers, method=self.command)
-                try:
-                    with urllib.request.urlopen(request, timeout=60) as answer:
-                        status, data, kind = answer.status, answer.read(), answer.headers.get("content-type", "")
-                except urllib.error.HTTPError as err:
-                    status, data, kind = err.code, err.read(), err.headers.get("content-type", "")
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+                status, data, kind = http_relay.forward(target, self.command, headers,
+                                                        out.body.encode("latin-1") if body else None)
+            http_relay.reply(self, status, data, kind)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
 
         def log_message(self, *_args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return http_relay.serve(Handler)
 
 
 @pytest.fixture
