@@ -14,7 +14,7 @@ from components.providers.kong_config import render
 from tests._tools import deck_run
 from tests.gateway_fixtures import STACK_ANON, STACK_SERVICE, hs256, project, settings, signed_by
 from tests.kong_guard import run_guard
-from tests.kong_model import allowed, match, plugin
+from tests.kong_model import allowed, match, plugin, upstream_path
 
 BLOG, SHOP = project("blog", "blog-api.example.com"), project("shop", "shop-api.example.com")
 TEAM = project("team", shared_auth=True)
@@ -43,18 +43,6 @@ def test_a_projects_url_routes_each_service(kong, where, path, kind, upstream):
     service, route = match(kong, prefix + path, host)
     assert service["name"] == f"project-blog-{kind}" and service["url"] == upstream
     assert route["strip_path"] is True
-
-
-def upstream_path(service: dict, route: dict, path: str) -> str:
-    """The path Kong sends upstream (strip_path; path_handling v0, the default of
-    kong/db/schema/entities/routes.lua:202 at 3.9.3): the service's path plus what the matched
-    prefix leaves."""
-    from urllib.parse import urlsplit
-
-    base = urlsplit(service["url"]).path or "/"
-    prefix = max((p for p in route["paths"] if path.startswith(p)), key=len) if route["strip_path"] else ""
-    rest = path[len(prefix):]
-    return base.rstrip("/") + "/" + rest.lstrip("/") if rest else base
 
 
 @pytest.mark.parametrize("where", [LOCAL, HOSTED], ids=["local", "hostname"])
