@@ -3,7 +3,8 @@
 Every problem is reported at once, one line each, naming the key path, the bad value and
 the rule, so a user fixes a config in one round instead of one error per `pulumi up`.
 
-rules.py (patterns, reserved names) <- models.py (typed blocks) <- errors.py (problem lines)
+rules.py (patterns, reserved names) <- models.py (typed blocks; cell.py, backups.py,
+functions.py, key_seeds.py, extensions.py: blocks of their own) <- errors.py (problem lines)
 <- checks.py (parse_config) ; advice.py (warnings). This module reads Pulumi's config.
 """
 from __future__ import annotations
@@ -14,12 +15,12 @@ from typing import Any
 import pulumi
 
 from components.core.config.advice import public_hostname_settings, warnings
+from components.core.config.backups import BackupsConfig, S3Config
 from components.core.config.checks import nested_secret_paths, parse_config, published_ports
 from components.core.config.errors import ConfigError
 from components.core.config.functions import FunctionsConfig
 from components.core.config.models import (
     AuthSettings,
-    BackupsConfig,
     BucketConfig,
     CloudflareConfig,
     Features,
@@ -29,7 +30,6 @@ from components.core.config.models import (
     Ports,
     ProjectAuthConfig,
     ProjectConfig,
-    S3Config,
     SmtpConfig,
     StackConfig,
     StorageConfig,

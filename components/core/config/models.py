@@ -7,18 +7,17 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Literal, Optional, Union
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from components.core import buckets
+from components.core.config.backups import BackupsConfig
 from components.core.config.cell import CellConfig
 from components.core.config.extensions import check_extensions
 from components.core.config.functions import FunctionsConfig
 from components.core.config.key_seeds import KeySeeds
 from components.core.config.rules import (
     CLOUDFLARE_ID,
-    CRON_RULE,
     ConfigModel,
     DURATION,
     DURATION_MS,
@@ -30,7 +29,6 @@ from components.core.config.rules import (
     RESERVED_PROJECT_NAMES,
     RESERVED_ROLES,
     RESERVED_SCHEMAS,
-    S3_BUCKET,
     STATEMENT_TIMEOUT_MS,
     TEMPLATE_NAME,
     WEB_URL,
@@ -308,49 +306,6 @@ class Features(ConfigModel):
     analytics: bool = False
     functions: bool = False
     pooler: bool = False
-
-
-class S3Config(ConfigModel):
-    """An S3-compatible bucket that receives a copy of every scheduled backup."""
-
-    endpoint: str
-    bucket: str
-    region: str = "us-east-1"
-    access_key_id: str = Field(alias="accessKeyId", min_length=1)
-    secret_access_key: SecretStr = Field(alias="secretAccessKey")
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, v: str) -> str:
-        parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-            raise ValueError("must be the service's base URL, e.g. https://s3.eu-central-1.amazonaws.com")
-        return v.rstrip("/")
-
-    @field_validator("bucket")
-    @classmethod
-    def _bucket(cls, v: str) -> str:
-        if not S3_BUCKET.fullmatch(v) or ".." in v:
-            raise ValueError("must be an S3 bucket name: 3-63 characters of a-z, 0-9, '.' and '-'")
-        return v
-
-
-class BackupsConfig(ConfigModel):
-    """The stack's backup service (README, Backups and restore): every project, on a schedule."""
-
-    enabled: bool = True
-    schedule: str = "0 3 * * *"
-    retention: int = Field(7, ge=1, le=1000)
-    s3: Optional[S3Config] = None
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, v: str) -> str:
-        from croniter import croniter
-
-        if len(v.split()) != 5 or not croniter.is_valid(v):
-            raise ValueError(CRON_RULE)
-        return v
 
 
 class StackConfig(ConfigModel):
