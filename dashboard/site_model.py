@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import jwt
 
 from components.core.template_files import validate as validate_quickstart
+from dashboard.bucket_model import Bucket, buckets as _buckets
 from dashboard.cells_model import CellSummary, cells as cells_of
 from dashboard.examples import Example, examples, realtime_example, requests_for, storage_example
 from dashboard.key_filter import SECRET_PLACEHOLDER, Sanitizer, find_jwts
@@ -23,10 +24,6 @@ from dashboard.key_filter import SECRET_PLACEHOLDER, Sanitizer, find_jwts
 PROJECT_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 PUBLISHABLE_RE = re.compile(r"sb_publishable_[A-Za-z0-9_-]{22}_[A-Za-z0-9_-]{8}")  # components/core/opaque_keys.py
-# `<project>-<name>` (components/core/buckets.py); it goes into code examples, so nothing else passes.
-BUCKET_ID_RE = re.compile(r"[a-z][a-z0-9_]{0,39}-[a-z0-9][a-z0-9_-]{0,58}")
-BUCKET_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,58}")  # components/core/buckets.py NAME
-MIME_TYPE_RE = re.compile(r"[A-Za-z0-9+.-]+/(?:[A-Za-z0-9+.-]+(?:;\s*charset=[A-Za-z0-9-]+)?|\*)")
 HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
@@ -49,27 +46,6 @@ class Column:
 class Relation:
     name: str
     columns: list[Column]
-
-
-@dataclass
-class Bucket:
-    id: str
-    public: bool
-    file_size_limit: int | None
-    allowed_mime_types: list[str]
-    # the name clients use on the project's URL (the gateway maps it to `id`); the id's part
-    # after `<project>-` when the outputs carry none
-    name: str = ""
-
-    @property
-    def size_text(self) -> str:
-        """The upload limit in the units Storage reads (decimal), or the stack's own limit."""
-        if self.file_size_limit is None:
-            return "the stack's limit (50 MiB)"
-        for unit, size in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
-            if self.file_size_limit >= size:
-                return f"{self.file_size_limit / size:g} {unit}"
-        return f"{self.file_size_limit} B"
 
 
 @dataclass
@@ -198,38 +174,6 @@ def _columns(value: Any, where: str, s: Sanitizer) -> list[Column]:
         if name:
             columns.append(Column(name, s.text(item.get("type"), f"{where}[{i}].type") or "?"))
     return columns
-
-
-def _buckets(value: Any, where: str, s: Sanitizer) -> list[Bucket]:
-    """A project's buckets; ids that are not `<project>-<name>` are refused (they reach code examples)."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        s.warn(f"{where}: expected a list, ignored")
-        return []
-    found = []
-    for i, item in enumerate(value):
-        spot = f"{where}[{i}]"
-        raw = item if isinstance(item, dict) else {}
-        bucket_id = s.text(raw.get("id"), f"{spot}.id")
-        if not bucket_id or not BUCKET_ID_RE.fullmatch(bucket_id):
-            s.warn(f"{spot}: no bucket id of the form <project>-<name>, ignored")
-            continue
-        size = raw.get("fileSizeLimit")
-        types = raw.get("allowedMimeTypes") if isinstance(raw.get("allowedMimeTypes"), list) else []
-        found.append(Bucket(
-            id=bucket_id, public=raw.get("public") is True,
-            file_size_limit=size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None,
-            allowed_mime_types=[t for t in types if isinstance(t, str) and MIME_TYPE_RE.fullmatch(t)],
-            name=_bucket_name(raw.get("name"), bucket_id)))
-    return found
-
-
-def _bucket_name(value: Any, bucket_id: str) -> str:
-    """The bucket's name when it is one (components/core/buckets.py NAME), else its id's tail."""
-    if isinstance(value, str) and BUCKET_NAME_RE.fullmatch(value):
-        return value
-    return bucket_id.split("-", 1)[1]
 
 
 def _names(value: Any, where: str, s: Sanitizer) -> list[str]:
