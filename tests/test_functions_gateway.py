@@ -2,12 +2,10 @@
 naming that project, whatever the client sent; the stack's own /functions/v1/ names none."""
 from __future__ import annotations
 
-import subprocess
-
 import yaml
 
 from components.providers.kong_config import render
-from tests._tools import require_executable
+from tests._tools import deck_run
 from tests.functions_gateway import upstream_request
 from tests.gateway_fixtures import project, settings
 
@@ -40,8 +38,8 @@ def test_no_functions_route_without_the_feature():
 
 
 def test_config_with_functions_routes_passes_deck_validate(tmp_path):
-    deck = require_executable("deck", "apt-get install deck")
+    """The pinned decK (scripts/build-deck.sh), as every other config check uses it."""
     path = tmp_path / "kong.yml"
     path.write_text(render(settings(BLOG, SHOP, functions=True)))
-    done = subprocess.run([deck, "validate", "--state", str(path)], capture_output=True, text=True)
+    done = deck_run("file", "validate", str(path))
     assert done.returncode == 0, done.stdout + done.stderr
