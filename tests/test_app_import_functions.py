@@ -112,8 +112,42 @@ def test_entrypoint_and_static_files_and_disabled_functions_are_reported(tmp_pat
                                           '[functions.c]\nenabled = false\nentrypoint = "./functions/c/index.ts"\n')
     found = app_functions.warnings(tmp_path, "p")
     assert [w.split(" in config.toml")[0] for w in found] == [
-        "p: functions.a.entrypoint = './functions/a/main.ts'", "p: functions.b.static_files",
-        "p: functions.c.enabled = false"]
+        "p: functions.a.entrypoint = './functions/a/main.ts'", "p: functions.b.static_files"]
+    assert not [w for w in found if "enabled" in w]  # honoured, not reported (below)
+
+
+def disabling_app(folder: Path) -> Path:
+    """An app with functions `live` and `off`, config.toml turning `off` off, and their shared code."""
+    (folder / "migrations").mkdir(parents=True)
+    for name in ("live", "off", "_shared"):
+        (folder / "functions" / name).mkdir(parents=True)
+    for name in ("live", "off"):
+        (folder / "functions" / name / "index.ts").write_text(f"Deno.serve(() => new Response('{name}'))\n")
+    (folder / "functions" / "_shared" / "cors.ts").write_text("export const cors = {}\n")
+    (folder / "config.toml").write_text('[functions.off]\nenabled = false\n')
+    return folder
+
+
+def test_a_function_config_toml_turns_off_is_not_served(tmp_path):
+    app = disabling_app(tmp_path / "supabase")
+    (tasks,) = parse_config(stack(app), SECRETS).projects
+    assert tasks.functions.names == ["live"] and tasks.functions.disabled == ["off"]
+    config = dev_config()
+    config["supabase-multi-instance:features"] = {"functions": True}
+    config["supabase-multi-instance:projects"] = [{"name": "tasks", "supabaseDir": str(app)}]
+    (deploy,) = run_program(config).of_type(DEPLOY)
+    assert set(function_files.decoded(deploy.inputs["files"])) == {"live/index.ts", "_shared/cors.ts"}
+
+
+def test_the_stack_config_may_turn_off_more_of_an_apps_functions_and_nothing_else(tmp_path):
+    app = disabling_app(tmp_path / "supabase")
+    (tasks,) = parse_config(stack(app, {"disabled": ["live"]}), SECRETS).projects
+    assert tasks.functions.names == [] and tasks.functions.disabled == ["live", "off"]
+    assert problems(stack(app, {"disabled": ["gone"]})) == [
+        "projects[0].functions: disabled: gone not among the functions of "
+        f"{str(app / 'functions')!r} (live, off)"]
+    (problem,) = problems(stack(app, {"verifyJwt": {"live": False}, "entrypoints": {}}))
+    assert problem.startswith("projects[0].functions.entrypoints: not a setting of an app's functions")
 
 
 def test_a_migration_postgresql_cannot_parse_is_refused_by_file_and_line():

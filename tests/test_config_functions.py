@@ -1,6 +1,8 @@
 """`projects[].functions`: the folder, per-function verifyJwt and secrets, each problem named."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from components.core.config import ConfigError, parse_config
@@ -55,3 +57,14 @@ def test_secrets_in_plain_text_are_refused():
     lines = problems({"dir": "fns", "secrets": {"TOKEN": "t"}}, secret=frozenset())
     assert ("projects[0].functions.secrets.TOKEN: is stored in plain text; set it with "
             "`pulumi config set --secret --path 'projects[0].functions.secrets.TOKEN' ...`") in lines
+
+
+def test_a_template_projects_disabled_functions_are_left_out():
+    bye = Path("fns") / "bye"
+    bye.mkdir()
+    (bye / "index.ts").write_text("Deno.serve(() => new Response('bye'))\n")
+    config = parse_config({"features": {"functions": True}, "projects": [
+        {"name": "a", "functions": {"dir": "fns", "disabled": ["bye"]}}]}, SECRET)
+    assert config.projects[0].functions.names == ["hello"]
+    (line,) = problems({"dir": "fns", "disabled": ["nope"]})
+    assert line.startswith("projects[0].functions: disabled: nope not among the functions of 'fns'")

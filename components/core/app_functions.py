@@ -7,12 +7,13 @@ What comes from where:
 |---|---|
 | the functions | `<supabaseDir>/functions`, every `<name>/index.ts` (the CLI's layout; `_shared` ships along) |
 | `verifyJwt` | config.toml's `[functions.<name>] verify_jwt` (the CLI's default: true), overridden per function by the stack config's `projects[].functions.verifyJwt` |
+| `disabled` | config.toml's `[functions.<name>] enabled = false`, plus the stack config's `projects[].functions.disabled` (not served: the function's folder is not shipped) |
 | `secrets` | the stack config's `projects[].functions.secrets` only (Pulumi secrets), never config.toml: the CLI keeps them out of it too (`supabase secrets set`, `.env`) |
 
 The other keys of `[functions.<name>]` (supabase/cli pkg/config/config.go `function`: enabled,
 verify_jwt, import_map, entrypoint, static_files) are reported by `warnings` when set to
 something this stack does not do: the edge runtime here serves `<name>/index.ts` with its own
-imports, and serves every function in the folder.
+imports.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from components.core import app_config
 from components.core.config.functions import ENTRYPOINT, FunctionsConfig, function_names
 
 FOLDER = "functions"
+STACK_KEYS = frozenset({"verifyJwt", "secrets", "disabled"})  # what the stack config may add to an app's
 
 
 def names(supabase_dir: Path) -> list[str]:
@@ -43,6 +45,13 @@ def toml_verify_jwt(supabase_dir: Path) -> dict[str, bool]:
             if name in present and isinstance(section.get("verify_jwt"), bool)}
 
 
+def toml_disabled(supabase_dir: Path) -> list[str]:
+    """The functions config.toml turns off (`enabled = false`), among those the folder has."""
+    present = set(names(supabase_dir))
+    return sorted(name for name, section in _sections(supabase_dir).items()
+                  if name in present and section.get("enabled") is False)
+
+
 def project_functions(project: dict[str, Any], supabase_dir: Path,
                       where: str) -> tuple[Optional[FunctionsConfig], list[str]]:
     """The project's FunctionsConfig (None: the app has no function and the stack config sets none),
@@ -57,13 +66,20 @@ def project_functions(project: dict[str, Any], supabase_dir: Path,
     if "dir" in stack:
         return None, [f"{where}.functions.dir: a supabaseDir project serves its app's own {supabase_dir}/{FOLDER}; "
                       "remove dir (verifyJwt and secrets stay)"]
+    unknown = sorted(set(stack) - STACK_KEYS)
+    if unknown:
+        return None, [f"{where}.functions.{key}: not a setting of an app's functions (they are its own, in "
+                      f"{supabase_dir}/{FOLDER}); the stack config may set {', '.join(sorted(STACK_KEYS))}"
+                      for key in unknown]
     if not names(supabase_dir):
         return None, [f"{where}.functions: {supabase_dir}/{FOLDER} holds no function (<name>/{ENTRYPOINT}), so "
                       "verifyJwt and secrets apply to nothing; remove functions"]
     overrides = stack.get("verifyJwt", {})
     verify = {**toml_verify_jwt(supabase_dir), **overrides} if isinstance(overrides, dict) else overrides
     try:
-        return FunctionsConfig.from_supabase_dir(Path(supabase_dir), verify, stack.get("secrets")), []
+        disabled = stack.get("disabled", [])
+        disabled = sorted({*toml_disabled(supabase_dir), *disabled}) if isinstance(disabled, list) else disabled
+        return FunctionsConfig.from_supabase_dir(Path(supabase_dir), verify, stack.get("secrets"), disabled), []
     except ValidationError as err:
         return None, [_problem(where, e) for e in err.errors()]
 
@@ -91,9 +107,6 @@ def warnings(supabase_dir: Path, where: str) -> list[str]:
             absent.append(name)
             continue
         key = f"functions.{name}"
-        if section.get("enabled") is False:
-            found.append(f"{where}: {key}.enabled = false in config.toml cannot be honoured: this stack serves every "
-                         f"function of {supabase_dir}/{FOLDER}; remove the folder {name}/ to leave it out")
         if section.get("import_map"):
             found.append(f"{where}: {key}.import_map in config.toml is not applied: the edge runtime runs "
                          f"{name}/{ENTRYPOINT} with the imports it names; write full npm:/jsr:/https: specifiers "

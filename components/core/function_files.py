@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
+from typing import Iterable
 
 # Supabase's own limit on one function bundle is 20 MB; a folder past this is a mistake
 # (a build output or data set), caught before it is copied into state and the runtime.
@@ -24,13 +25,15 @@ def _shipped(relative: Path) -> bool:
     return not any(part.startswith(".") or part in SKIPPED_NAMES for part in relative.parts)
 
 
-def collect(folder: Path) -> dict[str, bytes]:
-    """`relative/path` -> bytes of every shipped file under `folder` (symlinks not followed)."""
+def collect(folder: Path, left_out: Iterable[str] = ()) -> dict[str, bytes]:
+    """`relative/path` -> bytes of every shipped file under `folder` (symlinks not followed),
+    but those of the functions `left_out` (disabled: the runtime finds nothing to serve)."""
     found: dict[str, bytes] = {}
     total = 0
+    skipped = frozenset(left_out)
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
-        if not _shipped(relative) or path.is_symlink() or not path.is_file():
+        if not _shipped(relative) or relative.parts[0] in skipped or path.is_symlink() or not path.is_file():
             continue
         data = path.read_bytes()
         total += len(data)

@@ -44,7 +44,7 @@ class ProjectEdgeFunctions(pulumi.ComponentResource):
     def __init__(self, name: str, args: ProjectFunctionsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("supabase-multi-instance:index:ProjectEdgeFunctions", name, None, opts)
         f, p = args.functions, args.project
-        files = function_files.collect(f.dir)
+        files = function_files.collect(f.dir, left_out=f.disabled)
         files_digest = function_files.digest(files)
         secrets = {k: v.get_secret_value() for k, v in f.secrets.items()}
 

@@ -4,6 +4,7 @@
       dir: apps/shop/supabase/functions   # relative to the stack's folder (where Pulumi.yaml is)
       verifyJwt: {stripe-webhook: false}  # per function; default true, as Supabase's
       secrets: {STRIPE_KEY: <secure>}     # the project's own env (`supabase secrets set`)
+      disabled: [old-report]              # functions of the folder not served (config.toml enabled = false)
 
 `dir` holds one folder per function, `<name>/index.ts`, named as the CLI names them
 (supabase/cli internal/utils/misc.go FuncSlugPattern `^[A-Za-z][A-Za-z0-9_-]*$`); other
@@ -45,6 +46,9 @@ class FunctionsConfig(ConfigModel):
     dir: Path
     verify_jwt: dict[str, bool] = Field(default_factory=dict, alias="verifyJwt")
     secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    # Functions of the folder the project does not serve: their folders are not shipped, so the
+    # runtime has nothing to run for them (an app's `[functions.<name>] enabled = false`).
+    disabled: list[str] = Field(default_factory=list)
 
     @field_validator("dir")
     @classmethod
@@ -74,16 +78,18 @@ class FunctionsConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _known_functions(self) -> "FunctionsConfig":
-        known = set(self.names) if self.dir.is_dir() else set()
-        unknown = sorted(set(self.verify_jwt) - known)
-        if known and unknown:
-            raise ValueError(f"verifyJwt: {', '.join(unknown)} not among the functions of {str(self.dir)!r} "
-                             f"({', '.join(sorted(known))})")
+        known = set(function_names(self.dir)) if self.dir.is_dir() else set()
+        for key, named in (("verifyJwt", self.verify_jwt), ("disabled", self.disabled)):
+            unknown = sorted(set(named) - known)
+            if known and unknown:
+                raise ValueError(f"{key}: {', '.join(unknown)} not among the functions of {str(self.dir)!r} "
+                                 f"({', '.join(sorted(known))})")
         return self
 
     @property
     def names(self) -> list[str]:
-        return function_names(self.dir)
+        """The functions the project serves: the folder's, less the disabled ones."""
+        return [n for n in function_names(self.dir) if n not in self.disabled]
 
     def verifies(self, name: str) -> bool:
         """Supabase's default: a function needs a valid JWT unless its config says otherwise."""
@@ -91,9 +97,12 @@ class FunctionsConfig(ConfigModel):
 
     @classmethod
     def from_supabase_dir(cls, supabase_dir: Path, verify_jwt: dict[str, bool],
-                          secrets: Optional[dict[str, SecretStr]] = None) -> "FunctionsConfig":
+                          secrets: Optional[dict[str, SecretStr]] = None,
+                          disabled: Optional[list[str]] = None) -> "FunctionsConfig":
         """A `projects[].supabaseDir` app's functions: `<dir>/functions`, with config.toml's
         `[functions.<name>] verify_jwt` values over which the stack config's win (merged by
-        components/core/app_functions.py), and the stack config's secrets."""
+        components/core/app_functions.py), the stack config's secrets, and the functions
+        config.toml turns off (`enabled = false`)."""
         return cls.model_validate({"dir": supabase_dir / "functions", "verifyJwt": verify_jwt,
-                                   "secrets": secrets or {}}, context={FROM_SUPABASE_DIR: True})
+                                   "secrets": secrets or {}, "disabled": disabled or []},
+                                  context={FROM_SUPABASE_DIR: True})
