@@ -159,8 +159,8 @@ class DocumentedGoTrue:
         # With a database whose pool has a `users` table: sign-up writes the user's row there
         # (DB_NAMESPACE.users) as GoTrue's login role does (internal/models/user.go NewUser, then
         # internal/api/signup.go signupNewUser's tx.Create), so the pool's triggers (an app's
-        # handle_new_user) fire. The table is
-        # GoTrue's migrations'; the stand-in writes only the columns those triggers read.
+        # handle_new_user) fire. The table is GoTrue's migrations'; the stand-in writes only the
+        # columns those triggers read.
         self.dsn, self.admin = dsn, admin
 
     def _keys(self) -> list[jwt.PyJWK]:
