@@ -137,6 +137,9 @@ def test_a_remote_cell_on_loopback_or_without_address_is_refused():
     ("name", "EU-1", "must be 1-20 characters of a-z and 0-9"),
     ("dockerHost", "10.0.0.11", "must be a Docker daemon address as DOCKER_HOST takes it"),
     ("maxProjects", 0, "must be at least 1"),
+    ("maxProjects", 201, "must be at most 200"),
+    ("address", "10.0.0.11/24", "must be the host name or IP address of the cell's Docker host"),
+    ("dockerHost", "ssh://", "must be a Docker daemon address as DOCKER_HOST takes it"),
 ])
 def test_bad_cell_fields_are_named(field, value, rule):
     problems = problems_of({"cell": {**EU, field: value}, "bindAddress": "10.0.0.11"})

@@ -68,3 +68,5 @@ def test_a_template_projects_disabled_functions_are_left_out():
     assert config.projects[0].functions.names == ["hello"]
     (line,) = problems({"dir": "fns", "disabled": ["nope"]})
     assert line.startswith("projects[0].functions: disabled: nope not among the functions of 'fns'")
+    (line,) = problems({"dir": "fns", "disabled": "bye"})
+    assert line.startswith("projects[0].functions.disabled: 'bye' must be a list")

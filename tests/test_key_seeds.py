@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 
+import jwt
 import pytest
 
 from components.core.config import ConfigError, parse_config
@@ -165,3 +166,19 @@ def test_the_program_refuses_plain_text_seeds_before_declaring_anything(source):
                             "seeds": copy.deepcopy(source.outputs["projectKeySeeds"]["blog"])}})
     with pytest.raises(Exception, match=r"projects\[0\]\.keys\.seeds\.signing\.2: is stored in plain text"):
         run_program(config, stack="cell2", recorder=OtherCellMocks())
+
+
+def test_another_projects_seeds_give_other_keys_that_open_nothing_of_it(source):
+    """An operator pasting blog's exported seeds into shop's entry: every key shop gets is its
+    own (the seeds are stretched with the project's name), and blog's tokens do not verify
+    with shop's keys, nor shop's with blog's."""
+    seeds = source.outputs["projectKeySeeds"]["blog"]
+    keys = {"signing": 2, "verifying": [1], "api": 3, "seeds": secure(seeds)}
+    stolen = run_program(cell({"keys": {"signing": 2, "verifying": [1], "api": 3}},
+                              {"name": "shop", "keys": keys}), stack="cell2", recorder=OtherCellMocks())
+    blog, shop = keys_of(source), keys_of(stolen, "shop")
+    assert all(blog[k] != shop[k] for k in blog)
+    assert not {k["kid"] for k in blog["jwks"]["keys"]} & {k["kid"] for k in shop["jwks"]["keys"]}
+    for token, jwks in ((blog["service"], shop["jwks"]), (shop["service"], blog["jwks"])):
+        with pytest.raises(jwt.PyJWTError):
+            verify(token, jwks)

@@ -20,6 +20,7 @@ import importlib
 import inspect
 import io
 import pkgutil
+import subprocess
 import tarfile
 
 import psycopg
@@ -224,3 +225,28 @@ def test_a_supabase_app_under_the_engine(db):
     assert {t["name"] for t in created.outputs["tables"]} >= {"customers", "prices", "products", "users"}
     checked, failures = host.check(inputs, news)
     assert failures == [] and host.diff(created.id, created.outputs, checked).changes is False
+
+
+def test_a_cells_docker_host_reaches_the_docker_cli_through_the_engine(monkeypatch, tmp_path):
+    """The program's real wiring with a `cell` on an ssh:// host: every dynamic resource that
+    calls the docker CLI gets the host through the SDK's round trip and runs the CLI against it."""
+    from tests import apps
+
+    app = apps.deployable(apps.EDGE_FUNCTIONS, tmp_path, (apps.EDGE_FUNCTIONS_UNPARSABLE,))
+    cell = {"name": "eu1", "dockerHost": "ssh://deploy@10.0.0.11", "address": "10.0.0.11"}
+    run = run_program(config_with(cell=cell, bindAddress="10.0.0.11", features={"functions": True},
+                                  projects=[{"name": "tasks", "supabaseDir": str(app)}]))
+    hosts: list[str] = []
+
+    def docker_cli_run(argv, **kwargs):
+        hosts.append((kwargs.get("env") or {}).get("DOCKER_HOST"))
+        return subprocess.CompletedProcess(argv, 0, b"", b"")
+
+    monkeypatch.setattr(docker_cli.subprocess, "run", docker_cli_run)
+    host = DynamicHost()
+    for typ in (KONG, CONTENT, f"{DYNAMIC}ProjectFunctions"):
+        inputs, failures = host.check({}, inputs_of(run, typ))
+        assert not failures and inputs["docker_host"] == cell["dockerHost"], typ
+        before = len(hosts)
+        host.create(inputs)
+        assert len(hosts) > before and set(hosts[before:]) == {cell["dockerHost"]}, typ

@@ -26,8 +26,8 @@ def digest(raw: Mapping[str, Any], stack_dir: Path = Path("."), root: Path = PRO
     h = hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode())
     for label, base in (("program", root), ("stack", stack_dir)):
         parts = PROGRAM_PARTS if label == "program" else named_folders(raw)
-        for path in _files(base, parts):
-            h.update(f"\0{label}:{path.relative_to(base).as_posix()}\0".encode())
+        for name, path in _files(base, parts):
+            h.update(f"\0{label}:{name}\0".encode())
             h.update(path.read_bytes())
     return h.hexdigest()
 
@@ -44,12 +44,15 @@ def named_folders(raw: Mapping[str, Any]) -> list[str]:
     return sorted(set(found))
 
 
-def _files(base: Path, parts: Iterable[str]) -> list[Path]:
-    found: list[Path] = []
+def _files(base: Path, parts: Iterable[str]) -> list[tuple[str, Path]]:
+    """(name, path) of every file of `parts` (relative to `base`, or absolute: a config may
+    name a supabaseDir either way), named by the part as written and the path inside it."""
+    found: list[tuple[str, Path]] = []
     for part in parts:
         path = base / part
         if path.is_file():
-            found.append(path)
+            found.append((part, path))
         elif path.is_dir():
-            found += [p for p in path.rglob("*") if p.is_file() and not any(s in p.parts for s in SKIPPED)]
+            found += [(f"{part}/{p.relative_to(path).as_posix()}", p) for p in path.rglob("*")
+                      if p.is_file() and not any(s in p.parts for s in SKIPPED)]
     return sorted(found)
