@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -124,10 +126,25 @@ def test_the_docker_context_is_exactly_what_the_image_copies():
     copied = {p for line in dockerfile.splitlines() if line.startswith("COPY ") for p in line.split()[1:-1]}
     # Exactly the modules backup/ imports, and what they import in turn.
     assert copied == {"backup/requirements.txt", "components/__init__.py", "components/core/__init__.py",
-                      "components/core/naming.py", "components/core/migrations.py", "components/core/service_schemas.py",
+                      "components/core/naming.py", "components/core/migrations.py",
+                      "components/core/project_description.py", "components/core/service_schemas.py",
                       "components/core/sql_templates.py", "sql/", "backup/"}
     assert "postgresql-client-${PG_MAJOR}" in dockerfile and "FROM ${BASE}" in dockerfile
     assert 'CMD ["python", "-m", "backup", "schedule"]' in dockerfile
+
+
+def test_every_backup_module_imports_from_what_the_image_copies(tmp_path):
+    """The image holds only the context's files: each module of backup/ imports from them alone
+    (a module of components/ the context lacks fails the container at its first run)."""
+    for path in backup.context_files():
+        target = tmp_path / path.relative_to(backup.REPO_ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    modules = sorted(f"backup.{p.stem}" for p in (tmp_path / "backup").glob("*.py") if p.stem != "__init__")
+    code = "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)"
+    done = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n" + code,
+                           *modules], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_the_image_installs_the_package_versions_the_tests_run():
