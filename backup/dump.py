@@ -14,7 +14,7 @@ from typing import Any, Optional
 import psycopg
 from psycopg import sql
 
-from backup import archive, pgtools
+from backup import archive, catalog, pgtools
 from backup.errors import BackupError
 from components.core.naming import OWN, SHARED, ProjectNames
 
@@ -144,12 +144,7 @@ def _migrations(conn: psycopg.Connection, names: ProjectNames) -> list[dict[str,
 
 def _row_counts(conn: psycopg.Connection, schemas: list[str]) -> list[dict[str, Any]]:
     """Rows per table: the restore checks them inside its transaction."""
-    tables = conn.execute(
-        "select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = any(%s) and c.relkind in ('r', 'p') and not c.relispartition order by 1, 2",
-        (schemas,)).fetchall()
-    return [{"schema": s, "table": t, "rows": conn.execute(sql.SQL("select count(*) from {}.{}").format(
-        sql.Identifier(s), sql.Identifier(t))).fetchone()[0]} for s, t in tables]
+    return [{"schema": s, "table": t, "rows": catalog.rows(conn, s, t)} for s, t in catalog.tables(conn, schemas)]
 
 
 def _pg_dump(tools: pgtools.PgTools, dsn: str, snapshot: str, target: Path, selection: list[str]) -> Path:
@@ -164,7 +159,7 @@ def _storage(conn: psycopg.Connection, names: ProjectNames, tmp: Path, files: di
         return None
     found = {}
     prefix = f"{names.project}-"
-    for table, key in (("buckets", "id"), ("objects", "bucket_id")):
+    for table, key in catalog.STORAGE_KEYS.items():
         columns = [c for (c,) in conn.execute(
             "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
             "and attgenerated = '' order by attnum", (f"storage.{table}",))]
@@ -174,8 +169,7 @@ def _storage(conn: psycopg.Connection, names: ProjectNames, tmp: Path, files: di
         with open(target, "wb") as out, conn.cursor().copy(query) as copy:
             for block in copy:
                 out.write(block)
-        rows = conn.execute(sql.SQL("select count(*) from storage.{} where starts_with({}, {})").format(
-            sql.Identifier(table), sql.Identifier(key), sql.Literal(prefix))).fetchone()[0]
+        rows = catalog.storage_rows(conn, table, names.project)
         files[target.name] = target
         found[table] = {"columns": columns, "rows": rows, "file": target.name}
     return found

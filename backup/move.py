@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Optional
 
 import psycopg
-from psycopg import sql
 
-from backup import archive, dump, pgtools, restore
+from backup import archive, catalog, dump, pgtools, restore
 from backup.errors import BackupError
 from components.core.naming import ProjectNames
 
@@ -121,16 +120,11 @@ def target_contents(dsn: str, project: str) -> list[str]:
         found = dump.registration(conn, project)
         names = found[0] if found else ProjectNames(project)
         schemas = [names.schema] + ([names.auth_schema] if names.own_auth else [])
-        tables = conn.execute(
-            "select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-            "where n.nspname = any(%s) and c.relkind in ('r', 'p') and not c.relispartition order by 1, 2",
-            (schemas,)).fetchall()
         bookkeeping = {(names.auth_schema, t) for t in restore.AUTH_BOOKKEEPING}
-        held = [f"{s}.{t}" for s, t in tables if (s, t) not in bookkeeping and conn.execute(
-            sql.SQL("select exists (select from {}.{})").format(sql.Identifier(s), sql.Identifier(t))).fetchone()[0]]
-        if conn.execute("select to_regclass('storage.objects') is not null").fetchone()[0] and conn.execute(
-                "select exists (select from storage.objects where pg_catalog.starts_with(bucket_id, %s))",
-                (f"{project}-",)).fetchone()[0]:
+        held = [f"{s}.{t}" for s, t in catalog.tables(conn, schemas)
+                if (s, t) not in bookkeeping and catalog.holds_rows(conn, s, t)]
+        if conn.execute("select to_regclass('storage.objects') is not null").fetchone()[0] and \
+                catalog.storage_rows(conn, "objects", project):
             held.append("storage objects")
     return held
 
@@ -161,16 +155,12 @@ def expected_counts(manifest: dict) -> dict[str, int]:
 
 def counts(dsn: str, names: ProjectNames, manifest: dict) -> dict[str, int]:
     """The same counts, read from a database now (tables the database lacks are left out)."""
-    prefix = f"{names.project}-"
     found = {}
     with psycopg.connect(dsn) as conn:
         for t in manifest["tables"]:
             if conn.execute("select to_regclass(%s) is not null", (f'"{t["schema"]}"."{t["table"]}"',)).fetchone()[0]:
-                found[f"{t['schema']}.{t['table']}"] = conn.execute(sql.SQL("select count(*) from {}.{}").format(
-                    sql.Identifier(t["schema"]), sql.Identifier(t["table"]))).fetchone()[0]
-        for table, key in (("buckets", "id"), ("objects", "bucket_id")):
+                found[f"{t['schema']}.{t['table']}"] = catalog.rows(conn, t["schema"], t["table"])
+        for table in catalog.STORAGE_KEYS:
             if table in (manifest.get("storage") or {}):
-                found[f"storage.{table}"] = conn.execute(sql.SQL(
-                    "select count(*) from storage.{} where pg_catalog.starts_with({}, %s)").format(
-                    sql.Identifier(table), sql.Identifier(key)), (prefix,)).fetchone()[0]
+                found[f"storage.{table}"] = catalog.storage_rows(conn, table, names.project)
     return found

@@ -30,11 +30,11 @@ from typing import Any, Optional
 import psycopg
 from psycopg import sql
 
-from backup import archive, pgtools
-from components.core import project_description
+from backup import archive, catalog, pgtools
 from backup.dump import registration, role_kinds
 from backup.errors import BackupError
 from components.core import migrations as m
+from components.core import project_description
 from components.core.sql_templates import SQL_ROOT, TemplateRefused, render_named, render_text
 from components.core.naming import OWN, SHARED, ProjectNames
 
@@ -231,12 +231,8 @@ class _Plan:
 
     def _target_contents(self) -> list[str]:
         """Non-empty tables (and storage rows) that a restore would replace."""
-        tables = self.conn.execute(
-            "select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-            "where n.nspname = any(%s) and c.relkind in ('r', 'p') and not c.relispartition order by 1, 2",
-            (self._target_schemas,)).fetchall()
-        full = [f"{s}.{t}" for s, t in tables if f"{s}.{t}" not in self._bookkeeping and self._one(
-            sql.SQL("select exists (select from {}.{})").format(sql.Identifier(s), sql.Identifier(t)))]
+        full = [f"{s}.{t}" for s, t in catalog.tables(self.conn, self._target_schemas)
+                if f"{s}.{t}" not in self._bookkeeping and catalog.holds_rows(self.conn, s, t)]
         if self.storage and self._one("select exists (select from storage.buckets where starts_with(id, %s))",
                                       f"{self.target.project}-"):
             full.append("storage buckets")
