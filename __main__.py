@@ -56,6 +56,7 @@ database = Postgres("db", PostgresArgs(
     network_name=network.name,
     bind_address=config.bind_address,
     port=config.ports.postgres,
+    reach_host=urls.reach_host(config),
     password=secrets.postgres_password,
     jwt_secret=secrets.jwt_secret,
     auth_network_name=network.auth_name,
@@ -63,7 +64,6 @@ database = Postgres("db", PostgresArgs(
     max_connections=config.postgres_max_connections,
     stack_key=secrets.stack_key,
     extensions=tuple(config.extensions),
-    reach_host=urls.reach_host(config),
 ), opts=cell_opts())
 # Optional upstream services (features.*); when analytics is off nothing waits for it.
 analytics = Analytics("analytics", AnalyticsArgs(network.name, secrets, database), opts=cell_opts()) if config.features.analytics else None

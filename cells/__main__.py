@@ -18,11 +18,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Optional
 
 from pulumi import automation as auto
 
 from cells import checks, outputs, runner
 from cells.inventory import Cell, read_cells
+from components.core.config.cell import DEFAULT_MAX_PROJECTS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,14 +47,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def _list(cells: list[Cell]) -> int:
     for c in cells:
-        limit = c.get("maxProjects", 25)
+        limit = c.get("maxProjects", DEFAULT_MAX_PROJECTS)
         print(f"{c.stack}\tcell {c.name}\t{c.get('dockerHost') or 'local docker'}\t{c.get('address') or '-'}\t"
               f"{len(c.projects)} of {limit} projects")
     return 0
 
 
-def _check(cells: list[Cell]) -> int:
-    found = checks.problems(cells)
+def _check(cells: list[Cell], found: Optional[list[str]] = None) -> int:
+    found = checks.problems(cells) if found is None else found
     for line in found:
         print(f"  - {line}")
     print(f"{len(cells)} cells, {sum(len(c.projects) for c in cells)} projects: "
@@ -65,8 +67,9 @@ def _run(cells: list[Cell], args: argparse.Namespace, work: Path) -> int:
         print("`python -m cells up` changes every selected cell: preview first, then run it with --yes",
               file=sys.stderr)
         return 2
-    if checks.problems(cells):
-        return _check(cells)
+    found = checks.problems(cells)
+    if found:
+        return _check(cells, found)
     results = runner.run(cells, args.command, lambda s: auto.select_stack(s, work_dir=str(work)),
                          parallel=args.parallel, only_changed=args.changed, stack_dir=work)
     for r in results:

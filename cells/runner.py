@@ -60,10 +60,10 @@ def run_cell(cell: Cell, verb: str, opener: Opener, only_changed: bool, stack_di
             result.skipped = True
             return result
         if verb == "preview":
-            result.changes = {str(getattr(k, "value", k)): v for k, v in stack.preview(color="never").change_summary.items()}
+            counts = stack.preview(color="never").change_summary
         else:
-            summary = stack.up(color="never").summary.resource_changes or {}
-            result.changes = {str(getattr(k, "value", k)): v for k, v in summary.items()}
+            counts = stack.up(color="never").summary.resource_changes or {}
+        result.changes = {str(getattr(op, "value", op)): n for op, n in counts.items()}
     except auto.CommandError as err:
         result.error = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
     finally:

@@ -36,6 +36,8 @@ from typing import Optional, Protocol
 from urllib.parse import quote
 
 import jwt
+import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,9 +216,6 @@ class DocumentedGoTrue:
         return Response(200, {"access_token": self._token(user), "user": {"id": user["id"], "role": user["role"]}})
 
     def _write_user(self, user: dict, data: dict) -> None:
-        import psycopg
-        from psycopg import sql
-
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             if conn.execute("select to_regclass(%s)", (f'"{self.env["DB_NAMESPACE"]}".users',)).fetchone()[0] is None:
                 return  # no pool table (the stand-in runs no migrations): the test keeps users in memory only

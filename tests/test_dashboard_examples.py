@@ -10,12 +10,11 @@ from psycopg import sql
 
 from dashboard.build import site_files
 from dashboard.examples import EMAIL, PASSWORD, Request, requests_for
-from components.providers.kong_config import rendered
 from tests import gotrue, pg
 from tests.program import dev_config, run_program, verified_claims
 from tests.test_dashboard import code
 from tests.test_gateway import match
-from tests.test_stack import NS, containers, plain
+from tests.test_stack import NS, containers, pushed
 
 PROJECTS = [{"name": "blog"}, {"name": "shop", "hostname": "shop.example.org"},  # a hostname, no domain
             {"name": "team", "auth": {"mode": "shared"}}, {"name": "notes", "template": "empty"}]
@@ -69,7 +68,7 @@ def test_a_hostname_without_a_domain_still_gets_a_working_local_url(program):
     shop = program.outputs["projects"]["shop"]
     assert shop["url"] == "http://127.0.0.1:8000/project/shop"
     (push,) = program.of_type("pulumi-python:dynamic/supabase:KongConfig")
-    kong = yaml.safe_load(rendered({"settings": plain(push.inputs["settings"])}))
+    kong = yaml.safe_load(pushed(push))
     service, _ = match(kong, "/project/shop/rest/v1/posts")
     assert service["name"] == "project-shop-rest"
 

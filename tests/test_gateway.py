@@ -10,11 +10,9 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import tarfile
 from pathlib import Path
-from typing import Optional
 
 import pytest
 import yaml
@@ -24,14 +22,14 @@ from components.core import kong_container
 from components.core.kong_lua import SCHEMA_LIST_BODY_LUA, SCHEMA_LIST_HEADER_LUA
 from components.resources import gateway
 from components.providers.kong_config import (KongConfigProvider, KongSettings, consumers, digest, push_archive,
-                                              render, rendered, settings_dict)
+                                              render, settings_dict)
 from tests._tools import deck_run
 from tests.gateway_fixtures import SECRET, STACK_ANON, STACK_SERVICE, project, settings
 from tests import kong_resty
 from tests.kong_guard import run_guard, run_response_filters
 from tests.kong_model import allowed, consumer_of, match, plugin, routes
 from tests.program import dev_config, run_program
-from tests.test_stack import NS, containers, plain
+from tests.test_stack import NS, containers, plain, pushed
 
 __all__ = ["SECRET", "STACK_ANON", "STACK_SERVICE", "allowed", "match", "plugin", "project", "settings"]
 
@@ -211,7 +209,7 @@ def test_kong_container_starts_from_a_stack_only_config():
     base = yaml.safe_load(upload["content"])
     assert {c["username"] for c in base["consumers"]} == {"DASHBOARD", "anon", "service_role"}
     (push,) = run.of_type(KONG_CONFIG)
-    full = yaml.safe_load(rendered({"settings": plain(push.inputs["settings"])}))
+    full = yaml.safe_load(pushed(push))
     assert {"blog_anon", "blog_service", "shop_anon", "shop_service"} <= {c["username"] for c in full["consumers"]}
     assert push.inputs["container"] == "supabase-dev-kong" and push.inputs["container_id"] == "kong-id"
     assert is_rpc_secret(push.inputs["settings"]) and "config" not in push.inputs
@@ -239,7 +237,6 @@ def test_a_config_of_many_projects_fits_kongs_admin_body_limit():
 
 def push_archive_body(chosen: KongSettings) -> str:
     return json.dumps({"config": render(chosen)})
-    assert kong.inputs["entrypoints"][:2] == ["sh", "-c"]
 
 
 def test_kongs_admin_api_is_reachable_only_inside_its_own_container():
@@ -257,7 +254,7 @@ def test_published_stack_routes_project_hostnames():
     config[f"{NS}:domain"] = "example.com"
     config[f"{NS}:cloudflare"] = {"accountId": "0" * 32, "zoneId": "f" * 32}
     (push,) = run_program(config).of_type(KONG_CONFIG)
-    full = yaml.safe_load(rendered({"settings": plain(push.inputs["settings"])}))
+    full = yaml.safe_load(pushed(push))
     hosts = {h for _, r in routes(full) for h in r.get("hosts", [])}
     assert hosts == {"blog-api.example.com", "shop-api.example.com", "supabase.example.com", "studio.example.com",
                      "127.0.0.1", "localhost"}

@@ -18,11 +18,11 @@ import yaml
 
 from components.core import storage_routes
 from components.core.kong_storage_lua import BAD_BODY, CLOSED, NOT_A_ROUTE
-from components.providers.kong_config import render, rendered
+from components.providers.kong_config import render
 from tests.gateway_fixtures import project, settings
 from tests.kong_model import send as kong_send, storage_request
 from tests.program import dev_config, run_program
-from tests.test_stack import plain
+from tests.test_stack import pushed
 
 SHOP = dataclasses.replace(project("shop", "shop-api.example.com"),
                            buckets={"avatars": "shop-avatars", "docs": "shop-docs"})
@@ -274,7 +274,7 @@ def test_a_projects_config_buckets_and_its_apps_buckets_reach_its_storage_routes
         *config["supabase-multi-instance:projects"],
         {"name": "chat", "supabaseDir": str(apps.folder("chatbot_ui")), "seed": False}]
     (push,) = run_program(config).of_type("pulumi-python:dynamic/supabase:KongConfig")
-    full = yaml.safe_load(rendered({"settings": plain(push.inputs["settings"])}))
+    full = yaml.safe_load(pushed(push))
 
     def upstream(name: str, bucket: str) -> str:
         out = storage_request(full, f"/project/{name}/storage/v1/object/public/{bucket}/a.png", None)

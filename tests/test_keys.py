@@ -9,9 +9,8 @@ import jwt
 import pytest
 
 from components.core import keys
-from components.providers.kong_config import rendered
 from tests.program import ProgramRun, fake_secret, run_program
-from tests.test_stack import plain
+from tests.test_stack import pushed
 
 JWT_SECRET = fake_secret("jwt-secret", 64)
 KONG_CONFIG = "pulumi-python:dynamic/supabase:KongConfig"
@@ -61,5 +60,5 @@ def test_a_new_jwt_secret_reissues_the_stack_keys_and_no_project_key(run):
         assert rotated.outputs["projects"][name]["anonKey"] == project["anonKey"]
         assert rotated.outputs["projectServiceKeys"][name] == run.outputs["projectServiceKeys"][name]
     (push,) = rotated.of_type(KONG_CONFIG)
-    pushed = rendered({"settings": plain(push.inputs["settings"])})
-    assert new in pushed and old not in pushed
+    text = pushed(push)
+    assert new in text and old not in text

@@ -17,13 +17,11 @@ import pytest
 import yaml
 
 from components.core import project_description
-from components.providers.kong_config import rendered
-from components.core import migrations as m
 from tests import gotrue, pg
 from components.core.signing_keys import SigningKey
 from tests.program import dev_config, fake_secret, run_program, verified_claims
 from tests.test_gateway import allowed
-from tests.test_stack import NS, containers, plain
+from tests.test_stack import NS, containers, pushed
 
 PASSWORD = "correct horse battery staple"
 AUTH_ADMIN_PASSWORD = "auth-admin-password-for-tests"
@@ -194,7 +192,7 @@ def test_closed_sign_up_is_refused(db, tmp_path):
 def test_the_gateway_lets_a_user_token_through_only_at_its_project(stack, program):
     _, _, _, tokens = stack
     (push,) = program.of_type("pulumi-python:dynamic/supabase:KongConfig")
-    kong = yaml.safe_load(rendered({"settings": plain(push.inputs["settings"])}))
+    kong = yaml.safe_load(pushed(push))
     anon = {p: program.outputs["projects"][p]["anonKey"] for p in ("alpha", "beta", "gamma")}
     assert allowed(kong, "/project/alpha/rest/v1/posts", anon["alpha"], bearer=tokens["alpha"])
     assert allowed(kong, "/project/alpha/auth/v1/user", anon["alpha"], bearer=tokens["alpha"])

@@ -99,15 +99,20 @@ def _local_hosts(config: StackConfig) -> tuple[str, ...]:
 
 def base_config(config: StackConfig, s: StackSecrets) -> pulumi.Output[str]:
     """The stack-only config the container starts with: changes with stack secrets, never with projects."""
-    return full_settings(config, s, ()).apply(lambda d: kong_config.render(kong_config.settings_of(d)))
+    return _settings(config, s, ()).apply(kong_config.render)
 
 
 def full_settings(config: StackConfig, s: StackSecrets, projects: Sequence[ProjectGateway]) -> pulumi.Output[dict]:
-    """What the full config is rendered from (kong_config.settings_dict), a secret."""
+    """What the full config is rendered from, as the KongConfig resource keeps it (plain data)."""
+    return _settings(config, s, projects).apply(kong_config.settings_dict)
+
+
+def _settings(config: StackConfig, s: StackSecrets, projects: Sequence[ProjectGateway]) -> pulumi.Output[KongSettings]:
+    """Every key and route the config is rendered from, a secret."""
     keys = [pulumi.Output.all(p.anon_key, p.service_key, p.publishable_key, p.secret_key, p.verifying_keys)
             for p in projects]
 
-    def build(values: list) -> dict:
+    def build(values: list) -> KongSettings:
         (anon, service, password, secret), found = values[:4], values[4:]
         project_keys = [
             ProjectKeys(p.name, a, k, p.hostname, tuple(p.roles), p.auth_host, urls.project_path(p.name),
@@ -115,7 +120,7 @@ def full_settings(config: StackConfig, s: StackSecrets, projects: Sequence[Proje
                         verifying_keys=tuple(VerifyingKey.of(v) for v in (verifying or ())),
                         buckets=dict(p.buckets))
             for p, (a, k, pub, sec, verifying) in zip(projects, found)]
-        return kong_config.settings_dict(stack_settings(config, anon, service, password, project_keys, secret))
+        return stack_settings(config, anon, service, password, project_keys, secret)
 
     return pulumi.Output.secret(pulumi.Output.all(s.anon_key, s.service_role_key, s.dashboard_password,
                                                   s.jwt_secret, *keys).apply(build))

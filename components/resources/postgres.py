@@ -26,7 +26,6 @@ from components.core.images import DB_IMAGE
 from components.core.naming import DATABASE
 from components.core.signing_keys import SigningKey
 from components.core.options import after
-from components.core.urls import client_host
 
 ADMIN_USER = "supabase_admin"
 INTERNAL_DATABASE = "_supabase"
@@ -56,6 +55,7 @@ class PostgresArgs:
     network_name: pulumi.Input[str]
     bind_address: str
     port: int
+    reach_host: str  # where `pulumi` reaches the published port (urls.reach_host): the cell's address, or the bind's
     password: pulumi.Input[str]
     jwt_secret: pulumi.Input[str]
     auth_network_name: Optional[pulumi.Input[str]] = None  # the projects' GoTrues reach it there
@@ -63,7 +63,6 @@ class PostgresArgs:
     major: int = 17  # config postgresMajor: the image and the data volume of that PostgreSQL major
     extensions: Sequence[str] = ()  # config extensions: installed by the superuser in schema `extensions`
     max_connections: int = 1000  # config postgresMaxConnections (components/core/connection_budget.py)
-    reach_host: Optional[str] = None  # where `pulumi` reaches the published port (urls.reach_host); default: bind_address's
 
 
 def volumes_of(major: int) -> dict[str, str]:
@@ -121,7 +120,7 @@ class Postgres(pulumi.ComponentResource):
         config = named_volume(f"{name}-{config_res}", config_vol, child, keep=True)
         self.volumes = [data, config]
         self.container = declare(db_spec(args, data, config), child)
-        host = args.reach_host or client_host(args.bind_address)
+        host = args.reach_host
         # The live roles take postgresPassword first; everything that logs in waits for that.
         self.passwords = DatabasePasswords(f"{name}-passwords", DatabasePasswordsArgs(
             host=host, port=args.port, user=ADMIN_USER, database=DATABASE, internal_database=INTERNAL_DATABASE,
