@@ -7,11 +7,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from components.core import app_migrations
-from components.core import migrations as m
 from components.core.naming import ProjectNames
 from tests import apps, pg
-from tests.test_app_import_sql import rows, sign_up, user_pool
+from tests.test_app_import_sql import apply_app, rows, sign_up, tables_of, user_pool
 
 TABLES = {"users", "discord_promise_challenge", "todos"}
 
@@ -23,18 +21,13 @@ def deployed(db, tmp_path):
     names = ProjectNames("tasks")
     pg.provider_create(db, names)
     user_pool(db, names)
-    plan = app_migrations.plan(folder, names)
-    m.apply_project(db, names, f"supabaseDir:{folder}", plan.migrations, where=str(folder), buckets=[],
-                    published=plan.published, policies=plan.policies, app=plan)
-    pg.provider_grant(db, names)
+    apply_app(db, names, folder)
     return db, names, pg.create_project(db, "blog")
 
 
 def test_the_apps_tables_land_in_its_schema(deployed):
     dsn, tasks, _blog = deployed
-    tables = {t for (t,) in rows(dsn, "select relname from pg_class where relnamespace = %s::regnamespace "
-                                      "and relkind = 'r'", tasks.schema)}
-    assert tables == TABLES
+    assert tables_of(dsn, tasks.schema) == TABLES
     assert rows(dsn, "select count(*) from pg_class where relnamespace = 'public'::regnamespace and relname "
                      "in ('users', 'todos', 'discord_promise_challenge')") == [(0,)]
 

@@ -4,6 +4,7 @@ apply_project with components/core/app_migrations.py), in the order Pulumi runs 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import uuid
 
 import psycopg
@@ -39,12 +40,14 @@ def deploy(dsn: str, project: str, app: str, **plan_options) -> ProjectNames:
     return apply_app(dsn, names, app, **plan_options)
 
 
-def apply_app(dsn: str, names: ProjectNames, app: str, **plan_options) -> ProjectNames:
-    """The project's SQL step with the app's plan, then the grants Pulumi declares after it."""
+def apply_app(dsn: str, names: ProjectNames, app: str | Path, **plan_options) -> ProjectNames:
+    """The project's SQL step with the app's plan (an app of tests/fixtures/apps by name, or a
+    folder), then the grants Pulumi declares after it."""
     project = names.project
-    plan = app_migrations.plan(apps.folder(app), names, **plan_options)
+    folder = app if isinstance(app, Path) else apps.folder(app)
+    plan = app_migrations.plan(folder, names, **plan_options)
     declared = pg.bucket_spec(project, [{"name": b["name"], "public": b["public"]} for b in plan.buckets])
-    m.apply_project(dsn, names, f"supabaseDir:{app}", plan.migrations, where=app, buckets=declared,
+    m.apply_project(dsn, names, f"supabaseDir:{app}", plan.migrations, where=str(app), buckets=declared,
                     published=plan.published, policies=plan.policies, app=plan)
     pg.provider_grant(dsn, names)
     return names
@@ -69,6 +72,11 @@ def side_by_side(db):
     return db, shop, store, blog
 
 
+def tables_of(dsn: str, schema: str) -> set[str]:
+    return {t for (t,) in rows(dsn, "select relname from pg_class where relnamespace = %s::regnamespace "
+                                    "and relkind = 'r'", schema)}
+
+
 def rows(dsn: str, query: str, *params) -> list[tuple]:
     with psycopg.connect(dsn) as conn:
         return conn.execute(query, params or None).fetchall()
@@ -77,9 +85,7 @@ def rows(dsn: str, query: str, *params) -> list[tuple]:
 def test_every_object_lands_in_its_project(side_by_side):
     dsn, shop, store, _ = side_by_side
     for names in (shop, store):
-        tables = {t for (t,) in rows(dsn, "select relname from pg_class where relnamespace = %s::regnamespace "
-                                          "and relkind = 'r'", names.schema)}
-        assert tables == TABLES
+        assert tables_of(dsn, names.schema) == TABLES
         assert rows(dsn, "select count(*) from pg_policies where schemaname = %s", names.schema) == [(10,)]
         assert rows(dsn, "select pronamespace::regnamespace::text from pg_proc where proname = 'handle_new_user' "
                          "and pronamespace = %s::regnamespace", names.schema) == [(names.schema,)]
@@ -248,9 +254,7 @@ def three_apps(with_chatbot_ui):
 
 def test_chatbot_ui_lands_entirely_in_its_project(with_chatbot_ui):
     dsn, shop, chat = with_chatbot_ui
-    tables = {t for (t,) in rows(dsn, "select relname from pg_class where relnamespace = %s::regnamespace "
-                                      "and relkind = 'r'", chat.schema)}
-    assert tables == CHAT_TABLES
+    assert tables_of(dsn, chat.schema) == CHAT_TABLES
     assert rows(dsn, "select format_type(atttypid, atttypmod) from pg_attribute where attrelid = 'chat.file_items'"
                      "::regclass and attname = 'local_embedding'") == [("extensions.vector(384)",)]
     assert rows(dsn, "select count(*) from pg_policies where schemaname = %s", chat.schema)[0][0] >= len(CHAT_TABLES)
@@ -301,8 +305,7 @@ def assert_denied(dsn: str, pairs, query: str) -> None:
 
 def test_doc_search_lands_in_its_project_with_its_seed(three_apps):
     dsn, shop, chat, docs = three_apps
-    assert {t for (t,) in rows(dsn, "select relname from pg_class where relnamespace = %s::regnamespace and "
-                                    "relkind = 'r'", docs.schema)} == {"nods_page", "nods_page_section"}
+    assert tables_of(dsn, docs.schema) == {"nods_page", "nods_page_section"}
     assert rows(dsn, "select count(*) from docs.nods_page") == [(1,)]
     with pg.request(dsn, docs.service, docs.schema, extra_search_path=EXTRA_SEARCH_PATH) as conn:  # its own role
         (found,) = conn.execute("select count(*) from match_page_sections((select embedding from nods_page_section "
