@@ -37,6 +37,9 @@ from components.providers import sql_migrations
 from components.core.config import NAMESPACE, load_config
 from components.providers.sql_migrations import ProjectMigrations, StackBootstrap
 from tests._tools import require_file
+from tests.inline_channels import own_subchannels
+
+own_subchannels()  # before any inline program opens a channel: tests/inline_channels.py
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI_VERSION = (ROOT / "scripts" / "pulumi-cli.version").read_text().strip()
