@@ -126,7 +126,7 @@ def test_the_docker_context_is_exactly_what_the_image_copies():
     copied = {p for line in dockerfile.splitlines() if line.startswith("COPY ") for p in line.split()[1:-1]}
     # Exactly the modules backup/ imports, and what they import in turn.
     assert copied == {"backup/requirements.txt", "components/__init__.py", "components/core/__init__.py",
-                      "components/core/naming.py", "components/core/migrations.py",
+                      "components/core/naming.py", "components/core/migrations.py", "components/core/pg_pool.py",
                       "components/core/project_description.py", "components/core/service_schemas.py",
                       "components/core/sql_templates.py", "sql/", "backup/"}
     assert "postgresql-client-${PG_MAJOR}" in dockerfile and "FROM ${BASE}" in dockerfile

@@ -16,17 +16,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import psycopg
 
 from components.core import service_schemas
 from components.core.naming import AUTHENTICATOR, DEFAULT_STATEMENT_TIMEOUT, ProjectNames
+from components.core.pg_pool import connect
 from components.core.sql_templates import TemplateRefused, render_named, render_text
 
 MIGRATION_FILE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql\.j2")
@@ -74,54 +73,6 @@ def discover(template_dir: Path) -> list[Migration]:
 
 def checksum(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()
-
-
-_IDLE: dict[str, list[psycopg.Connection]] = {}
-_IDLE_LOCK = threading.Lock()
-_IDLE_PER_DSN = 4
-
-
-@contextmanager
-def connect(dsn: str) -> Iterator[psycopg.Connection]:
-    """A connection, reused across steps: the provider process runs hundreds of them per `up`."""
-    conn = _checkout(dsn) or psycopg.connect(
-        dsn, autocommit=True, connect_timeout=10, application_name="supabase-multi-instance")
-    try:
-        yield conn
-    finally:
-        _checkin(dsn, conn)
-
-
-def _checkout(dsn: str) -> Optional[psycopg.Connection]:
-    while True:
-        with _IDLE_LOCK:
-            conn = _IDLE.get(dsn, []).pop() if _IDLE.get(dsn) else None
-        if conn is None:
-            return None
-        try:
-            conn.execute("select 1")  # the server may have restarted since
-            return conn
-        except psycopg.Error:
-            conn.close()
-
-
-def _checkin(dsn: str, conn: psycopg.Connection) -> None:
-    """Back to the pool with a clean session: a template's session-wide settings (a read-only
-    default, a tiny statement timeout), advisory locks, prepared statements or LISTENs must
-    not reach the next project's superuser steps (psycopg forgets its prepared statements on
-    DISCARD ALL)."""
-    healthy = not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-    if healthy:
-        try:
-            conn.execute("discard all")
-        except psycopg.Error:
-            healthy = False
-    with _IDLE_LOCK:
-        idle = _IDLE.setdefault(dsn, [])
-        if healthy and len(idle) < _IDLE_PER_DSN:
-            idle.append(conn)
-            return
-    conn.close()
 
 
 def _begin_locked(conn: psycopg.Connection, ensure_registry: bool = False) -> None:

@@ -6,7 +6,7 @@ connections, through the registry's `supabase_multi.objects_of` (sql/bootstrap).
 """
 from __future__ import annotations
 
-from components.core.migrations import connect
+from components.core.pg_pool import connect
 from components.core.naming import ProjectNames
 
 PUBLISHED_QUERY = """

@@ -31,6 +31,7 @@ CONTEXT = ("backup/*.py", "backup/requirements.txt",
            "components/core/__init__.py",
            "components/core/naming.py",
            "components/core/migrations.py",
+           "components/core/pg_pool.py",
            "components/core/project_description.py",
            "components/core/service_schemas.py",
            "components/core/sql_templates.py", "sql/**")
