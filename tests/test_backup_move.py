@@ -18,7 +18,7 @@ from components.core.naming import ProjectNames
 from components.core.signing_keys import SigningKey
 from tests import pg
 from tests.program import fake_secret
-from tests.test_backup_restore import database_state, new_project, rows, seed, user
+from tests.backup_projects import database_state, new_project, rows, seed, user
 
 BUCKETS = [{"name": "avatars", "public": True}, {"name": "docs"}]
 SEED = fake_secret("alpha-signing-key-1", 64)  # the source cell's seed, as projectKeySeeds gives it

@@ -18,7 +18,7 @@ import pytest
 from backup import archive, pgtools, restore, retention, s3, schedule
 from backup.errors import BackupError
 from tests import pg
-from tests.test_backup_restore import new_project, rows, seed
+from tests.backup_projects import new_project, rows, seed
 
 ROOT = Path(__file__).resolve().parent.parent
 

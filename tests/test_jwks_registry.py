@@ -272,7 +272,7 @@ def test_a_restore_keeps_the_projects_keys(db, pg_tools, tmp_path):
     """A forced restore archives the live project's old contents (its registry row is renamed)
     and keeps the project: its keys stay with its name, and its next step rotates them."""
     from backup import dump, restore
-    from tests.test_backup_restore import new_project, seed
+    from tests.backup_projects import new_project, seed
 
     pg.bootstrap(db, jwt_secret=SECRET)
     alpha = new_project(db, "alpha", jwks=[key("alpha").public_jwk()])

@@ -4,7 +4,6 @@ PostgreSQL 17 cluster and checked row for row; failures injected half-way leave 
 cluster as it was, and a second run resumes where the first stopped."""
 from __future__ import annotations
 
-import shutil
 
 import psycopg
 import pytest
@@ -13,7 +12,7 @@ from backup import major_upgrade as mu
 from backup import pgtools
 from tests import pg, pg_majors
 from tests._tools import in_ci
-from tests.test_backup_restore import database_state, new_project, rows, seed
+from tests.backup_projects import database_state, new_project, rows, seed
 
 BUCKETS = [{"name": "avatars", "public": True}, {"name": "files", "fileSizeLimit": "1MB"}]
 
@@ -60,7 +59,7 @@ def _without_maintain(owner: str, acl):
 
 
 def everything(dsn: str) -> dict:
-    """database_state (tests/test_backup_restore.py) with what 17 spells differently by design put
+    """database_state (tests/backup_projects.py) with what 17 spells differently by design put
     the same way for both: MAINTAIN (`m`, new in 17) is part of an owner's ALL; a schema ACL equal
     to its owner's default is stored as NULL by the restore; 17's new predefined pg_* roles;
     policies name their roles (OIDs differ between clusters); temp schemas are per session."""
