@@ -52,6 +52,11 @@ def settings(*projects: ProjectKeys, functions: bool = False, dashboard_hostname
                         jwt_secret=SECRET)
 
 
+
+# Two projects on their own hostnames, Edge Functions on, the dashboard and Studio published.
+PUBLISHED = settings(project("blog", "blog-api.example.com"), project("shop", "shop-api.example.com"),
+                     functions=True, dashboard_hostname="supabase.example.com", studio_hostname="studio.example.com")
+
 def _claims(role: str, extra: dict[str, Any]) -> dict[str, Any]:
     now = int(time.time())
     return {"sub": "7a0f3b4e-0000-4000-8000-000000000001", "role": role, "aud": "authenticated",
