@@ -130,7 +130,7 @@ kong = {
     set_raw_body = function(body) assert(type(body) == "string"); result.upstream_body = body end,
   } },
   response = { exit = function(status, body) result.status = status; result.body = body; error("exit") end },
-  ctx = { shared = { authenticated_jwt_token = request.verified_token } },
+  ctx = { shared = { authenticated_jwt_token = request.verified_token }, plugin = request.plugin_ctx or {} },
 }
 ''' + SANDBOX + r'''
 local handler = sandboxed(request.lua)()
@@ -138,6 +138,7 @@ local ok, err = pcall(handler)
 if not ok and err and not tostring(err):find("exit") then result.error = tostring(err) end
 if next(result.set) == nil then result.set = nil end
 if #result.cleared == 0 then result.cleared = nil end
+if next(kong.ctx.plugin) ~= nil then result.plugin_ctx = kong.ctx.plugin end
 io.write(cjson.encode(result))
 '''
 
@@ -151,6 +152,7 @@ class GuardResult:
     query: Optional[dict] = None  # the query string set toward the upstream, if changed
     path: Optional[str] = None  # the upstream path, if set (kong.service.request.set_path)
     upstream_body: Optional[str] = None  # the body toward the upstream, if set
+    plugin_ctx: Optional[dict] = None  # kong.ctx.plugin as the chunk left it (the plugin's later phases read it)
 
     @property
     def passed(self) -> bool:
@@ -166,19 +168,23 @@ def _luajit(harness: str, run: dict) -> dict:
 
 
 def run_guard(guard: str, headers: dict[str, str], query: Optional[dict[str, str]] = None, method: str = "GET",
-              verified_token: Optional[str] = None, path: str = "/", body: str = "") -> GuardResult:
+              verified_token: Optional[str] = None, path: str = "/", body: str = "",
+              plugin_ctx: Optional[dict] = None) -> GuardResult:
     """Runs an access-phase chunk (pre- or post-function) on one request. `verified_token` is
     what Kong's jwt plugin left in kong.ctx.shared.authenticated_jwt_token (handler.lua:118);
     `path` is what kong.request.get_path() answers (the normalized path), `body` what
-    kong.request.get_raw_body() does."""
+    kong.request.get_raw_body() does; `plugin_ctx` what an earlier chunk of the same plugin
+    left in kong.ctx.plugin."""
     run = {"lua": guard, "headers": headers, "query": query or {}, "method": method, "path": path, "body": body}
+    if plugin_ctx:
+        run["plugin_ctx"] = plugin_ctx
     if verified_token is not None:
         run["verified_token"] = verified_token
     result = _luajit(HARNESS, run)
     assert "error" not in result, result["error"]
     return GuardResult(result.get("status"), result.get("set") or {}, result.get("body"),
                        list(result.get("cleared") or []), result.get("query"), result.get("path"),
-                       result.get("upstream_body"))
+                       result.get("upstream_body"), result.get("plugin_ctx"))
 
 
 # Kong 3.9's response phases for a pre-function's header_filter and body_filter functions:
@@ -191,13 +197,16 @@ local cjson = require "cjson"
 local run = cjson.decode(io.read("*a"))
 local result = { cleared = {}, body = "" }
 local ctx = {}
-local plugin_ctx = {}
+local plugin_ctx = run.plugin_ctx or {}
 local arg = {}
 ngx = { arg = arg, ctx = ctx }
 kong = {
   ctx = { plugin = plugin_ctx },
   response = {
     get_status = function() return run.status end,
+    get_header = function(name)
+      for k, v in pairs(run.headers or {}) do if k:lower() == name:lower() then return v end end
+    end,
     clear_header = function(name) result.cleared[#result.cleared + 1] = name end,
     get_raw_body = function()
       local chunk, eof = arg[1], arg[2]
@@ -243,7 +252,10 @@ class FilterResult:
     cleared_headers: list
 
 
-def run_response_filters(header_lua: str, body_lua: str, status: int, chunks: list[str]) -> FilterResult:
-    """Runs a pre-function's header_filter and body_filter over an upstream answer."""
-    result = _luajit(FILTER_HARNESS, {"header": header_lua, "body": body_lua, "status": status, "chunks": chunks})
+def run_response_filters(header_lua: str, body_lua: str, status: int, chunks: list[str],
+                         headers: Optional[dict[str, str]] = None, plugin_ctx: Optional[dict] = None) -> FilterResult:
+    """Runs a pre-function's header_filter and body_filter over an upstream answer (its status,
+    headers and body in chunks), after the access phase left `plugin_ctx` in kong.ctx.plugin."""
+    result = _luajit(FILTER_HARNESS, {"header": header_lua, "body": body_lua, "status": status, "chunks": chunks,
+                                      "headers": headers or {}, "plugin_ctx": plugin_ctx or {}})
     return FilterResult(result["body"], list(result["cleared"] or []))

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any, Optional, Union
 
-import jwt as pyjwt
 from cryptography.hazmat.primitives import serialization
 from jwt.algorithms import ECAlgorithm
 
-from tests.kong_guard import run_guard
+from tests.kong_guard import run_guard, run_response_filters
 
 # The traditional_compatible router (components/resources/gateway.py ROUTER_FLAVOR) orders
 # routes by kong/router/transform.lua:558-666 (get_priority): first how many kinds of match
@@ -176,10 +175,23 @@ class Outcome:
     path: str = ""  # the upstream path
     body: str = ""  # the upstream body
     answer: Optional[dict] = None  # Kong's own answer when it refuses
+    plugin_ctx: Optional[dict] = None  # the pre-function's kong.ctx.plugin after its access chunks
 
     @property
     def passed(self) -> bool:
         return self.status is None
+
+    def reply(self, status: int, headers: dict[str, str], body: bytes) -> bytes:
+        """The upstream's answer as the client gets it: through the pre-function's header_filter
+        and body_filter (Kong runs them for a request its access phase passed), the body in
+        two chunks as a streamed answer arrives."""
+        pre = plugin(self.service, "pre-function") or {}
+        if not pre.get("header_filter"):
+            return body
+        text = body.decode("latin-1")
+        filtered = run_response_filters(pre["header_filter"][0], pre["body_filter"][0], status,
+                                        [text[:len(text) // 2], text[len(text) // 2:]], headers, self.plugin_ctx)
+        return filtered.body.encode("latin-1")
 
 
 # kong/tools/uri.lua normalize at 3.9.3 (what the router matches and kong.request.get_path
@@ -237,7 +249,8 @@ def send(config: dict, path: str, headers: Optional[dict[str, str]] = None, host
     # PRIORITY 1000000 (kong/plugins/pre-function/handler.lua); its chunks run in their order
     # (kong/plugins/pre-function/_handler.lua), the first to answer ends the request.
     for chunk in (pre or {}).get("access", []):
-        result = run_guard(chunk, headers, query, method, path=path, body=out.body)
+        result = run_guard(chunk, headers, query, method, path=path, body=out.body, plugin_ctx=out.plugin_ctx)
+        out.plugin_ctx = result.plugin_ctx or out.plugin_ctx
         if not result.passed:
             out.status, out.answer = result.status, result.body
             return out

@@ -79,6 +79,15 @@ def list_buckets(dsn: str, token: Optional[str]) -> list[str]:
         return [i for (i,) in conn.execute("select id from buckets order by id")]
 
 
+def bucket_rows(dsn: str, token: Optional[str], bucket: Optional[str] = None) -> list[dict]:
+    """GET /bucket (or /bucket/:id): the columns getAllBuckets.ts and getBucket.ts select, as the caller."""
+    with request(dsn, token) as conn:
+        return [r for (r,) in conn.execute(
+            "select jsonb_build_object('id', id, 'name', name, 'owner', owner, 'public', public, "
+            "'file_size_limit', file_size_limit, 'allowed_mime_types', allowed_mime_types) from buckets "
+            "where %s::text is null or id = %s order by id", (bucket, bucket))]
+
+
 def can_upload(dsn: str, token: Optional[str], bucket: str, name: str, *, upsert: bool = False) -> bool:
     """Uploader.canUpload: the insert (or upsert) as the caller, in a transaction thrown away.
     False when row level security or a missing privilege refuses it (Storage answers 403)."""

@@ -4,7 +4,8 @@ doing its database part as Storage does (tests/storage_api.py, on the real Postg
 project's SQL), with file bodies kept in memory. Every bucket it sees is the one the path
 names, so a test can tell which bucket a request reached (`seen`).
 
-What it answers, from the pinned source: createObject.ts `{Id, Key: "<bucket>/<name>"}`;
+What it answers, from the pinned source: getAllBuckets.ts and getBucket.ts the bucket rows
+the caller may read (a list, or one row; "Bucket not found" otherwise); createObject.ts `{Id, Key: "<bucket>/<name>"}`;
 getSignedURL.ts `{signedURL: "/object/sign/<bucket>/<name>?token=<jwt>"}` with the JWT's
 `url` claim the object's `<bucket>/<name>` (src/storage/object.ts signObjectUrl), which
 getSignedObject.ts compares with the path; listObjects.ts the rows of storage.search (the prefix made a folder, src/storage/object.ts
@@ -53,6 +54,12 @@ class StorageStandIn:
         """(status, JSON or bytes, content type) for one request on Storage's own paths."""
         self.seen.append((method, path))
         parts = [unquote(p) for p in path.lstrip("/").split("/")]
+        if parts[0] == "bucket" and method == "GET":
+            rows = storage_api.bucket_rows(self.dsn, token, parts[1] if len(parts) > 1 and parts[1] else None)
+            if len(parts) > 1 and parts[1]:
+                return (200, rows[0], None) if rows else \
+                    (400, {"statusCode": "404", "error": "Bucket not found", "message": "Bucket not found"}, None)
+            return 200, rows, None
         if parts[0] != "object":
             return 400, {"statusCode": "404", "error": "not_found", "message": "Route not found"}, None
         if method in ("POST", "PUT") and parts[1] not in ("list", "sign", "upload"):

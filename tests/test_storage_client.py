@@ -2,7 +2,7 @@
 unchanged does: `storage.from('avatars')`, the bucket named as the app names it.
 
 What runs for real: supabase-js and Node's fetch; the rendered Kong config and its Lua chunks
-(guard, bucket map, re-signer) under LuaJIT, inside the model of Kong's router and plugins
+(guard, bucket map, re-signer, the answers' map back) under LuaJIT, inside the model of Kong's router and plugins
 (tests/kong_model.py), here served on loopback; PostgreSQL with the projects' own SQL step
 (buckets, policies). Storage itself is the stand-in of tests/storage_http.py: its database
 part is Storage's (tests/storage_api.py), its HTTP part only the routes these calls use."""
@@ -47,6 +47,7 @@ def gateway(kong: dict, storage: StorageStandIn) -> ThreadingHTTPServer:
                 target = f"{storage.url}{out.path}" + (f"?{split.query}" if split.query else "")
                 status, data, kind = http_relay.forward(target, self.command, headers,
                                                         out.body.encode("latin-1") if body else None)
+                data = out.reply(status, {"Content-Type": kind}, data)
             http_relay.reply(self, status, data, kind)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
@@ -85,16 +86,19 @@ def test_an_app_names_its_bucket_as_it_always_did(stack):
     node, base, storage = stack
     out = client(node, f"{base}/project/shop", SHOP.secret_key, "avatars")
     assert out["upload"]["error"] is None and out["upload"]["data"]["path"] == "u/hello.txt"
-    # Storage's answer names the id (not mapped back: docs/supabase-apps.md says why)
-    assert out["upload"]["data"]["fullPath"] == "shop-avatars/u/hello.txt"
+    # Storage's answers name the id; the gateway gives them back as the app names the bucket
+    assert out["upload"]["data"]["fullPath"] == "avatars/u/hello.txt"
+    assert out["bucket"] == {"data": {"id": "avatars", "name": "avatars"}, "error": None}
+    assert out["buckets"] == {"ids": ["avatars"], "error": None}
     assert out["download"] == {"text": "hello from supabase-js", "error": None}
     assert out["list"] == {"names": ["hello.txt"], "error": None}
     assert out["signed"]["error"] is None and "/object/sign/shop-avatars/u/hello.txt?token=" in out["signed"]["url"]
     assert (out["signed"]["status"], out["signed"]["text"]) == (200, "hello from supabase-js")
     assert out["public"]["url"] == f"{base}/project/shop/storage/v1/object/public/avatars/u/hello.txt"
     assert (out["public"]["status"], out["public"]["text"]) == (200, "hello from supabase-js")
-    # every request reached Storage naming the id
-    assert storage.seen and all("/shop-avatars/" in p or p.endswith("/shop-avatars") for _, p in storage.seen)
+    # every request that names a bucket reached Storage naming the id
+    assert storage.seen and all("/shop-avatars/" in p or p.endswith("/shop-avatars")
+                                for _, p in storage.seen if p != "/bucket")
 
 
 def test_the_bucket_id_keeps_working(stack):
@@ -102,6 +106,7 @@ def test_the_bucket_id_keeps_working(stack):
     out = client(node, f"{base}/project/shop", SHOP.secret_key, "shop-avatars")
     assert out["download"]["text"] == "hello from supabase-js" and out["list"]["names"] == ["hello.txt"]
     assert out["public"]["status"] == 200
+    assert out["bucket"]["data"] == {"id": "avatars", "name": "avatars"}  # the name that maps to this id
 
 
 @pytest.mark.parametrize("bucket", ["avatars", "shop-avatars"])
@@ -114,6 +119,8 @@ def test_another_projects_key_never_reaches_the_bucket(stack, bucket):
     out = client(node, f"{base}/project/blog", BLOG.secret_key, bucket)
     assert out["upload"]["error"] and out["download"]["text"] is None and out["list"]["names"] == []
     assert out["signed"]["url"] is None and out["public"]["status"] != 200
-    reached = {path for _, path in storage.seen[before:]}
+    assert out["bucket"]["data"] is None and out["bucket"]["error"]
+    assert out["buckets"] == {"ids": ["notes"], "error": None}  # blog's own bucket, by its name
+    reached = {path for _, path in storage.seen[before:] if path != "/bucket"}
     assert reached and not any("/shop-avatars/" in p or p.endswith("/shop-avatars") for p in reached)
     assert all(f"/blog-{bucket}" in p for p in reached)

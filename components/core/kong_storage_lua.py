@@ -7,7 +7,8 @@ in the pre-function after the project guard (or after the credential stripper of
 routes), rewrites every place a request names a bucket, as Storage v1.44.2 reads it
 (components/core/storage_routes.py): the bucket segment of the path, the bucket fields of
 the JSON bodies storage-js sends (copy, move, createBucket, updateBucket), and the bucket of
-a resumable upload (its Upload-Metadata header, then its upload id). Each bucket is mapped:
+a resumable upload (its Upload-Metadata header, then its upload id); the answers that name a
+bucket are mapped back by components/core/kong_storage_reply_lua.py. Each bucket is mapped:
 
 1. one of the project's bucket names (the explicit map: config buckets and an imported app's
    buckets) -> its id;
@@ -101,8 +102,8 @@ for method, list in pairs(@ROUTES@) do
     table.insert(ROUTES[method], parts)
   end
 end
--- "METHOD route" -> the JSON fields of its body that name buckets
-local BODIES = @BODIES@
+-- "METHOD route" -> the JSON fields of its body that name buckets; -> what its answer names
+local BODIES, REPLIES = @BODIES@, @REPLIES@
 local PLAIN, CLOSED = @PLAIN@, @CLOSED@
 local function split(path)
   local parts = {}
@@ -207,6 +208,10 @@ return function()
     end
     if not found then return refuse(404, @NOT_A_ROUTE@) end
     if found > 0 then segs[found] = bucket(segs[found]) end
+    if REPLIES[key] then
+      -- for the answer's filters (components/core/kong_storage_reply_lua.py)
+      kong.ctx.plugin.storage_reply = { kind = REPLIES[key], own = OWN, names = NAMES, ids = IDS }
+    end
     if BODIES[key] then
       local err = map_body(BODIES[key])
       if err then return err end
@@ -232,6 +237,10 @@ def _bodies() -> str:
                            for k, fields in storage_routes.BODIES.items()) + "}"
 
 
+def _replies() -> str:
+    return "{" + ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in storage_routes.REPLIES.items()) + "}"
+
+
 def _fill(source: str, values: Mapping[str, str]) -> str:
     for name, value in values.items():
         source = source.replace(f"@{name}@", value)
@@ -248,7 +257,7 @@ def bucket_map_lua(project: str, prefix: str, buckets: Mapping[str, str]) -> str
     """The chunk of project `project`'s Storage route (local path prefix `prefix`); `buckets`
     maps each of its bucket names to its id."""
     return _fill(_SOURCE, {
-        **_project(project, prefix, buckets), "ROUTES": _routes(), "BODIES": _bodies(),
+        **_project(project, prefix, buckets), "ROUTES": _routes(), "BODIES": _bodies(), "REPLIES": _replies(),
         "PLAIN": _set(storage_routes.PLAIN), "CLOSED": _set(storage_routes.CLOSED),
         "BAD_BODY": lua_string(BAD_BODY), "BAD_UPLOAD": lua_string(BAD_UPLOAD), "CLOSED_MESSAGE": lua_string(CLOSED)})
 

@@ -57,6 +57,19 @@ BODIES: dict[str, tuple[str, ...]] = {
     "PUT bucket/:b": ("id", "name"),
 }
 
+# The answers that name a bucket, and as what (components/core/kong_storage_reply_lua.py maps
+# them back to the app's names): `bucket` rows (getAllBuckets, getBucket, createBucket), or
+# `object` answers with a `Key` of `<bucket>/<path>` or a `bucket_id` (createObject,
+# updateObject, uploadSignedObject, copyObject, getObjectInfo, deleteObjects).
+REPLIES: dict[str, str] = {
+    "GET bucket": "bucket", "GET bucket/": "bucket", "GET bucket/:b": "bucket",
+    "POST bucket": "bucket", "POST bucket/": "bucket",
+    "POST object/:b/*": "object", "PUT object/:b/*": "object", "PUT object/upload/sign/:b/*": "object",
+    "POST object/copy": "object", "DELETE object/:b": "object",
+    "GET object/info/:b/*": "object", "GET object/info/authenticated/:b/*": "object",
+    "GET object/info/public/:b/*": "object",
+}
+
 # Storage's resumable uploads (TUS): the bucket is the `bucketName` of the Upload-Metadata
 # header when an upload is created, then part of the upload's id, the path's last segment:
 # base64url of `<bucket>/<object>/<version>` (tus/lifecycle.ts generateUrl, getFileIdFromRequest).

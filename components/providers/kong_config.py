@@ -36,7 +36,7 @@ import pulumi
 import yaml
 from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, Resource
 
-from components.core import kong_container, kong_lua, kong_storage_lua
+from components.core import kong_container, kong_lua, kong_storage_lua, kong_storage_reply_lua
 from components.core.docker_cli import DockerError, copy_into, docker, tar_archive
 from components.providers.dynamic_base import ConvergingProvider
 
@@ -219,6 +219,8 @@ def _environment() -> jinja2.Environment:
     env.filters["q"] = lambda value: json.dumps(str(value))  # a JSON string is a YAML string
     env.globals["storage_open_lua"] = kong_lua.STORAGE_OPEN_LUA
     env.globals["schema_list_lua"] = (kong_lua.SCHEMA_LIST_HEADER_LUA, kong_lua.SCHEMA_LIST_BODY_LUA)
+    env.globals["storage_reply_lua"] = (kong_storage_reply_lua.STORAGE_REPLY_HEADER_LUA,
+                                        kong_storage_reply_lua.STORAGE_REPLY_BODY_LUA)
     return env
 
 

@@ -10,8 +10,13 @@ async function fetched(target) {
 }
 
 async function main() {
-  const files = createClient(url, key).storage.from(bucket)
+  const storage = createClient(url, key).storage
+  const files = storage.from(bucket)
   const out = {}
+  const one = await storage.getBucket(bucket)
+  out.bucket = { data: one.data && { id: one.data.id, name: one.data.name }, error: message(one.error) }
+  const all = await storage.listBuckets()
+  out.buckets = { ids: all.data ? all.data.map((b) => b.id) : null, error: message(all.error) }
   const up = await files.upload('u/hello.txt', new Blob(['hello from supabase-js'], { type: 'text/plain' }),
     { upsert: true })
   out.upload = { data: up.data, error: message(up.error) }
