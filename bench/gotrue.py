@@ -34,7 +34,7 @@ def measure(idle_seconds: float = IDLE_SECONDS) -> dict[str, Any]:
     if binary is None:
         return {"measured": False, "reason": gotrue.build_error() or "no GoTrue binary (scripts/build-gotrue.sh)"}
     from tests.program import run_program
-    from tests.test_stack import containers
+    from tests.stack_inputs import containers
 
     env = gotrue.container_env(containers(run_program())["auth-blog"].inputs)
     workdir = Path(tempfile.mkdtemp(prefix="bench-gotrue-"))

@@ -56,7 +56,7 @@ def build_error() -> str:
 
 
 def container_env(container_inputs: dict) -> dict[str, str]:
-    from tests.test_stack import plain  # secrets unwrapped, as Docker receives them
+    from tests.stack_inputs import plain  # secrets unwrapped, as Docker receives them
 
     return dict(line.split("=", 1) for line in plain(container_inputs["envs"]))
 

@@ -19,7 +19,7 @@ from components.core.naming import ProjectNames
 from tests import gotrue, pg
 from tests.program import run_program
 from tests.test_app_import_sql import PAYMENTS, apply_app, rows, user_pool
-from tests.test_stack import containers
+from tests.stack_inputs import containers
 
 PASSWORD = "correct horse battery staple"
 AUTH_ADMIN_PASSWORD = "auth-admin-password-for-tests"

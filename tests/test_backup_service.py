@@ -13,7 +13,7 @@ from components.resources import backup
 from components.core.config import ConfigError, parse_config
 from components.core.images import image
 from tests.program import run_program
-from tests.test_stack import CONTAINER, VOLUME, config_with, containers, env_value, leaks, plain
+from tests.stack_inputs import CONTAINER, VOLUME, config_with, containers, env_value, leaks, plain
 
 IMAGE_BUILD = "docker:index/image:Image"
 S3 = {"endpoint": "https://s3.example.com", "bucket": "my-backups", "accessKeyId": "AKIAEXAMPLE",

@@ -8,7 +8,7 @@ import pytest
 from components.core import connection_budget
 from components.core.config import ConfigError, parse_config
 from tests.program import dev_config, run_program
-from tests.test_stack import env_names, env_value
+from tests.stack_inputs import env_names, env_value
 
 CONTAINER = "docker:index/container:Container"
 

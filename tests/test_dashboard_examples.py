@@ -14,7 +14,7 @@ from tests import gotrue, pg
 from tests.program import dev_config, run_program, verified_claims
 from tests.test_dashboard import code
 from tests.test_gateway import match
-from tests.test_stack import NS, containers, pushed
+from tests.stack_inputs import NS, containers, pushed
 
 PROJECTS = [{"name": "blog"}, {"name": "shop", "hostname": "shop.example.org"},  # a hostname, no domain
             {"name": "team", "auth": {"mode": "shared"}}, {"name": "notes", "template": "empty"}]

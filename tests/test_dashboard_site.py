@@ -223,7 +223,7 @@ def test_usage_collector_reads_only_through_its_reader_role():
     assert not usage.inputs.get("ports")
     assert [u["file"] for u in usage.inputs["uploads"]] == [QUERY_FILE]
     assert "supabase_multi.usage(" in usage.inputs["uploads"][0]["content"]
-    from tests.test_stack import plain
+    from tests.stack_inputs import plain
 
     assert f"PGUSER={ROLE}" in plain(usage.inputs["envs"])
     (dashboard,) = [c for c in run.of_type("docker:index/container:Container") if c.name == "dashboard"]

@@ -11,7 +11,7 @@ import pytest
 from pulumi.runtime.rpc import is_rpc_secret
 
 from tests.program import ProgramRun, fake_secret, run_program
-from tests.test_stack import ALL_FEATURES, CONTAINER, config_with, containers, plain
+from tests.stack_inputs import ALL_FEATURES, CONTAINER, config_with, containers, plain
 
 PASSWORDS = "pulumi-python:dynamic/supabase:DatabasePasswords"
 

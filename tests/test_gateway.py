@@ -23,7 +23,7 @@ from tests.gateway_fixtures import PUBLISHED, SECRET, STACK_ANON, STACK_SERVICE,
 from tests.kong_guard import run_guard, run_response_filters
 from tests.kong_model import allowed, consumer_of, match, plugin, routes
 from tests.program import dev_config, run_program
-from tests.test_stack import NS, containers, plain, pushed
+from tests.stack_inputs import NS, containers, plain, pushed
 
 __all__ = ["SECRET", "STACK_ANON", "STACK_SERVICE", "allowed", "match", "plugin", "project", "settings"]
 

@@ -22,7 +22,7 @@ from components.providers.kong_config import render
 from tests.gateway_fixtures import project, settings
 from tests.kong_model import send as kong_send, storage_request
 from tests.program import dev_config, run_program
-from tests.test_stack import pushed
+from tests.stack_inputs import pushed
 
 SHOP = dataclasses.replace(project("shop", "shop-api.example.com"),
                            buckets={"avatars": "shop-avatars", "docs": "shop-docs"})

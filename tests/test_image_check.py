@@ -122,7 +122,7 @@ def test_the_stored_list_names_its_source():
 def test_an_upgrade_changes_only_that_services_image_and_container(monkeypatch):
     """What `pulumi preview` shows for a new tag: one image and its container; volumes untouched."""
     from components.core import images
-    from tests.test_stack import config_with, docker_inputs
+    from tests.stack_inputs import config_with, docker_inputs
     from tests.program import run_program
 
     before = docker_inputs(run_program(config_with()))

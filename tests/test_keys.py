@@ -10,7 +10,7 @@ import pytest
 
 from components.core import keys
 from tests.program import ProgramRun, fake_secret, run_program
-from tests.test_stack import pushed
+from tests.stack_inputs import pushed
 
 JWT_SECRET = fake_secret("jwt-secret", 64)
 KONG_CONFIG = "pulumi-python:dynamic/supabase:KongConfig"
@@ -49,7 +49,7 @@ NEW_JWT_SECRET = "a-new-jwt-secret-for-rotation-0123456789abcdef"
 
 
 def test_a_new_jwt_secret_reissues_the_stack_keys_and_no_project_key(run):
-    from tests.test_stack import config_with
+    from tests.stack_inputs import config_with
 
     rotated = run_program(config_with(jwtSecret={"secure": NEW_JWT_SECRET}))
     old, new = run.outputs["anonKey"], rotated.outputs["anonKey"]

@@ -8,7 +8,7 @@ import pytest
 from components.core.config import ConfigError, parse_config
 from components.core.images import IMAGES
 from tests.program import run_program
-from tests.test_stack import NS, config_with, docker_inputs
+from tests.stack_inputs import config_with, docker_inputs
 
 VOLUME, CONTAINER, IMAGE = "docker:index/volume:Volume", "docker:index/container:Container", "docker:index/remoteImage:RemoteImage"
 

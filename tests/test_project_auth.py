@@ -21,7 +21,7 @@ from tests import gotrue, pg
 from components.core.signing_keys import SigningKey
 from tests.program import dev_config, fake_secret, run_program, verified_claims
 from tests.test_gateway import allowed
-from tests.test_stack import NS, containers, pushed
+from tests.stack_inputs import NS, containers, pushed
 
 PASSWORD = "correct horse battery staple"
 AUTH_ADMIN_PASSWORD = "auth-admin-password-for-tests"

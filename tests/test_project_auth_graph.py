@@ -8,7 +8,7 @@ from pulumi.runtime.rpc import is_rpc_secret
 
 from tests.program import dev_config, fake_secret, run_program
 from tests.test_project import AUTH, PER_SHARED_PROJECT, component, counts
-from tests.test_stack import CONTAINER, IMAGE, NS, containers, env_value, plain
+from tests.stack_inputs import CONTAINER, IMAGE, NS, containers, plain
 
 SMTP = {"host": "smtp.example.com", "port": 2525, "user": "mailer", "pass": {"secure": "smtp-pass-0123"},
         "sender": "no@example.com"}

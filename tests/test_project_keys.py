@@ -16,7 +16,7 @@ from components.core.config import ConfigError, parse_config
 from components.core.signing_keys import SigningKey
 from tests.program import dev_config, fake_secret, run_program
 from tests.test_project import CONTAINER, changed_between
-from tests.test_stack import plain
+from tests.stack_inputs import plain
 
 NS = "supabase-multi-instance"
 SHARED = ("db", "kong", "rest", "storage", "realtime", "auth", "studio", "meta", "imgproxy")

@@ -36,7 +36,7 @@ from pulumi.dynamic import ResourceProvider
 from tests import pg
 from tests.dynamic_host import DynamicHost, wire
 from tests.program import ProgramRun, run_program
-from tests.test_stack import ALL_FEATURES, config_with
+from tests.stack_inputs import ALL_FEATURES, config_with
 
 DYNAMIC = "pulumi-python:dynamic/supabase:"
 PASSWORDS, BOOTSTRAP, PROJECT, KONG, CONTENT = (f"{DYNAMIC}{t}" for t in (

@@ -11,7 +11,7 @@ import pytest
 from components.core import urls
 from components.core.config import parse_config
 from tests.program import ProgramRun, run_program
-from tests.test_stack import config_with, containers, env_value
+from tests.stack_inputs import config_with, containers, env_value
 
 NS = "supabase-multi-instance"
 PUBLIC = "https://supabase.example.lan"
