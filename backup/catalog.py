@@ -3,6 +3,8 @@ counts), the restore (what it would replace) and the move (what arrived): its ta
 rows, and the Storage rows of its buckets (`<project>-...`)."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import psycopg
 from psycopg import sql
 
@@ -26,6 +28,12 @@ def rows(conn: psycopg.Connection, schema: str, table: str) -> int:
 def holds_rows(conn: psycopg.Connection, schema: str, table: str) -> bool:
     return conn.execute(sql.SQL("select exists (select from {}.{})").format(
         sql.Identifier(schema), sql.Identifier(table))).fetchone()[0]
+
+
+def filled_tables(conn: psycopg.Connection, schemas: list[str], skipped: Sequence[str] = ()) -> list[str]:
+    """`schema.table` of the tables of `schemas` that hold rows, less `skipped` (GoTrue's migration
+    records: what a restore or a move may replace without calling it data)."""
+    return [f"{s}.{t}" for s, t in tables(conn, schemas) if f"{s}.{t}" not in skipped and holds_rows(conn, s, t)]
 
 
 def storage_rows(conn: psycopg.Connection, table: str, project: str) -> int:

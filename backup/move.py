@@ -120,9 +120,7 @@ def target_contents(dsn: str, project: str) -> list[str]:
         found = dump.registration(conn, project)
         names = found[0] if found else ProjectNames(project)
         schemas = [names.schema] + ([names.auth_schema] if names.own_auth else [])
-        bookkeeping = {(names.auth_schema, t) for t in restore.AUTH_BOOKKEEPING}
-        held = [f"{s}.{t}" for s, t in catalog.tables(conn, schemas)
-                if (s, t) not in bookkeeping and catalog.holds_rows(conn, s, t)]
+        held = catalog.filled_tables(conn, schemas, [f"{names.auth_schema}.{t}" for t in restore.AUTH_BOOKKEEPING])
         if conn.execute("select to_regclass('storage.objects') is not null").fetchone()[0] and \
                 catalog.storage_rows(conn, "objects", project):
             held.append("storage objects")
@@ -157,8 +155,9 @@ def counts(dsn: str, names: ProjectNames, manifest: dict) -> dict[str, int]:
     """The same counts, read from a database now (tables the database lacks are left out)."""
     found = {}
     with psycopg.connect(dsn) as conn:
+        present = set(catalog.tables(conn, sorted({t["schema"] for t in manifest["tables"]})))
         for t in manifest["tables"]:
-            if conn.execute("select to_regclass(%s) is not null", (f'"{t["schema"]}"."{t["table"]}"',)).fetchone()[0]:
+            if (t["schema"], t["table"]) in present:
                 found[f"{t['schema']}.{t['table']}"] = catalog.rows(conn, t["schema"], t["table"])
         for table in catalog.STORAGE_KEYS:
             if table in (manifest.get("storage") or {}):

@@ -231,8 +231,7 @@ class _Plan:
 
     def _target_contents(self) -> list[str]:
         """Non-empty tables (and storage rows) that a restore would replace."""
-        full = [f"{s}.{t}" for s, t in catalog.tables(self.conn, self._target_schemas)
-                if f"{s}.{t}" not in self._bookkeeping and catalog.holds_rows(self.conn, s, t)]
+        full = catalog.filled_tables(self.conn, self._target_schemas, self._bookkeeping)
         if self.storage and self._one("select exists (select from storage.buckets where starts_with(id, %s))",
                                       f"{self.target.project}-"):
             full.append("storage buckets")

@@ -40,11 +40,7 @@ class Bucket:
 
 def buckets(value: Any, where: str, s: Sanitizer) -> list[Bucket]:
     """A project's buckets; ids that are not `<project>-<name>` are refused (they reach code examples)."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        s.warn(f"{where}: expected a list, ignored")
-        return []
+    value = s.items(value, where)
     found = []
     for i, item in enumerate(value):
         spot = f"{where}[{i}]"

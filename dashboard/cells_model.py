@@ -27,11 +27,7 @@ class CellSummary:
 
 
 def cells(value: Any, s: Sanitizer, is_url) -> list[CellSummary]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        s.warn("cells: expected a list, ignored")
-        return []
+    value = s.items(value, "cells")
     found = []
     for i, raw in enumerate(value):
         where = f"cells[{i}]"

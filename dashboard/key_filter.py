@@ -76,6 +76,15 @@ class Sanitizer:
     def warn(self, message: str) -> None:
         self.warnings.append(message)
 
+    def items(self, value: Any, where: str) -> list:
+        """`value` as a list: missing is empty, anything else is warned about and empty."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.warn(f"{where}: expected a list, ignored")
+            return []
+        return value
+
     def text(self, value: Any, where: str) -> str | None:
         """`value` as printable text, or None when it is missing, secret or a service key."""
         if value is None or value == SECRET_PLACEHOLDER:

@@ -144,11 +144,7 @@ class Site:
 
 def _relations(value: Any, where: str, s: Sanitizer) -> list[Relation]:
     """Tables or views as `Relation`s; accepts bare names so older outputs still render."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        s.warn(f"{where}: expected a list, ignored")
-        return []
+    value = s.items(value, where)
     relations = []
     for i, item in enumerate(value):
         spot = f"{where}[{i}]"
@@ -178,11 +174,7 @@ def _columns(value: Any, where: str, s: Sanitizer) -> list[Column]:
 
 def _names(value: Any, where: str, s: Sanitizer) -> list[str]:
     """Plain table names (published tables); anything else is dropped with a warning."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        s.warn(f"{where}: expected a list, ignored")
-        return []
+    value = s.items(value, where)
     names = [s.text(v, f"{where}[{i}]") for i, v in enumerate(value)]
     kept = [n for n in names if n and SCHEMA_RE.fullmatch(n)]
     if len(kept) != len(value):
@@ -326,11 +318,7 @@ def _projects(value: Any, s: Sanitizer) -> list[Project]:
 
 def _services(value: Any, s: Sanitizer, where: str = "services") -> list[Service]:
     """Services for the status page; a health URL that is not http(s) becomes unknown."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        s.warn(f"{where}: expected a list, ignored")
-        return []
+    value = s.items(value, where)
     services = []
     for i, item in enumerate(value):
         if not isinstance(item, dict):

@@ -48,8 +48,9 @@ REALTIME_HOST = "realtime-dev.supabase-realtime"
 # render/renderPublicImage.ts, renderSignedImage.ts; a POST to /object/sign/ or
 # /object/upload/sign/ creates a signed URL and needs the caller's JWT). Each is a project
 # route of its own, without the jwt plugin and with every credential header removed
-# (kong_lua.STORAGE_OPEN_LUA), then the project's bucket map (kong_storage_lua); Kong's router tries a route with methods before one with paths
-# alone (kong/router/transform.lua:572-666 at 3.9.3, get_priority: more kinds of match rule first).
+# (kong_lua.STORAGE_OPEN_LUA), then the project's bucket map (kong_storage_lua); Kong's router
+# tries a route with methods before one with paths alone (kong/router/transform.lua:572-666 at
+# 3.9.3, get_priority: more kinds of match rule first).
 STORAGE_OPEN = (
     ("object-public", ("GET", "HEAD"), "/object/public/"),
     ("object-info-public", ("GET", "HEAD"), "/object/info/public/"),
@@ -242,8 +243,8 @@ def render(settings: KongSettings) -> str:
         shared_lua=kong_lua.shared_route_lua(role_kids(settings)),
         storage_open=STORAGE_OPEN, storage_resign=kong_lua.storage_resign_lua(settings.jwt_secret),
         projects=[{"name": p.name, "hostname": p.hostname, "group": GROUPS.project(p.name), "guard": p.guard(),
-                   "bucket_map": p.bucket_map(),
-                   "open_bucket_map": p.open_bucket_map(), "auth_host": p.auth_host, "prefix": p.prefix} for p in settings.projects])
+                   "bucket_map": p.bucket_map(), "open_bucket_map": p.open_bucket_map(), "auth_host": p.auth_host,
+                   "prefix": p.prefix} for p in settings.projects])
     yaml.load(text, Loader=_YAML_LOADER)
     return text
 

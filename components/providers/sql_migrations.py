@@ -17,8 +17,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, Resource
 from pulumi.runtime.rpc import UNKNOWN  # how a dynamic provider's check sees a value not known yet
 
-from components.core import project_description
-from components.core import app_migrations, jwks_registry, migrations, template_policies
+from components.core import app_migrations, jwks_registry, migrations, project_description, template_policies
 from components.providers.dynamic_base import ConvergingProvider
 from components.core.naming import DEFAULT_STATEMENT_TIMEOUT, OWN, ProjectNames
 from components.core.sql_templates import SQL_ROOT

@@ -44,10 +44,11 @@ class ProjectCredentials:
         generations = keys.generations
         seeds = [_seed(f"{name}-signing-key-{g}", opts, keys.seed("signing", g)) for g in generations]
         api = _seed(f"{name}-api-keys-{keys.api}", opts, keys.seed("api", keys.api), 2 * opaque_keys.RANDOM_LENGTH)
+        drawn = pulumi.Output.all(*seeds, api)
         # What a move to another cell copies into that cell's `keys.seeds` (projectKeySeeds).
-        self.seeds = pulumi.Output.secret(pulumi.Output.all(*seeds, api).apply(lambda v: {
+        self.seeds = pulumi.Output.secret(drawn.apply(lambda v: {
             "signing": {str(g): seed for g, seed in zip(generations, v[:-1])}, "api": {str(keys.api): v[-1]}}))
-        self._set = pulumi.Output.all(*seeds, api).apply(lambda v: project_keys.key_set(
+        self._set = drawn.apply(lambda v: project_keys.key_set(
             names.project, names.anon, names.service, generations, list(v[:-1]), v[-1]))
         self.anon_key = pulumi.Output.unsecret(self._set.apply(lambda k: k.anon_jwt))
         self.service_key = pulumi.Output.secret(self._set.apply(lambda k: k.service_jwt))
